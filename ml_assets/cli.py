@@ -1,0 +1,131 @@
+"""The ``ml-assets`` command: generate data for the configured dataset, check a config, summarize a run."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+from ml_assets.config import ConfigError, PipelineConfig, SklearnDatasetGenerator, TransactionsGenerator, load_config
+from ml_assets.settings import Settings, load_settings
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _generate_transactions(args: argparse.Namespace, config: PipelineConfig, settings: Settings) -> int:
+    from ml_assets.resources.landing import LandingFolder
+    from ml_assets.simulate import DriftSpec, SimulationSpec, simulate_days
+
+    generator = config.dataset.generator
+    assert isinstance(generator, TransactionsGenerator)
+    days = args.days or generator.days
+    start = args.start or generator.start or (dt.date.today() - dt.timedelta(days=days))
+    drift = None
+    if args.drift_start:
+        drift = DriftSpec(
+            start=args.drift_start, amount_factor=args.amount_factor, new_terminals=args.new_terminals,
+            card_testing_customers_per_day=args.card_testing_per_day,
+        )
+    spec = SimulationSpec(
+        customers=args.customers or generator.customers, terminals=args.terminals or generator.terminals,
+        start=start, days=days, radius=generator.radius, seed=generator.seed if args.seed is None else args.seed, drift=drift,
+    )
+    first = 0 if args.write_from is None else max(0, (args.write_from - start).days)
+    landing = LandingFolder(path=str(settings.landing_dir(config.dataset.landing_dir)))
+    total = frauds = files = 0
+    for date, frame in simulate_days(spec, first_day=first):
+        landing.write(frame, f"transactions_{date:%Y-%m-%d}.{config.dataset.file_format}")
+        total, frauds, files = total + len(frame), frauds + int(frame["TX_FRAUD"].sum()), files + 1
+    print(f"wrote {files} daily files, {total:,} transactions ({frauds / max(total, 1):.2%} fraud) "
+          f"from {spec.date_of(first)} to {spec.date_of(spec.days - 1)} into {landing.path}")
+    return 0
+
+
+def _generate_sklearn(config: PipelineConfig, settings: Settings) -> int:
+    from ml_assets.resources.landing import LandingFolder
+    from ml_assets.simulate.sklearn_datasets import load_dataset
+
+    generator = config.dataset.generator
+    assert isinstance(generator, SklearnDatasetGenerator)
+    frame = load_dataset(generator.name, generator.target, generator.positive_class)
+    landing = LandingFolder(path=str(settings.landing_dir(config.dataset.landing_dir)))
+    path = landing.write(frame, f"{generator.name}.{config.dataset.file_format}")
+    print(f"wrote {len(frame):,} rows ({frame[generator.target].mean():.2%} positive) to {path}")
+    return 0
+
+
+def generate_data(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    config = load_config(args.config or settings.config_path)
+    if isinstance(config.dataset.generator, TransactionsGenerator):
+        return _generate_transactions(args, config, settings)
+    return _generate_sklearn(config, settings)
+
+
+def check_config(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    path = args.config or settings.config_path
+    config = load_config(path)
+    print(f"{path}: valid ({config.name}: {len(config.data_schema.columns)} columns, algorithms {', '.join(config.algorithms)})")
+    return 0
+
+
+def summary(args: argparse.Namespace) -> int:
+    from ml_assets.reporting import pipeline_summary
+
+    settings = load_settings()
+    config = load_config(args.config or settings.config_path)
+    print(pipeline_summary(config, settings))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ml-assets", description="CI/CD for machine learning on Dagster.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    gen = commands.add_parser("generate-data", help="write the configured dataset into the landing folder")
+    gen.add_argument("--config", type=Path, help="pipeline config (default: $ML_ASSETS_CONFIG or the fraud config)")
+    gen.add_argument("--customers", type=int, help="number of customers (default from the config)")
+    gen.add_argument("--terminals", type=int, help="number of terminals (default from the config)")
+    gen.add_argument("--days", type=int, help="number of days (default from the config)")
+    gen.add_argument("--start", type=_date, help="first day, YYYY-MM-DD (default: so that the last day is yesterday)")
+    gen.add_argument("--seed", type=int, help="random seed (default from the config)")
+    gen.add_argument("--write-from", type=_date, help="only write days from this date (append new days to a landing folder)")
+    drift = gen.add_argument_group("drift", "changes injected from --drift-start to the end")
+    drift.add_argument("--drift-start", type=_date, help="first day of drift, YYYY-MM-DD")
+    drift.add_argument("--amount-factor", type=float, default=1.0, help="multiply amounts by this factor")
+    drift.add_argument("--new-terminals", type=int, default=0, help="terminals opened on the drift start")
+    drift.add_argument("--card-testing-per-day", type=int, default=0,
+                       help="customers per day hit by a new fraud pattern (bursts of small night-time amounts)")
+    gen.set_defaults(func=generate_data)
+
+    chk = commands.add_parser("check-config", help="validate a pipeline config and exit")
+    chk.add_argument("--config", type=Path)
+    chk.set_defaults(func=check_config)
+
+    summ = commands.add_parser("summary", help="print each model's metrics and the chosen candidate")
+    summ.add_argument("--config", type=Path)
+    summ.set_defaults(func=summary)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

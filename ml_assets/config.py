@@ -1,0 +1,226 @@
+"""The pipeline config: one YAML file names the dataset, schema, features, algorithms and thresholds.
+
+The same code runs any tabular binary classifier; only this file changes. Loading is strict: an unknown key, a
+wrong type or an inconsistent value raises :class:`ConfigError` naming the file and the dotted key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+ColumnType = Literal["int", "float", "datetime", "string", "bool"]
+
+
+class ConfigError(ValueError):
+    """The pipeline config is missing, unreadable or invalid."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnSpec(_Strict):
+    """One column of the landing data and the rules its values obey."""
+
+    type: ColumnType
+    nullable: bool = False
+    min: float | None = None
+    max: float | None = None
+    allowed: list[Any] | None = None
+    unique: bool = False
+
+    @model_validator(mode="after")
+    def _range_is_ordered(self) -> ColumnSpec:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class SchemaConfig(_Strict):
+    """The declarative schema the validation suite is built from."""
+
+    columns: dict[str, ColumnSpec]
+    target: str
+    id_column: str | None = None
+    timestamp_column: str | None = None
+    entity_column: str | None = Field(
+        default=None, description="The card or customer; used for card precision@k and known-fraud removal."
+    )
+    max_age_days: float | None = Field(default=None, gt=0, description="Freshness: newest record at most this old.")
+    max_future_minutes: float = Field(default=5.0, ge=0, description="Tolerated clock skew for future timestamps.")
+
+    @model_validator(mode="after")
+    def _named_columns_exist(self) -> SchemaConfig:
+        for role in ("target", "id_column", "timestamp_column", "entity_column"):
+            name = getattr(self, role)
+            if name is not None and name not in self.columns:
+                raise ValueError(f"{role} {name!r} is not one of the schema's columns")
+        if self.timestamp_column and self.columns[self.timestamp_column].type != "datetime":
+            raise ValueError(f"timestamp_column {self.timestamp_column!r} must have type datetime")
+        if self.max_age_days is not None and not self.timestamp_column:
+            raise ValueError("max_age_days needs a timestamp_column")
+        return self
+
+
+class TransactionsGenerator(_Strict):
+    """The fraud transaction simulator (see ml_assets.simulate)."""
+
+    kind: Literal["transactions"]
+    customers: int = Field(default=2_000, gt=0)
+    terminals: int = Field(default=4_000, gt=0)
+    days: int = Field(default=90, gt=0)
+    start: dt.date | None = Field(default=None, description="First day; default: so that the last day is yesterday.")
+    radius: float = Field(default=5.0, gt=0)
+    seed: int = 42
+
+
+class SklearnDatasetGenerator(_Strict):
+    """A real dataset shipped inside scikit-learn, exported to the landing folder as CSV."""
+
+    kind: Literal["sklearn"]
+    name: Literal["breast_cancer"]
+    target: str
+    positive_class: int = Field(default=1, description="The sklearn class that becomes label 1.")
+
+
+class DatasetConfig(_Strict):
+    landing_dir: str = Field(description="Folder of landing files; relative paths live in ML_ASSETS_HOME.")
+    file_format: Literal["parquet", "csv"] = "parquet"
+    generator: Annotated[TransactionsGenerator | SklearnDatasetGenerator, Field(discriminator="kind")]
+
+
+class FeaturesConfig(_Strict):
+    set: Literal["fraud_handbook", "passthrough"]
+    windows_days: list[int] = Field(default=[1, 7, 30])
+    delay_days: int = Field(default=7, ge=0, description="Labels arrive this late; terminal risk looks behind it.")
+    customer_column: str = "CUSTOMER_ID"
+    terminal_column: str = "TERMINAL_ID"
+    amount_column: str = "TX_AMOUNT"
+    exclude: list[str] = Field(default_factory=list, description="Columns never used as features (passthrough).")
+
+
+class TimeSplit(_Strict):
+    method: Literal["time"]
+    train_days: int = Field(gt=0)
+    gap_days: int = Field(ge=0, description="Delay between train and test: labels of the gap are unknown.")
+    test_days: int = Field(gt=0)
+    train_start: dt.date | None = Field(default=None, description="Default: the test window ends on the last day.")
+    exclude_known_entities: bool = True
+
+
+class RandomSplit(_Strict):
+    method: Literal["random"]
+    test_size: float = Field(gt=0, lt=1)
+    seed: int = 0
+
+
+class AlgorithmConfig(_Strict):
+    kind: Literal["random_forest", "xgboost", "mlp"]
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class EvaluationConfig(_Strict):
+    decision_threshold: float = Field(default=0.5, gt=0, lt=1)
+    top_k: int = Field(default=100, gt=0, description="Card precision@k: daily top-k entities.")
+
+
+class GatesConfig(_Strict):
+    """Thresholds of the model test suite; a model below any of them is not promoted."""
+
+    min_average_precision: float = Field(default=0.0, ge=0, le=1)
+    min_roc_auc: float = Field(default=0.5, ge=0, le=1)
+    min_precision: float = Field(default=0.0, ge=0, le=1)
+    min_recall: float = Field(default=0.0, ge=0, le=1)
+    min_card_precision: float | None = Field(default=None, ge=0, le=1)
+    cv_folds: int = Field(default=3, ge=2)
+    cv_max_rows: int = Field(default=20_000, gt=0)
+    min_cv_average_precision: float = Field(default=0.0, ge=0, le=1)
+    max_cv_std: float = Field(default=0.1, ge=0)
+    noise_scale: float = Field(default=0.01, ge=0, description="Noise std as a share of each feature's std.")
+    min_noise_agreement: float = Field(default=0.95, ge=0, le=1)
+
+
+class SelectionConfig(_Strict):
+    primary_metric: Literal["average_precision", "roc_auc", "card_precision"] = "average_precision"
+    non_inferiority_margin: float = Field(default=0.01, ge=0, le=1)
+
+
+class RegistryConfig(_Strict):
+    model_name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    experiment: str | None = None
+
+
+class PipelineConfig(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    description: str = ""
+    dataset: DatasetConfig
+    data_schema: SchemaConfig = Field(alias="schema")
+    features: FeaturesConfig
+    split: Annotated[TimeSplit | RandomSplit, Field(discriminator="method")]
+    algorithms: dict[str, AlgorithmConfig]
+    evaluation: EvaluationConfig = EvaluationConfig()
+    gates: GatesConfig = GatesConfig()
+    selection: SelectionConfig = SelectionConfig()
+    registry: RegistryConfig
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PipelineConfig:
+        if not self.algorithms:
+            raise ValueError("algorithms: at least one algorithm is needed")
+        for name in self.algorithms:
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                raise ValueError(f"algorithms: name {name!r} must be lower_snake_case (it becomes an asset name)")
+        schema = self.data_schema
+        if isinstance(self.split, TimeSplit) and not schema.timestamp_column:
+            raise ValueError("split: method 'time' needs schema.timestamp_column")
+        if self.features.set == "fraud_handbook":
+            needed = [self.features.customer_column, self.features.terminal_column, self.features.amount_column]
+            missing = [c for c in needed if c not in schema.columns]
+            if missing or not schema.timestamp_column:
+                raise ValueError(f"features: set 'fraud_handbook' needs columns {missing or needed} and a timestamp")
+        unknown = [c for c in self.features.exclude if c not in schema.columns]
+        if unknown:
+            raise ValueError(f"features.exclude: unknown columns {unknown}")
+        if self.selection.primary_metric == "card_precision" and not (schema.entity_column and schema.timestamp_column):
+            raise ValueError("selection.primary_metric card_precision needs schema.entity_column and timestamp_column")
+        return self
+
+    @property
+    def experiment_name(self) -> str:
+        return self.registry.experiment or f"ml_assets/{self.name}"
+
+
+def _format_errors(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"] if not str(part).startswith("function-"))
+        key = key.replace("data_schema", "schema")
+        lines.append(f"  key '{key or '<root>'}': {item['msg']}")
+    return "\n".join(lines)
+
+
+def parse_config(raw: Any, source: str = "<config>") -> PipelineConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the config must be a mapping of keys, got {type(raw).__name__}")
+    try:
+        return PipelineConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(f"{source}: invalid pipeline config\n{_format_errors(error)}") from None
+
+
+def load_config(path: str | Path) -> PipelineConfig:
+    """Read and validate a pipeline config file."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found (set ML_ASSETS_CONFIG to a valid path)") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    return parse_config(raw, str(path))

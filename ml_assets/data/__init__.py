@@ -1,0 +1,1 @@
+"""Data domain: raw landing data, its validation gates and its profile."""

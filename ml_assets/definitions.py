@@ -1,0 +1,37 @@
+"""The code location: one Definitions object built from the pipeline config (``ML_ASSETS_CONFIG``)."""
+
+from __future__ import annotations
+
+from dagster import Definitions, in_process_executor
+
+from ml_assets.config import PipelineConfig, load_config
+from ml_assets.data.assets import build_data_assets
+from ml_assets.data.checks import build_data_checks
+from ml_assets.features.assets import build_feature_assets
+from ml_assets.resources import build_resources
+from ml_assets.settings import Settings, load_settings
+from ml_assets.training.assets import build_candidate_asset, build_model_asset
+from ml_assets.training.checks import build_model_checks
+
+
+def build_definitions(config: PipelineConfig, settings: Settings) -> Definitions:
+    assets = [
+        *build_data_assets(config),
+        *build_feature_assets(config),
+        *(build_model_asset(name, algorithm, config) for name, algorithm in config.algorithms.items()),
+        build_candidate_asset(config),
+    ]
+    checks = [
+        *build_data_checks(config),
+        *(build_model_checks(name, algorithm, config) for name, algorithm in config.algorithms.items()),
+    ]
+    # One process per run: the steps share imports (GE, MLflow, xgboost) instead of re-importing them per step.
+    return Definitions(assets=assets, asset_checks=checks, resources=build_resources(settings, config), executor=in_process_executor)
+
+
+def load_definitions() -> Definitions:
+    settings = load_settings()
+    return build_definitions(load_config(settings.config_path), settings)
+
+
+defs = load_definitions()

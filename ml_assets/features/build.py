@@ -1,0 +1,79 @@
+"""Feature sets named in the config: ``fraud_handbook`` and ``passthrough``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ml_assets.config import PipelineConfig
+from ml_assets.features.windows import delayed_count_and_rate, trailing_count_and_mean
+
+SECONDS_PER_DAY = 86_400
+
+
+@dataclass(frozen=True)
+class FeatureFrame:
+    """Model inputs plus the columns needed to split and evaluate (target, time, entity)."""
+
+    frame: pd.DataFrame
+    feature_columns: list[str]
+    target: str
+    timestamp: str | None
+    entity: str | None
+
+
+def _fraud_handbook(raw: pd.DataFrame, config: PipelineConfig) -> tuple[pd.DataFrame, list[str]]:
+    params = config.features
+    schema = config.data_schema
+    ts = raw[schema.timestamp_column]
+    seconds = ts.to_numpy("datetime64[s]").astype(np.int64)
+    amount = raw[params.amount_column].to_numpy(np.float64)
+    labels = raw[schema.target].to_numpy(np.float64)
+    customer = raw[params.customer_column].to_numpy()
+    terminal = raw[params.terminal_column].to_numpy()
+
+    features: dict[str, np.ndarray] = {
+        params.amount_column: amount,
+        "TX_DURING_WEEKEND": (ts.dt.weekday >= 5).to_numpy(np.int64),
+        "TX_DURING_NIGHT": (ts.dt.hour <= 6).to_numpy(np.int64),
+    }
+    for days in params.windows_days:
+        count, mean = trailing_count_and_mean(customer, seconds, amount, days * SECONDS_PER_DAY)
+        features[f"CUSTOMER_ID_NB_TX_{days}DAY_WINDOW"] = count.astype(np.float64)
+        features[f"CUSTOMER_ID_AVG_AMOUNT_{days}DAY_WINDOW"] = mean
+    for days in params.windows_days:
+        count, risk = delayed_count_and_rate(
+            terminal, seconds, labels, days * SECONDS_PER_DAY, params.delay_days * SECONDS_PER_DAY
+        )
+        features[f"TERMINAL_ID_NB_TX_{days}DAY_WINDOW"] = count.astype(np.float64)
+        features[f"TERMINAL_ID_RISK_{days}DAY_WINDOW"] = risk
+    feature_frame = pd.DataFrame(features, index=raw.index)
+    return feature_frame, list(features)
+
+
+def _passthrough(raw: pd.DataFrame, config: PipelineConfig) -> tuple[pd.DataFrame, list[str]]:
+    schema = config.data_schema
+    skip = {schema.target, schema.id_column, schema.timestamp_column, schema.entity_column, *config.features.exclude}
+    columns = [
+        name
+        for name, spec in schema.columns.items()
+        if name not in skip and spec.type in ("int", "float", "bool")
+    ]
+    return raw[columns].astype(np.float64), columns
+
+
+_FEATURE_SETS = {"fraud_handbook": _fraud_handbook, "passthrough": _passthrough}
+
+
+def build_features(raw: pd.DataFrame, config: PipelineConfig) -> FeatureFrame:
+    """Compute the config's feature set; the result keeps id, time, entity and target beside the features."""
+    schema = config.data_schema
+    features, names = _FEATURE_SETS[config.features.set](raw, config)
+    keep = [c for c in (schema.id_column, schema.timestamp_column, schema.entity_column) if c]
+    frame = pd.concat([raw[keep], features, raw[[schema.target]].astype(np.int64)], axis=1)
+    frame = frame.loc[:, ~frame.columns.duplicated()]
+    if schema.timestamp_column:
+        frame = frame.sort_values(schema.timestamp_column, kind="stable").reset_index(drop=True)
+    return FeatureFrame(frame, names, schema.target, schema.timestamp_column, schema.entity_column)

@@ -1,0 +1,46 @@
+"""The end-of-demo summary: each algorithm's newest model, its gates and metrics, and the candidate."""
+
+from __future__ import annotations
+
+from ml_assets.config import PipelineConfig
+from ml_assets.resources.mlflow_registry import MlflowRegistry
+from ml_assets.settings import Settings
+
+METRICS = ("average_precision", "roc_auc", "card_precision", "precision", "recall")
+
+
+def pipeline_summary(config: PipelineConfig, settings: Settings) -> str:
+    registry = MlflowRegistry(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_registry_uri)
+    client = registry.client()
+    name = config.registry.model_name
+    versions = client.search_model_versions(f"name='{name}'")
+    newest: dict[str, object] = {}
+    for version in sorted(versions, key=lambda v: int(v.version)):
+        newest[version.tags.get("algorithm", "?")] = version
+    lines = [f"Pipeline '{config.name}' - registered model '{name}' ({len(versions)} versions)", ""]
+    header = f"{'algorithm':<16}{'version':>8}  {'gates':<8}" + "".join(f"{m:>19}" for m in METRICS)
+    lines += [header, "-" * len(header)]
+    for algorithm in config.algorithms:
+        version = newest.get(algorithm)
+        if version is None:
+            lines.append(f"{algorithm:<16}{'-':>8}  not trained yet")
+            continue
+        metrics = client.get_run(version.run_id).data.metrics
+        cells = "".join(f"{metrics[m]:>19.4f}" if m in metrics else f"{'-':>19}" for m in METRICS)
+        lines.append(f"{algorithm:<16}{version.version:>8}  {version.tags.get('gates', '?'):<8}{cells}")
+    candidate = registry.version_for_alias(name, "candidate")
+    lines.append("")
+    if candidate is None:
+        lines.append("candidate: none (no model passed its gates, or the pipeline has not run)")
+    else:
+        tags = registry.version_tags(name, candidate)
+        lines.append(f"candidate: {name} v{candidate} ({tags.get('algorithm')}, data {tags.get('data_version')}, "
+                     f"code {tags.get('code_version')})")
+    champion = registry.version_for_alias(name, "champion")
+    lines.append(f"champion:  {'none yet' if champion is None else f'{name} v{champion}'}")
+    lines += [
+        "",
+        "Dagster UI:  make ui         -> http://127.0.0.1:3000",
+        f"MLflow UI:   make mlflow-ui  -> http://127.0.0.1:5000  (store: {settings.mlflow_tracking_uri})",
+    ]
+    return "\n".join(lines)

@@ -29,12 +29,19 @@ def _generate_transactions(args: argparse.Namespace, config: PipelineConfig, set
     drift = None
     if args.drift_start:
         drift = DriftSpec(
-            start=args.drift_start, amount_factor=args.amount_factor, new_terminals=args.new_terminals,
+            start=args.drift_start,
+            amount_factor=args.amount_factor,
+            new_terminals=args.new_terminals,
             card_testing_customers_per_day=args.card_testing_per_day,
         )
     spec = SimulationSpec(
-        customers=args.customers or generator.customers, terminals=args.terminals or generator.terminals,
-        start=start, days=days, radius=generator.radius, seed=generator.seed if args.seed is None else args.seed, drift=drift,
+        customers=args.customers or generator.customers,
+        terminals=args.terminals or generator.terminals,
+        start=start,
+        days=days,
+        radius=generator.radius,
+        seed=generator.seed if args.seed is None else args.seed,
+        drift=drift,
     )
     first = 0 if args.write_from is None else max(0, (args.write_from - start).days)
     landing = LandingFolder(path=str(settings.landing_dir(config.dataset.landing_dir)))
@@ -42,8 +49,10 @@ def _generate_transactions(args: argparse.Namespace, config: PipelineConfig, set
     for date, frame in simulate_days(spec, first_day=first):
         landing.write(frame, f"transactions_{date:%Y-%m-%d}.{config.dataset.file_format}")
         total, frauds, files = total + len(frame), frauds + int(frame["TX_FRAUD"].sum()), files + 1
-    print(f"wrote {files} daily files, {total:,} transactions ({frauds / max(total, 1):.2%} fraud) "
-          f"from {spec.date_of(first)} to {spec.date_of(spec.days - 1)} into {landing.path}")
+    print(
+        f"wrote {files} daily files, {total:,} transactions ({frauds / max(total, 1):.2%} fraud) "
+        f"from {spec.date_of(first)} to {spec.date_of(spec.days - 1)} into {landing.path}"
+    )
     return 0
 
 
@@ -72,7 +81,8 @@ def check_config(args: argparse.Namespace) -> int:
     settings = load_settings()
     path = args.config or settings.config_path
     config = load_config(path)
-    print(f"{path}: valid ({config.name}: {len(config.data_schema.columns)} columns, algorithms {', '.join(config.algorithms)})")
+    columns, algorithms = len(config.data_schema.columns), ", ".join(config.algorithms)
+    print(f"{path}: valid ({config.name}: {columns} columns, algorithms {algorithms})")
     return 0
 
 
@@ -96,13 +106,19 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--days", type=int, help="number of days (default from the config)")
     gen.add_argument("--start", type=_date, help="first day, YYYY-MM-DD (default: so that the last day is yesterday)")
     gen.add_argument("--seed", type=int, help="random seed (default from the config)")
-    gen.add_argument("--write-from", type=_date, help="only write days from this date (append new days to a landing folder)")
+    gen.add_argument(
+        "--write-from", type=_date, help="only write days from this date (append new days to a landing folder)"
+    )
     drift = gen.add_argument_group("drift", "changes injected from --drift-start to the end")
     drift.add_argument("--drift-start", type=_date, help="first day of drift, YYYY-MM-DD")
     drift.add_argument("--amount-factor", type=float, default=1.0, help="multiply amounts by this factor")
     drift.add_argument("--new-terminals", type=int, default=0, help="terminals opened on the drift start")
-    drift.add_argument("--card-testing-per-day", type=int, default=0,
-                       help="customers per day hit by a new fraud pattern (bursts of small night-time amounts)")
+    drift.add_argument(
+        "--card-testing-per-day",
+        type=int,
+        default=0,
+        help="customers per day hit by a new fraud pattern (bursts of small night-time amounts)",
+    )
     gen.set_defaults(func=generate_data)
 
     chk = commands.add_parser("check-config", help="validate a pipeline config and exit")

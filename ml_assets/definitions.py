@@ -26,7 +26,9 @@ def build_definitions(config: PipelineConfig, settings: Settings) -> Definitions
         *(build_model_checks(name, algorithm, config) for name, algorithm in config.algorithms.items()),
     ]
     # One process per run: the steps share imports (GE, MLflow, xgboost) instead of re-importing them per step.
-    return Definitions(assets=assets, asset_checks=checks, resources=build_resources(settings, config), executor=in_process_executor)
+    return Definitions(
+        assets=assets, asset_checks=checks, resources=build_resources(settings, config), executor=in_process_executor
+    )
 
 
 def load_definitions() -> Definitions:

@@ -34,8 +34,10 @@ def pipeline_summary(config: PipelineConfig, settings: Settings) -> str:
         lines.append("candidate: none (no model passed its gates, or the pipeline has not run)")
     else:
         tags = registry.version_tags(name, candidate)
-        lines.append(f"candidate: {name} v{candidate} ({tags.get('algorithm')}, data {tags.get('data_version')}, "
-                     f"code {tags.get('code_version')})")
+        lines.append(
+            f"candidate: {name} v{candidate} ({tags.get('algorithm')}, data {tags.get('data_version')}, "
+            f"code {tags.get('code_version')})"
+        )
     champion = registry.version_for_alias(name, "champion")
     lines.append(f"champion:  {'none yet' if champion is None else f'{name} v{champion}'}")
     lines += [

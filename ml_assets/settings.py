@@ -53,6 +53,4 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     default_tracking = f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
     tracking = env.get("MLFLOW_TRACKING_URI") or default_tracking
     registry = env.get("MLFLOW_REGISTRY_URI") or tracking
-    return Settings(
-        config_path=config_path, home=home, mlflow_tracking_uri=tracking, mlflow_registry_uri=registry
-    )
+    return Settings(config_path=config_path, home=home, mlflow_tracking_uri=tracking, mlflow_registry_uri=registry)

@@ -1,6 +1,5 @@
 """Raw landing data and its profile."""
 
-
 import pandas as pd
 from dagster import AssetExecutionContext, AssetsDefinition, DataVersion, MetadataValue, Output, asset
 
@@ -38,7 +37,10 @@ def build_data_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         context.log.info(f"loaded {len(frame):,} rows from {len(files)} files (data version {version})")
         return Output(frame, data_version=DataVersion(version), metadata=metadata)
 
-    @asset(group_name="data", description="Per column: type, missing share, distinct count, range, quantiles, top values, target rate.")
+    @asset(
+        group_name="data",
+        description="Per column: type, missing share, distinct count, range, quantiles, top values, target rate.",
+    )
     def data_profile(raw_data: pd.DataFrame) -> Output[dict]:
         profile = profile_frame(raw_data, schema)
         profile[DATA_VERSION_ATTR] = raw_data.attrs.get(DATA_VERSION_ATTR)

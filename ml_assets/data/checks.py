@@ -1,6 +1,5 @@
 """Blocking validation checks on the raw data: a failure stops every downstream asset."""
 
-
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,9 +8,9 @@ import pandas as pd
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
+    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
-    AssetChecksDefinition,
     MetadataValue,
     multi_asset_check,
 )
@@ -26,14 +25,20 @@ def build_data_checks(config: PipelineConfig) -> list[AssetChecksDefinition]:
     checks = planned_checks(schema)
     specs = [AssetCheckSpec(name, asset="raw_data", description=text, blocking=True) for name, text in checks.items()]
 
-    @multi_asset_check(specs=specs, ins={"raw_data": "raw_data"}, name="data_validation",
-                       description="The Great Expectations suite built from the config's schema.")
+    @multi_asset_check(
+        specs=specs,
+        ins={"raw_data": "raw_data"},
+        name="data_validation",
+        description="The Great Expectations suite built from the config's schema.",
+    )
     def data_validation(
         context: AssetCheckExecutionContext, raw_data: pd.DataFrame, validator: GreatExpectationsValidator
     ) -> Iterator[AssetCheckResult]:
-        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         plan = plan_suite(schema, now)
-        outcomes, docs = validator.validate(raw_data, plan, suite_name=f"{config.name}_raw_data", id_column=schema.id_column)
+        outcomes, docs = validator.validate(
+            raw_data, plan, suite_name=f"{config.name}_raw_data", id_column=schema.id_column
+        )
         for outcome in summarize(outcomes, list(checks)):
             if not outcome.passed:
                 context.log.error(f"{outcome.check} failed: " + " | ".join(outcome.failures))
@@ -48,7 +53,9 @@ def build_data_checks(config: PipelineConfig) -> list[AssetChecksDefinition]:
                 metadata["examples"] = MetadataValue.json(outcome.examples)
             if docs is not None:
                 metadata["data_docs"] = MetadataValue.path(str(docs))
-                metadata["data_docs_index"] = MetadataValue.url(Path(validator.docs_dir, "index.html").resolve().as_uri())
+                metadata["data_docs_index"] = MetadataValue.url(
+                    Path(validator.docs_dir, "index.html").resolve().as_uri()
+                )
             yield AssetCheckResult(
                 asset_key="raw_data",
                 check_name=outcome.check,

@@ -50,7 +50,13 @@ def plan_suite(schema: SchemaConfig, now: dt.datetime) -> list[PlannedExpectatio
         )
     ]
     for name, spec in schema.columns.items():
-        plan.append(PlannedExpectation("columns_and_types", "ExpectColumnValuesToBeInTypeList", {"column": name, "type_list": _TYPE_LISTS[spec.type]}))
+        plan.append(
+            PlannedExpectation(
+                "columns_and_types",
+                "ExpectColumnValuesToBeInTypeList",
+                {"column": name, "type_list": _TYPE_LISTS[spec.type]},
+            )
+        )
         if not spec.nullable:
             plan.append(PlannedExpectation("completeness", "ExpectColumnValuesToNotBeNull", {"column": name}))
         if spec.unique:
@@ -58,16 +64,34 @@ def plan_suite(schema: SchemaConfig, now: dt.datetime) -> list[PlannedExpectatio
         if spec.type in ("int", "float"):
             low = spec.min if spec.min is not None else -sys.float_info.max
             high = spec.max if spec.max is not None else sys.float_info.max
-            plan.append(PlannedExpectation("value_ranges", "ExpectColumnValuesToBeBetween", {"column": name, "min_value": low, "max_value": high}))
+            plan.append(
+                PlannedExpectation(
+                    "value_ranges",
+                    "ExpectColumnValuesToBeBetween",
+                    {"column": name, "min_value": low, "max_value": high},
+                )
+            )
         if spec.allowed is not None:
-            plan.append(PlannedExpectation("allowed_values", "ExpectColumnValuesToBeInSet", {"column": name, "value_set": list(spec.allowed)}))
+            plan.append(
+                PlannedExpectation(
+                    "allowed_values", "ExpectColumnValuesToBeInSet", {"column": name, "value_set": list(spec.allowed)}
+                )
+            )
     if schema.timestamp_column:
         ts = schema.timestamp_column
         if schema.max_age_days is not None:
             oldest_allowed = now - dt.timedelta(days=schema.max_age_days)
-            plan.append(PlannedExpectation("freshness", "ExpectColumnMaxToBeBetween", {"column": ts, "min_value": oldest_allowed}))
+            plan.append(
+                PlannedExpectation(
+                    "freshness", "ExpectColumnMaxToBeBetween", {"column": ts, "min_value": oldest_allowed}
+                )
+            )
         latest_allowed = now + dt.timedelta(minutes=schema.max_future_minutes)
-        plan.append(PlannedExpectation("future_timestamps", "ExpectColumnValuesToBeBetween", {"column": ts, "max_value": latest_allowed}))
+        plan.append(
+            PlannedExpectation(
+                "future_timestamps", "ExpectColumnValuesToBeBetween", {"column": ts, "max_value": latest_allowed}
+            )
+        )
     return plan
 
 
@@ -138,7 +162,10 @@ def summarize(outcomes: list[ExpectationOutcome], checks: list[str]) -> list[Che
             if count is not None:
                 failed_rows += int(count)
                 share = result.get("unexpected_percent") or 0.0
-                rows = [{k: _jsonable(v) for k, v in row.items()} for row in result.get("partial_unexpected_index_list") or []]
+                rows = [
+                    {k: _jsonable(v) for k, v in row.items()}
+                    for row in result.get("partial_unexpected_index_list") or []
+                ]
                 files = sorted({r[SOURCE_FILE_COLUMN] for r in rows if SOURCE_FILE_COLUMN in r})
                 message += f": {count} rows ({share:.3g}%)"
                 values = [_jsonable(v) for v in (result.get("partial_unexpected_list") or [])[:5]]

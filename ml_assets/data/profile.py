@@ -37,7 +37,10 @@ def profile_frame(frame: pd.DataFrame, schema: SchemaConfig, top: int = 5) -> di
             numbers = present.astype("float64")
             quantiles = numbers.quantile([0.01, 0.25, 0.5, 0.75, 0.99])
             entry.update(
-                min=_scalar(numbers.min()), max=_scalar(numbers.max()), mean=_scalar(numbers.mean()), std=_scalar(numbers.std()),
+                min=_scalar(numbers.min()),
+                max=_scalar(numbers.max()),
+                mean=_scalar(numbers.mean()),
+                std=_scalar(numbers.std()),
                 quantiles={f"p{int(q * 100)}": _scalar(v) for q, v in quantiles.items()},
             )
         elif spec.type == "datetime" and len(present):
@@ -46,16 +49,18 @@ def profile_frame(frame: pd.DataFrame, schema: SchemaConfig, top: int = 5) -> di
             counts = values.value_counts(dropna=True).head(top)
             rates = target.groupby(values).mean()
             entry["top_values"] = [
-                {"value": _scalar(v), "count": int(c), "target_rate": _scalar(rates.get(v, np.nan))} for v, c in counts.items()
+                {"value": _scalar(v), "count": int(c), "target_rate": _scalar(rates.get(v, np.nan))}
+                for v, c in counts.items()
             ]
         columns[name] = entry
-    return {"rows": int(len(frame)), "target": schema.target, "target_rate": float(target.mean()), "columns": columns}
+    return {"rows": len(frame), "target": schema.target, "target_rate": float(target.mean()), "columns": columns}
 
 
 def profile_table(profile: dict[str, Any]) -> str:
     """The profile as a Markdown table for the Dagster UI."""
     lines = ["| column | type | missing | distinct | min | mean | max |", "|---|---|---|---|---|---|---|"]
     for name, col in profile["columns"].items():
+
         def fmt(value: Any) -> str:
             return f"{value:.4g}" if isinstance(value, float) else ("" if value is None else str(value))
 

@@ -13,7 +13,13 @@ import pandas as pd
 from ml_assets.config import ColumnSpec, SchemaConfig
 
 SOURCE_FILE_COLUMN = "_source_file"
-PANDAS_DTYPES = {"int": "Int64", "float": "float64", "datetime": "datetime64[ns]", "string": "string", "bool": "boolean"}
+PANDAS_DTYPES = {
+    "int": "Int64",
+    "float": "float64",
+    "datetime": "datetime64[ns]",
+    "string": "string",
+    "bool": "boolean",
+}
 
 
 class DataLoadError(ValueError):
@@ -56,12 +62,11 @@ def _coerce_column(values: pd.Series, spec: ColumnSpec, column: str, source: str
             )
         return stamps.astype(PANDAS_DTYPES["datetime"])
     if spec.type == "bool":
-        mapped = values.map({True: True, False: False, 1: True, 0: False, "true": True, "false": False})
+        mapped = values.map({True: True, False: False, "true": True, "false": False})
         bad = present & mapped.isna()
         if bad.any():
-            raise DataLoadError(
-                f"{source}: column {column}: {int(bad.sum())} values are not booleans (examples: {_examples(values[bad])})"
-            )
+            count, examples = int(bad.sum()), _examples(values[bad])
+            raise DataLoadError(f"{source}: column {column}: {count} values are not booleans (examples: {examples})")
         return mapped.astype("boolean")
     return values.astype("string")
 

@@ -1,6 +1,5 @@
 """Features and the train/test split."""
 
-
 import pandas as pd
 from dagster import AssetsDefinition, MetadataValue, Output, asset
 
@@ -15,7 +14,9 @@ FEATURE_COLUMNS_ATTR = "feature_columns"
 def feature_frame(frame: pd.DataFrame, config: PipelineConfig) -> FeatureFrame:
     """Rebuild the FeatureFrame view of a stored features/training_data table."""
     schema = config.data_schema
-    return FeatureFrame(frame, list(frame.attrs[FEATURE_COLUMNS_ATTR]), schema.target, schema.timestamp_column, schema.entity_column)
+    return FeatureFrame(
+        frame, list(frame.attrs[FEATURE_COLUMNS_ATTR]), schema.target, schema.timestamp_column, schema.entity_column
+    )
 
 
 def build_feature_assets(config: PipelineConfig) -> list[AssetsDefinition]:
@@ -35,7 +36,10 @@ def build_feature_assets(config: PipelineConfig) -> list[AssetsDefinition]:
             },
         )
 
-    @asset(group_name="features", description="Train and test rows (a `split` column): by time with a delay gap, or random.")
+    @asset(
+        group_name="features",
+        description="Train and test rows (a `split` column): by time with a delay gap, or random.",
+    )
     def training_data(features: pd.DataFrame) -> Output[pd.DataFrame]:
         frame = split_dataset(feature_frame(features, config), config.split)
         frame.attrs.update({k: features.attrs.get(k) for k in (FEATURE_COLUMNS_ATTR, DATA_VERSION_ATTR)})

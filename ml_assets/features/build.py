@@ -57,9 +57,7 @@ def _passthrough(raw: pd.DataFrame, config: PipelineConfig) -> tuple[pd.DataFram
     schema = config.data_schema
     skip = {schema.target, schema.id_column, schema.timestamp_column, schema.entity_column, *config.features.exclude}
     columns = [
-        name
-        for name, spec in schema.columns.items()
-        if name not in skip and spec.type in ("int", "float", "bool")
+        name for name, spec in schema.columns.items() if name not in skip and spec.type in ("int", "float", "bool")
     ]
     return raw[columns].astype(np.float64), columns
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 
@@ -48,7 +47,9 @@ def time_split(features: FeatureFrame, split: TimeSplit) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _known_compromised(frame: pd.DataFrame, features: FeatureFrame, train_start: pd.Timestamp, split: TimeSplit) -> pd.Series:
+def _known_compromised(
+    frame: pd.DataFrame, features: FeatureFrame, train_start: pd.Timestamp, split: TimeSplit
+) -> pd.Series:
     if not features.entity:
         raise SplitError("split: exclude_known_entities needs schema.entity_column")
     day = frame[features.timestamp].dt.normalize()
@@ -73,9 +74,7 @@ def random_split(features: FeatureFrame, split: RandomSplit) -> pd.DataFrame:
     labels = frame[features.target]
     if labels.nunique() < 2:
         raise SplitError(f"split: target {features.target!r} has a single class; cannot stratify")
-    train_idx, _ = train_test_split(
-        frame.index, test_size=split.test_size, random_state=split.seed, stratify=labels
-    )
+    train_idx, _ = train_test_split(frame.index, test_size=split.test_size, random_state=split.seed, stratify=labels)
     out = frame.copy()
     out[SPLIT_COLUMN] = np.where(out.index.isin(train_idx), "train", "test")
     return out.reset_index(drop=True)

@@ -24,7 +24,9 @@ def build_resources(settings: Settings, config: PipelineConfig) -> dict[str, Any
         "registry": MlflowRegistry(
             tracking_uri=settings.mlflow_tracking_uri,
             registry_uri=settings.mlflow_registry_uri,
-            artifact_root=str(settings.mlflow_dir / "artifacts") if settings.mlflow_tracking_uri.startswith("sqlite") else None,
+            artifact_root=str(settings.mlflow_dir / "artifacts")
+            if settings.mlflow_tracking_uri.startswith("sqlite")
+            else None,
         ),
         "reports": ReportStore(base_dir=str(reports)),
     }

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pandas as pd
 from dagster import ConfigurableResource
@@ -68,13 +67,13 @@ class MlflowRegistry(ConfigurableResource):
 
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.registry_uri or self.tracking_uri)
 
-    @contextmanager
-    def _active(self) -> Iterator[Any]:
+    def _mlflow(self) -> Any:
+        """The mlflow module pointed at this resource's servers (its fluent API is process-global)."""
         import mlflow
 
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.registry_uri or self.tracking_uri)
-        yield mlflow
+        return mlflow
 
     def experiment_id(self, name: str) -> str:
         client = self.client()
@@ -104,34 +103,45 @@ class MlflowRegistry(ConfigurableResource):
 
         signature = infer_signature(input_example, model.predict_proba(input_example)[:, 1])
         flavor = _flavor(model)
-        with self._active() as mlflow:
-            with mlflow.start_run(experiment_id=self.experiment_id(experiment), run_name=run_name, tags=tags) as run:
-                mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
-                mlflow.log_metrics(metrics)
-                for path in artifacts:
-                    mlflow.log_artifact(str(path))
-                common = dict(name="model", signature=signature, input_example=input_example, registered_model_name=registered_model_name)
-                if flavor == "xgboost":
-                    info = mlflow.xgboost.log_model(model, model_format="ubj", **common)
-                else:
-                    info = mlflow.sklearn.log_model(
-                        model, serialization_format="skops", skops_trusted_types=SKOPS_TRUSTED_TYPES,
-                        pyfunc_predict_fn="predict_proba", **common,
-                    )
-                run_id = run.info.run_id
+        mlflow = self._mlflow()
+        experiment_id = self.experiment_id(experiment)
+        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run:
+            mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+            mlflow.log_metrics(metrics)
+            for path in artifacts:
+                mlflow.log_artifact(str(path))
+            common = dict(
+                name="model",
+                signature=signature,
+                input_example=input_example,
+                registered_model_name=registered_model_name,
+            )
+            if flavor == "xgboost":
+                info = mlflow.xgboost.log_model(model, model_format="ubj", **common)
+            else:
+                info = mlflow.sklearn.log_model(
+                    model,
+                    serialization_format="skops",
+                    skops_trusted_types=SKOPS_TRUSTED_TYPES,
+                    pyfunc_predict_fn="predict_proba",
+                    **common,
+                )
+            run_id = run.info.run_id
         version = str(info.registered_model_version)
         with tempfile.TemporaryDirectory() as tmp:
             sha = _sha256(self._download(info.model_uri, Path(tmp)) / FORMAT_FILES[flavor])
         client = self.client()
         for key, value in {**tags, DIGEST_TAG: sha, "flavor": flavor}.items():
             client.set_model_version_tag(registered_model_name, version, key, value)
-        return RegisteredVersion(registered_model_name, version, run_id, f"models:/{registered_model_name}/{version}", sha)
+        return RegisteredVersion(
+            registered_model_name, version, run_id, f"models:/{registered_model_name}/{version}", sha
+        )
 
     def _download(self, uri: str, destination: Path) -> Path:
         from mlflow.artifacts import download_artifacts
 
-        with self._active():
-            return Path(download_artifacts(artifact_uri=uri, dst_path=str(destination)))
+        self._mlflow()
+        return Path(download_artifacts(artifact_uri=uri, dst_path=str(destination)))
 
     def load_model(self, name: str, version: str) -> Any:
         """Load a registered version after checking its artifact digest; never unpickles."""
@@ -140,12 +150,16 @@ class MlflowRegistry(ConfigurableResource):
         flavor = tags.get("flavor")
         expected = tags.get(DIGEST_TAG)
         if flavor not in FORMAT_FILES or not expected:
-            raise ModelIntegrityError(f"{name} v{version}: no recorded flavor/digest; refusing to load an unverified model")
+            raise ModelIntegrityError(
+                f"{name} v{version}: no recorded flavor/digest; refusing to load an unverified model"
+            )
         with tempfile.TemporaryDirectory() as tmp:
             path = self._download(f"models:/{name}/{version}", Path(tmp)) / FORMAT_FILES[flavor]
             actual = _sha256(path)
             if actual != expected:
-                raise ModelIntegrityError(f"{name} v{version}: artifact sha256 {actual[:12]} != registered {expected[:12]}")
+                raise ModelIntegrityError(
+                    f"{name} v{version}: artifact sha256 {actual[:12]} != registered {expected[:12]}"
+                )
             if flavor == "xgboost":
                 from xgboost import XGBClassifier
 

@@ -45,7 +45,9 @@ class GreatExpectationsValidator(ConfigurableResource):
         for planned in plan:
             expectation = getattr(gx.expectations, planned.expectation)(**planned.kwargs, meta={"check": planned.check})
             expectations.append(suite.add_expectation(expectation))
-        definition = context.validation_definitions.add(gx.ValidationDefinition(name=suite_name, data=batch, suite=suite))
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
+        )
         index_columns = [c for c in (id_column, SOURCE_FILE_COLUMN) if c and c in frame.columns]
         checkpoint = context.checkpoints.add(
             gx.Checkpoint(

@@ -130,7 +130,9 @@ def _compromised(spec: SimulationSpec, day: int, world: _World) -> tuple[np.ndar
     for event_day in range(max(0, day - horizon + 1), day + 1):
         rng = _rng(spec, _EVENTS, event_day)
         # Terminals are drawn among those that existed on the event day, customers among all.
-        n_terms = world.n_terminals if (spec.drift_day() is not None and event_day >= spec.drift_day()) else spec.terminals
+        n_terms = (
+            world.n_terminals if (spec.drift_day() is not None and event_day >= spec.drift_day()) else spec.terminals
+        )
         event_terminals = rng.choice(n_terms, size=spec.terminal_compromises_per_day, replace=False)
         event_customers = rng.choice(spec.customers, size=spec.customer_compromises_per_day, replace=False)
         if day - event_day < spec.terminal_compromise_days:
@@ -221,7 +223,9 @@ def simulate_day(spec: SimulationSpec, day: int, worlds: tuple[_World, _World | 
     )
 
 
-def simulate_days(spec: SimulationSpec, first_day: int = 0, last_day: int | None = None) -> Iterator[tuple[dt.date, pd.DataFrame]]:
+def simulate_days(
+    spec: SimulationSpec, first_day: int = 0, last_day: int | None = None
+) -> Iterator[tuple[dt.date, pd.DataFrame]]:
     """Yield (date, transactions) for days ``first_day`` .. ``last_day`` (inclusive; default: the last day)."""
     last = spec.days - 1 if last_day is None else last_day
     if not 0 <= first_day <= last < spec.days:

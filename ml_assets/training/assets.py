@@ -1,6 +1,5 @@
 """One model asset per algorithm in the config (a factory), and the candidate chosen among them."""
 
-
 import base64
 import time
 
@@ -29,6 +28,14 @@ def model_asset_name(algorithm: str) -> str:
 
 def _metrics_table(metrics: dict[str, float]) -> str:
     return "| metric | value |\n|---|---|\n" + "\n".join(f"| {k} | {v:.4f} |" for k, v in metrics.items())
+
+
+def _comparison_table(scores: list[ModelScore], metric: str) -> str:
+    rows = [f"| algorithm | version | gates | {metric} |", "|---|---|---|---|"]
+    for s in scores:
+        gates = "passed" if s.gates_passed else "failed: " + ",".join(s.failed_gates)
+        rows.append(f"| {s.algorithm} | {s.version} | {gates} | {s.score:.4f} |")
+    return "\n".join(rows)
 
 
 def build_model_asset(name: str, algorithm: AlgorithmConfig, config: PipelineConfig) -> AssetsDefinition:
@@ -65,16 +72,28 @@ def build_model_asset(name: str, algorithm: AlgorithmConfig, config: PipelineCon
             run_name=f"{name}-{context.run_id[:8]}",
             model=estimator,
             registered_model_name=config.registry.model_name,
-            params={**algorithm.params, "kind": algorithm.kind, "features": ",".join(feature_columns),
-                    "train_rows": len(data.x_train), "test_rows": len(data.x_test)},
+            params={
+                **algorithm.params,
+                "kind": algorithm.kind,
+                "features": ",".join(feature_columns),
+                "train_rows": len(data.x_train),
+                "test_rows": len(data.x_test),
+            },
             metrics={**metrics, "train_seconds": train_seconds},
             tags=tags,
             input_example=data.x_test.head(5),
             artifacts=[plot_path],
         )
         context.log.info(f"{name}: AP {metrics['average_precision']:.4f}, registered as v{registered.version}")
-        value = {**registered.as_dict(), "algorithm": name, "kind": algorithm.kind, "metrics": metrics,
-                 "data_version": data_version, "code_version": tags["code_version"], "train_seconds": train_seconds}
+        value = {
+            **registered.as_dict(),
+            "algorithm": name,
+            "kind": algorithm.kind,
+            "metrics": metrics,
+            "data_version": data_version,
+            "code_version": tags["code_version"],
+            "train_seconds": train_seconds,
+        }
         return Output(
             value,
             metadata={
@@ -85,7 +104,9 @@ def build_model_asset(name: str, algorithm: AlgorithmConfig, config: PipelineCon
                 **{k: metrics[k] for k in ("average_precision", "roc_auc", "precision", "recall")},
                 **({"card_precision_at_k": metrics["card_precision"]} if "card_precision" in metrics else {}),
                 "metrics": MetadataValue.md(_metrics_table(metrics)),
-                "evaluation_plot": MetadataValue.md(f"![evaluation](data:image/png;base64,{base64.b64encode(png).decode()})"),
+                "evaluation_plot": MetadataValue.md(
+                    f"![evaluation](data:image/png;base64,{base64.b64encode(png).decode()})"
+                ),
                 "evaluation_plot_path": MetadataValue.path(str(plot_path)),
             },
         )
@@ -104,14 +125,23 @@ def build_candidate_asset(config: PipelineConfig) -> AssetsDefinition:
         kinds={"mlflow"},
         description="The best model that passed its gates, held against the current champion; gets alias 'candidate'.",
     )
-    def candidate_model(context: AssetExecutionContext, registry: MlflowRegistry, reports: ReportStore, **inputs) -> Output[dict]:
+    def candidate_model(
+        context: AssetExecutionContext, registry: MlflowRegistry, reports: ReportStore, **inputs
+    ) -> Output[dict]:
         training_data: pd.DataFrame = inputs.pop("training_data")
         scores = []
         for value in inputs.values():
             tags = registry.version_tags(model_name, value["version"])
             failed = tuple(t for t in tags.get(FAILED_GATES_TAG, "").split(",") if t)
-            scores.append(ModelScore(value["algorithm"], value["version"], tags.get(GATES_TAG) == "passed",
-                                     float(value["metrics"][metric]), failed))
+            scores.append(
+                ModelScore(
+                    value["algorithm"],
+                    value["version"],
+                    tags.get(GATES_TAG) == "passed",
+                    float(value["metrics"][metric]),
+                    failed,
+                )
+            )
         champion_version = registry.version_for_alias(model_name, CHAMPION_ALIAS)
         champion_score = _champion_score(registry, model_name, champion_version, training_data, config, context)
         selection = select_candidate(scores, metric, champion_score, config.selection.non_inferiority_margin)
@@ -125,19 +155,26 @@ def build_candidate_asset(config: PipelineConfig) -> AssetsDefinition:
         }
         report_path = reports.write(f"candidate/{context.run_id}/comparison.json", report)
         if not selection.accepted:
-            raise Failure(description=f"no candidate: {selection.reason}",
-                          metadata={"comparison": MetadataValue.json(report), "report": MetadataValue.path(str(report_path))})
+            raise Failure(
+                description=f"no candidate: {selection.reason}",
+                metadata={"comparison": MetadataValue.json(report), "report": MetadataValue.path(str(report_path))},
+            )
         chosen = selection.candidate
         assert chosen is not None
         registry.set_alias(model_name, CANDIDATE_ALIAS, chosen.version)
         context.log.info(f"candidate: {selection.reason}")
-        table = "| algorithm | version | gates | " + metric + " |\n|---|---|---|---|\n" + "\n".join(
-            f"| {s.algorithm} | {s.version} | {'passed' if s.gates_passed else 'failed: ' + ','.join(s.failed_gates)} | {s.score:.4f} |"
-            for s in scores
-        )
+        table = _comparison_table(scores, metric)
         return Output(
-            {"algorithm": chosen.algorithm, "model_name": model_name, "version": chosen.version, "score": chosen.score,
-             "metric": metric, "champion_version": champion_version, "champion_score": champion_score, "reason": selection.reason},
+            {
+                "algorithm": chosen.algorithm,
+                "model_name": model_name,
+                "version": chosen.version,
+                "score": chosen.score,
+                "metric": metric,
+                "champion_version": champion_version,
+                "champion_score": champion_score,
+                "reason": selection.reason,
+            },
             metadata={
                 "algorithm": chosen.algorithm,
                 "version": chosen.version,
@@ -152,8 +189,12 @@ def build_candidate_asset(config: PipelineConfig) -> AssetsDefinition:
 
 
 def _champion_score(
-    registry: MlflowRegistry, model_name: str, version: str | None, training_data: pd.DataFrame,
-    config: PipelineConfig, context: AssetExecutionContext,
+    registry: MlflowRegistry,
+    model_name: str,
+    version: str | None,
+    training_data: pd.DataFrame,
+    config: PipelineConfig,
+    context: AssetExecutionContext,
 ) -> float | None:
     """The champion's primary metric on this run's test data (None without a comparable champion)."""
     if version is None:

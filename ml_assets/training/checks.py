@@ -6,16 +6,15 @@ as candidate, while the best of the other models may still be. The verdict is wr
 tags, so the registry tells the same story as the Dagster UI.
 """
 
-
 from collections.abc import Iterator
 
 import pandas as pd
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
+    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
-    AssetChecksDefinition,
     MetadataValue,
     multi_asset_check,
 )
@@ -38,10 +37,19 @@ def _load(registry: MlflowRegistry, name: str, version: str) -> tuple[object | N
 
 def build_model_checks(name: str, algorithm: AlgorithmConfig, config: PipelineConfig) -> AssetChecksDefinition:
     asset_name = model_asset_name(name)
-    specs = [AssetCheckSpec(g.name, asset=asset_name, description=g.description, blocking=True, additional_deps=["training_data"]) for g in GATES]
+    specs = [
+        AssetCheckSpec(
+            g.name, asset=asset_name, description=g.description, blocking=True, additional_deps=["training_data"]
+        )
+        for g in GATES
+    ]
 
-    @multi_asset_check(specs=specs, name=f"{name}_model_tests", ins={"model": asset_name, "training_data": "training_data"},
-                       description=f"The model test suite for {asset_name}.")
+    @multi_asset_check(
+        specs=specs,
+        name=f"{name}_model_tests",
+        ins={"model": asset_name, "training_data": "training_data"},
+        description=f"The model test suite for {asset_name}.",
+    )
     def _model_tests(
         context: AssetCheckExecutionContext, model: dict, training_data: pd.DataFrame, registry: MlflowRegistry
     ) -> Iterator[AssetCheckResult]:
@@ -52,13 +60,20 @@ def build_model_checks(name: str, algorithm: AlgorithmConfig, config: PipelineCo
             results += [GateResult(g.name, g.kind, False, "skipped: the model did not load") for g in GATES[1:]]
         else:
             results = run_model_tests(
-                loaded, x_test=data.x_test, metrics=model["metrics"], x_train=data.x_train, y_train=data.y_train,
-                make_estimator=lambda: build_estimator(algorithm), gates=config.gates,
+                loaded,
+                x_test=data.x_test,
+                metrics=model["metrics"],
+                x_train=data.x_train,
+                y_train=data.y_train,
+                make_estimator=lambda: build_estimator(algorithm),
+                gates=config.gates,
                 threshold=config.evaluation.decision_threshold,
             )
         failed = [r.name for r in results if not r.passed]
         registry.set_version_tags(
-            model["name"], model["version"], {GATES_TAG: "failed" if failed else "passed", FAILED_GATES_TAG: ",".join(failed)}
+            model["name"],
+            model["version"],
+            {GATES_TAG: "failed" if failed else "passed", FAILED_GATES_TAG: ",".join(failed)},
         )
         for result in results:
             if not result.passed:
@@ -69,7 +84,11 @@ def build_model_checks(name: str, algorithm: AlgorithmConfig, config: PipelineCo
                 passed=result.passed,
                 severity=AssetCheckSeverity.ERROR if result.kind == "integrity" else AssetCheckSeverity.WARN,
                 description=result.summary,
-                metadata={"kind": result.kind, "model_version": model["version"], "details": MetadataValue.json(result.details)},
+                metadata={
+                    "kind": result.kind,
+                    "model_version": model["version"],
+                    "details": MetadataValue.json(result.details),
+                },
             )
 
     return _model_tests

@@ -44,7 +44,11 @@ def evaluate(model: object, data: TrainTest, config: PipelineConfig) -> tuple[di
     """Test-set metrics at the config's threshold, and the scores they came from."""
     scores = np.asarray(model.predict_proba(data.x_test))[:, 1]  # type: ignore[attr-defined]
     metrics = classification_metrics(
-        data.y_test.to_numpy(), scores, config.evaluation.decision_threshold,
-        entity=data.test_entity, day=data.test_day, top_k=config.evaluation.top_k,
+        data.y_test.to_numpy(),
+        scores,
+        config.evaluation.decision_threshold,
+        entity=data.test_entity,
+        day=data.test_day,
+        top_k=config.evaluation.top_k,
     )
     return metrics, scores

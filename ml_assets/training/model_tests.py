@@ -97,7 +97,9 @@ def _stability(model: Any, x_test: pd.DataFrame, threshold: float, **_: Any) -> 
     flipped = int(np.sum((first >= threshold) != (second >= threshold)))
     passed = flipped == 0 and max_diff <= STABILITY_TOLERANCE
     summary = f"{flipped} of {len(sample)} decisions changed between two identical calls; max |delta p| {max_diff:.2e}"
-    return GateResult("stability", "integrity", passed, summary, {"rows": len(sample), "flipped": flipped, "max_abs_diff": max_diff})
+    return GateResult(
+        "stability", "integrity", passed, summary, {"rows": len(sample), "flipped": flipped, "max_abs_diff": max_diff}
+    )
 
 
 def _feature_importance(model: Any, x_test: pd.DataFrame, **_: Any) -> GateResult:
@@ -133,7 +135,9 @@ def _performance(metrics: dict[str, float], gates: GatesConfig, **_: Any) -> Gat
     return GateResult("performance", "quality", not failures, summary, details)
 
 
-def _robustness(model: Any, x_test: pd.DataFrame, gates: GatesConfig, threshold: float, seed: int = 0, **_: Any) -> GateResult:
+def _robustness(
+    model: Any, x_test: pd.DataFrame, gates: GatesConfig, threshold: float, seed: int = 0, **_: Any
+) -> GateResult:
     sample = x_test.iloc[:5000]
     rng = np.random.default_rng(seed)
     scale = sample.std(ddof=0).to_numpy() * gates.noise_scale
@@ -151,7 +155,12 @@ def _robustness(model: Any, x_test: pd.DataFrame, gates: GatesConfig, threshold:
 
 
 def _cross_validation(
-    make_estimator: Callable[[], Any], x_train: pd.DataFrame, y_train: pd.Series, gates: GatesConfig, seed: int = 0, **_: Any
+    make_estimator: Callable[[], Any],
+    x_train: pd.DataFrame,
+    y_train: pd.Series,
+    gates: GatesConfig,
+    seed: int = 0,
+    **_: Any,
 ) -> GateResult:
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
@@ -168,7 +177,11 @@ def _cross_validation(
         problems.append(f"AP std {std:.4f} > {gates.max_cv_std}")
     summary = "; ".join(problems) or f"{gates.cv_folds}-fold AP {mean:.4f} +/- {std:.4f}"
     return GateResult(
-        "cross_validation", "quality", not problems, summary, {"scores": [round(s, 6) for s in scores], "mean": mean, "std": std}
+        "cross_validation",
+        "quality",
+        not problems,
+        summary,
+        {"scores": [round(s, 6) for s in scores], "mean": mean, "std": std},
     )
 
 
@@ -197,8 +210,14 @@ def run_model_tests(
 ) -> list[GateResult]:
     """Run every gate; a gate that raises is a failed gate with the error as its summary, never a crash."""
     context = dict(
-        model=model, x_test=x_test, metrics=metrics, x_train=x_train, y_train=y_train,
-        make_estimator=make_estimator, gates=gates, threshold=threshold,
+        model=model,
+        x_test=x_test,
+        metrics=metrics,
+        x_train=x_train,
+        y_train=y_train,
+        make_estimator=make_estimator,
+        gates=gates,
+        threshold=threshold,
     )
     loaded = _loads(model)
     results = [loaded]

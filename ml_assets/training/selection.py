@@ -25,9 +25,7 @@ class Selection:
         return self.candidate is not None
 
 
-def select_candidate(
-    models: list[ModelScore], metric: str, champion_score: float | None, margin: float
-) -> Selection:
+def select_candidate(models: list[ModelScore], metric: str, champion_score: float | None, margin: float) -> Selection:
     """Best passing model by ``metric``; it must not be worse than the champion by more than ``margin``.
 
     Non-inferiority rather than superiority: a retrained model on fresher data that scores within the margin of
@@ -35,7 +33,9 @@ def select_candidate(
     """
     passing = [m for m in models if m.gates_passed]
     if not passing:
-        failed = "; ".join(f"{m.algorithm} v{m.version} failed {', '.join(m.failed_gates) or 'its gates'}" for m in models)
+        failed = "; ".join(
+            f"{m.algorithm} v{m.version} failed {', '.join(m.failed_gates) or 'its gates'}" for m in models
+        )
         return Selection(None, champion_score, f"no model passed its gates: {failed}")
     best = max(passing, key=lambda m: m.score)
     if champion_score is not None and best.score < champion_score - margin:

@@ -1,0 +1,51 @@
+# ml_assets: the two commands a new user runs are `make demo` and `make test`; both install what they need.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export ML_ASSETS_HOME ?= $(CURDIR)/.ml_assets
+export DAGSTER_HOME ?= $(ML_ASSETS_HOME)/dagster
+export GX_ANALYTICS_ENABLED ?= false
+export MLFLOW_TRACKING_URI ?= sqlite:///$(ML_ASSETS_HOME)/mlflow/mlflow.db
+
+.PHONY: install demo test lint ui mlflow-ui lock clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "ml_assets needs Python 3.11 (found %d.%d)" % sys.version_info[:2])'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv with the pinned dependency set
+
+$(DAGSTER_HOME)/dagster.yaml:
+	mkdir -p $(DAGSTER_HOME) $(ML_ASSETS_HOME)/mlflow
+	printf 'telemetry:\n  enabled: false\n' > $@
+
+demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## generate data, materialize the whole graph, print a summary
+	$(BIN)/ml-assets generate-data
+	$(BIN)/dagster asset materialize -m ml_assets.definitions --select '*'
+	@$(BIN)/ml-assets summary
+
+test: $(STAMP)  ## run the whole test suite
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)  ## ruff
+	$(BIN)/ruff check ml_assets ml_assets_tests benchmarks
+
+ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## Dagster UI on http://127.0.0.1:3000 with the project's instance
+	$(BIN)/dagster dev -m ml_assets.definitions --host 127.0.0.1 --port 3000
+
+mlflow-ui: $(STAMP)  ## MLflow UI on http://127.0.0.1:5000 over the project's tracking store
+	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host 127.0.0.1 --port 5000
+
+lock: $(STAMP)  ## re-resolve and record the dependency set after editing pyproject.toml
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^ml_assets' > requirements.lock
+
+clean:  ## remove the state folder (landing data, Dagster runs, MLflow store, reports)
+	rm -rf $(ML_ASSETS_HOME)

@@ -1,0 +1,87 @@
+"""Shared fixtures: small configs, a private state folder per test, landing data from the simulator."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ml_assets.config import PipelineConfig, parse_config
+from ml_assets.settings import DEFAULT_CONFIG, PACKAGE_DIR, Settings, load_settings
+
+SMALL_FRAUD = {
+    "dataset": {"generator": {"customers": 300, "terminals": 600, "days": 40}},
+    "split": {"train_days": 14, "gap_days": 7, "test_days": 7},
+    "algorithms": {
+        "random_forest": {"params": {"n_estimators": 30, "max_depth": 10, "n_jobs": 1, "random_state": 0}},
+        "xgboost": {
+            "params": {"n_estimators": 30, "max_depth": 3, "learning_rate": 0.3, "n_jobs": 1, "random_state": 0}
+        },
+        "neural_network": {"params": {"hidden_layer_sizes": [16], "max_iter": 60, "random_state": 0}},
+    },
+    "gates": {
+        "min_average_precision": 0.2,
+        "min_roc_auc": 0.6,
+        "min_precision": 0.1,
+        "min_recall": 0.05,
+        "min_cv_average_precision": 0.1,
+        "max_cv_std": 0.3,
+        "cv_max_rows": 4000,
+        "min_noise_agreement": 0.9,
+    },
+}
+
+
+def deep_update(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_update(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def raw_config(path: Path = DEFAULT_CONFIG) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text())
+
+
+def small_fraud_raw(**changes: Any) -> dict[str, Any]:
+    return deep_update(deep_update(raw_config(), SMALL_FRAUD), changes)
+
+
+@pytest.fixture
+def fraud_config() -> PipelineConfig:
+    return parse_config(small_fraud_raw())
+
+
+@pytest.fixture
+def breast_cancer_config() -> PipelineConfig:
+    return parse_config(raw_config(PACKAGE_DIR / "configs" / "breast_cancer.yaml"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A private state folder; MLflow and Dagster point into it."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("ML_ASSETS_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    (home / "dagster").mkdir(parents=True)
+    (home / "mlflow").mkdir(parents=True)
+    return load_settings()
+
+
+def write_config(tmp_path: Path, raw: dict[str, Any]) -> Path:
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def yesterday() -> dt.date:
+    return dt.date.today() - dt.timedelta(days=1)

@@ -1,0 +1,52 @@
+from pathlib import Path
+
+import pytest
+
+from ml_assets.config import ConfigError, load_config, parse_config
+from ml_assets.settings import DEFAULT_CONFIG, PACKAGE_DIR
+from ml_assets_tests.conftest import small_fraud_raw, write_config
+
+
+@pytest.mark.parametrize("path", [DEFAULT_CONFIG, PACKAGE_DIR / "configs" / "breast_cancer.yaml"])
+def test_shipped_configs_are_valid(path: Path) -> None:
+    config = load_config(path)
+    assert set(config.algorithms) == {"random_forest", "xgboost", "neural_network"}
+    assert config.data_schema.target in config.data_schema.columns
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "message"),
+    [
+        ({"gates": {"min_roc_auc": 1.5}}, "gates.min_roc_auc", "less than or equal to 1"),
+        ({"gates": {"min_rocauc": 0.5}}, "gates.min_rocauc", "Extra inputs are not permitted"),
+        ({"algorithms": {"xgboost": {"kind": "lightgbm"}}}, "algorithms.xgboost.kind", "Input should be"),
+        ({"schema": {"target": "LABEL"}}, "schema", "target 'LABEL' is not one of the schema's columns"),
+        ({"split": {"method": "sideways"}}, "split", "does not match any of the expected tags"),
+        (
+            {"schema": {"columns": {"TX_AMOUNT": {"type": "float", "min": 10, "max": 1}}}},
+            "schema.columns.TX_AMOUNT",
+            "min (10.0) is greater than max",
+        ),
+        ({"algorithms": {"Bad Name": {"kind": "mlp"}}}, "<root>", "lower_snake_case"),
+        ({"dataset": {"generator": {"customers": -5}}}, "dataset.generator.transactions.customers", "greater than 0"),
+    ],
+)
+def test_invalid_config_names_the_key(change: dict, key: str, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_config(small_fraud_raw(**change), "fraud.yaml")
+    text = str(error.value)
+    assert "fraud.yaml" in text
+    assert f"key '{key}" in text
+    assert message in text
+
+
+def test_missing_and_malformed_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    scalar = write_config(tmp_path, "just a string")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        load_config(scalar)

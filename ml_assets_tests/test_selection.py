@@ -1,0 +1,28 @@
+from ml_assets.training.selection import ModelScore, select_candidate
+
+RF = ModelScore("random_forest", "1", True, 0.70)
+XGB = ModelScore("xgboost", "2", True, 0.72)
+MLP = ModelScore("neural_network", "3", False, 0.90, ("performance",))
+
+
+def test_best_passing_model_wins_even_if_a_failed_one_scores_higher() -> None:
+    selection = select_candidate([RF, XGB, MLP], "average_precision", None, 0.01)
+    assert selection.candidate == XGB
+    assert "no champion yet" in selection.reason
+
+
+def test_no_passing_model_names_every_failure() -> None:
+    failed = [ModelScore("random_forest", "1", False, 0.5, ("stability",)), MLP]
+    selection = select_candidate(failed, "average_precision", None, 0.01)
+    assert not selection.accepted
+    assert (
+        "random_forest v1 failed stability" in selection.reason
+        and "neural_network v3 failed performance" in selection.reason
+    )
+
+
+def test_non_inferiority_against_the_champion() -> None:
+    assert select_candidate([RF, XGB], "average_precision", 0.725, 0.01).candidate == XGB  # within the margin
+    rejected = select_candidate([RF, XGB], "average_precision", 0.80, 0.01)
+    assert not rejected.accepted
+    assert "worse than the champion's 0.8000 by more than the margin 0.01" in rejected.reason

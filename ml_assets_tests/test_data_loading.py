@@ -62,7 +62,7 @@ def test_unreadable_files(
 
 def test_header_only_file_has_no_rows(tmp_path: Path, day: pd.DataFrame, fraud_config: PipelineConfig) -> None:
     LandingFolder(path=str(tmp_path)).write(day.head(0), "header.csv")
-    with pytest.raises(DataLoadError, match="header.csv: the file has no rows"):
+    with pytest.raises(DataLoadError, match=r"header\.csv: the file has no rows"):
         _load(LandingFolder(path=str(tmp_path)), "header.csv", fraud_config)
 
 
@@ -77,7 +77,7 @@ def test_header_only_file_has_no_rows(tmp_path: Path, day: pd.DataFrame, fraud_c
         ),
         (lambda f: f.assign(TERMINAL_ID=f["TERMINAL_ID"].astype(float) + 0.5), "column TERMINAL_ID:"),
         (
-            lambda f: f.assign(TX_DATETIME=["yesterday-ish"] + f["TX_DATETIME"].astype(str).tolist()[1:]),
+            lambda f: f.assign(TX_DATETIME=["yesterday-ish", *f["TX_DATETIME"].astype(str).tolist()[1:]]),
             "day.parquet: column TX_DATETIME: 1 of",
         ),
         (

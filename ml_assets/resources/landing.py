@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -31,7 +32,10 @@ class LandingFolder(ConfigurableResource):
         try:
             if path.suffix == ".parquet":
                 return pd.read_parquet(path)
-            return pd.read_csv(path)
+            with warnings.catch_warnings():
+                # Rows longer than the header would silently become an index or lose data: reject them.
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                return pd.read_csv(path, index_col=False)
         except pd.errors.EmptyDataError:
             raise DataLoadError(f"{path.name}: the file has no header and no rows") from None
         except Exception as error:  # pyarrow and the CSV parser raise many types; all mean "not readable"

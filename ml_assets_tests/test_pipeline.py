@@ -1,0 +1,157 @@
+"""End-to-end runs of the whole graph on the real Dagster instance, MLflow on SQLite and GE."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult
+
+from ml_assets.config import parse_config
+from ml_assets.definitions import build_definitions
+from ml_assets.resources.landing import LandingFolder
+from ml_assets.resources.mlflow_registry import MlflowRegistry
+from ml_assets.settings import PACKAGE_DIR, Settings
+from ml_assets.simulate import SimulationSpec, simulate_days
+from ml_assets.simulate.sklearn_datasets import load_dataset
+from ml_assets_tests.bad_data import CONTENT_CASES, corrupt, recent_transactions
+from ml_assets_tests.conftest import raw_config, small_fraud_raw
+
+pytestmark = pytest.mark.pipeline
+ALGORITHMS = ("random_forest", "xgboost", "neural_network")
+
+
+def run(settings: Settings, raw: dict[str, Any], selection: list[str] | None = None) -> ExecuteInProcessResult:
+    config = parse_config(raw)
+    defs = build_definitions(config, settings)
+    job = defs.resolve_implicit_global_asset_job_def()
+    if selection:
+        job = job.get_subset(asset_selection={AssetKey(s) for s in selection})
+    instance = DagsterInstance.from_config(str(settings.home / "dagster"))
+    return job.execute_in_process(instance=instance, raise_on_error=False)
+
+
+def registry(settings: Settings) -> MlflowRegistry:
+    return MlflowRegistry(tracking_uri=settings.mlflow_tracking_uri)
+
+
+def registered_versions(settings: Settings, model_name: str) -> list[Any]:
+    return registry(settings).client().search_model_versions(f"name='{model_name}'")
+
+
+def write_simulated(settings: Settings, days: int = 40, customers: int = 300) -> None:
+    start = dt.date.today() - dt.timedelta(days=days)
+    spec = SimulationSpec(customers=customers, terminals=2 * customers, start=start, days=days, seed=42)
+    landing = LandingFolder(path=str(settings.landing_dir("landing/fraud")))
+    for date, frame in simulate_days(spec):
+        landing.write(frame, f"transactions_{date:%Y-%m-%d}.parquet")
+
+
+def check_results(result: ExecuteInProcessResult) -> dict[tuple[str, str], Any]:
+    return {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
+
+
+def failure_text(result: ExecuteInProcessResult, step: str) -> str:
+    """The step's error message and the messages of its causes (Dagster wraps user errors)."""
+    event = next(e for e in result.all_events if e.is_step_failure and e.step_key == step)
+    error, parts = event.step_failure_data.error, []
+    while error is not None:
+        parts.append(error.message)
+        error = error.cause
+    return "\n".join(parts)
+
+
+def materialized(result: ExecuteInProcessResult) -> set[str]:
+    return {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+
+
+def test_fraud_graph_end_to_end(settings: Settings) -> None:
+    write_simulated(settings)
+    result = run(settings, small_fraud_raw())
+    assert result.success
+    assert materialized(result) == {"raw_data", "data_profile", "features", "training_data", "candidate_model",
+                                    *(f"{a}_model" for a in ALGORITHMS)}
+    checks = check_results(result)
+    assert len(checks) == 7 + 3 * 8 and all(c.passed for c in checks.values()), [k for k, c in checks.items() if not c.passed]
+
+    versions = registered_versions(settings, "fraud_detector")
+    assert sorted(v.tags["algorithm"] for v in versions) == sorted(ALGORITHMS)
+    raw_version = result.output_for_node("raw_data").attrs["data_version"]
+    for version in versions:
+        assert version.tags["gates"] == "passed"
+        assert version.tags["data_version"] == raw_version  # every model traces back to the exact data
+        assert version.tags["code_version"] and len(version.tags["model_sha256"]) == 64
+        run_data = registry(settings).client().get_run(version.run_id).data
+        assert {"average_precision", "roc_auc", "card_precision", "precision", "recall"} <= set(run_data.metrics)
+    artifacts = list((settings.mlflow_dir / "artifacts").rglob("*"))
+    assert any(p.name == "model.skops" for p in artifacts) and any(p.name == "model.ubj" for p in artifacts)
+    assert not any(p.suffix in (".pkl", ".pickle") for p in artifacts)  # no pickle anywhere
+
+    candidate = result.output_for_node("candidate_model")
+    best = max((result.output_for_node(f"{a}_model") for a in ALGORITHMS), key=lambda m: m["metrics"]["average_precision"])
+    assert candidate["version"] == best["version"]
+    assert registry(settings).version_for_alias("fraud_detector", "candidate") == best["version"]
+
+    # The champion is compared on the same test data: itself scores the same, so within the margin it is accepted.
+    registry(settings).set_alias("fraud_detector", "champion", best["version"])
+    again = run(settings, small_fraud_raw(), ["candidate_model"])
+    assert again.success
+    assert again.output_for_node("candidate_model")["champion_score"] == pytest.approx(best["metrics"]["average_precision"])
+
+
+def test_no_model_passing_its_gates_moves_no_alias(settings: Settings) -> None:
+    write_simulated(settings, days=30, customers=200)
+    raw = small_fraud_raw(gates={"min_average_precision": 0.999}, split={"train_days": 7})
+    result = run(settings, raw)
+    assert not result.success
+    message = failure_text(result, "candidate_model")
+    assert "no candidate: no model passed its gates" in message and "failed performance" in message
+    assert registry(settings).version_for_alias("fraud_detector", "candidate") is None
+    assert {v.tags["gates"] for v in registered_versions(settings, "fraud_detector")} == {"failed"}
+
+
+@pytest.mark.parametrize("case", sorted(CONTENT_CASES))
+def test_bad_content_stops_the_graph_before_training(settings: Settings, case: str) -> None:
+    landing = LandingFolder(path=str(settings.landing_dir("landing/fraud")))
+    days = recent_transactions(days=3)
+    for index, (date, frame) in enumerate(days):
+        bad = case == "stale" or index == 1
+        landing.write(corrupt(frame, case) if bad else frame, f"transactions_{date}.parquet")
+    result = run(settings, small_fraud_raw())
+    assert not result.success
+    check, text = CONTENT_CASES[case]
+    failed = {k[1]: c for k, c in check_results(result).items() if not c.passed}
+    assert set(failed) == {check}
+    assert text in failed[check].description
+    assert materialized(result) == {"raw_data"}  # nothing downstream of the data
+    assert registered_versions(settings, "fraud_detector") == []
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("transactions_empty.parquet", b"", "the file is empty"),
+    ("transactions_bad.csv", b"TRANSACTION_ID,TX_AMOUNT\n1,2,3\n", "not a valid CSV file"),
+])
+def test_unloadable_file_fails_raw_data_naming_the_file(settings: Settings, name: str, content: bytes, message: str) -> None:
+    landing = LandingFolder(path=str(settings.landing_dir("landing/fraud")))
+    for date, frame in recent_transactions(days=2):
+        landing.write(frame, f"transactions_{date}.parquet")
+    (Path(landing.path) / name).write_bytes(content)
+    result = run(settings, small_fraud_raw())
+    assert not result.success
+    assert f"{name}: {message}" in failure_text(result, "raw_data")
+    assert materialized(result) == set() and registered_versions(settings, "fraud_detector") == []
+
+
+def test_breast_cancer_config_runs_the_same_graph(settings: Settings) -> None:
+    raw = raw_config(PACKAGE_DIR / "configs" / "breast_cancer.yaml")
+    LandingFolder(path=str(settings.landing_dir("landing/breast_cancer"))).write(
+        load_dataset("breast_cancer", "malignant", 0), "breast_cancer.csv"
+    )
+    result = run(settings, raw)
+    assert result.success
+    assert all(c.passed for c in check_results(result).values())
+    candidate = result.output_for_node("candidate_model")
+    assert candidate["algorithm"] in ALGORITHMS and candidate["score"] > 0.9
+    assert registry(settings).version_for_alias("breast_cancer_classifier", "candidate") == candidate["version"]

@@ -102,6 +102,9 @@ class FeaturesConfig(_Strict):
     customer_column: str = "CUSTOMER_ID"
     terminal_column: str = "TERMINAL_ID"
     amount_column: str = "TX_AMOUNT"
+    amount_profile: bool = Field(
+        default=True, description="Add amount-to-habit ratios and a z-score per card (beyond the handbook's set)."
+    )
     exclude: list[str] = Field(default_factory=list, description="Columns never used as features (passthrough).")
 
 

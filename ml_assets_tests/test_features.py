@@ -26,6 +26,7 @@ def _reference_customer(frame: pd.DataFrame, days: int) -> pd.DataFrame:
                     "id": group["TRANSACTION_ID"].to_numpy(),
                     "count": rolled.count().to_numpy(),
                     "mean": rolled.mean().to_numpy(),
+                    "std": rolled.std(ddof=0).to_numpy(),
                 }
             )
         )
@@ -54,7 +55,15 @@ def test_handbook_features_match_the_pandas_reference(transactions: pd.DataFrame
         ref_t = _reference_terminal(transactions, days, 7).loc[frame.index]
         np.testing.assert_array_equal(frame[f"TERMINAL_ID_NB_TX_{days}DAY_WINDOW"], ref_t["count"])
         np.testing.assert_allclose(frame[f"TERMINAL_ID_RISK_{days}DAY_WINDOW"], ref_t["risk"], atol=1e-12)
-    assert len(built.feature_columns) == 15
+    assert len(built.feature_columns) == 19
+    for days in (1, 7, 30):
+        ratio = frame["TX_AMOUNT"] / frame[f"CUSTOMER_ID_AVG_AMOUNT_{days}DAY_WINDOW"].clip(lower=0.01)
+        np.testing.assert_allclose(frame[f"CUSTOMER_ID_AMOUNT_RATIO_{days}DAY_WINDOW"], ratio)
+    std = _reference_customer(transactions, 30).loc[frame.index, "std"].fillna(0)
+    expected_z = (frame["TX_AMOUNT"] - frame["CUSTOMER_ID_AVG_AMOUNT_30DAY_WINDOW"]) / std.clip(lower=1.0)
+    np.testing.assert_allclose(frame["CUSTOMER_ID_AMOUNT_ZSCORE_30DAY_WINDOW"], expected_z, atol=1e-6)
+    handbook_only = fraud_config.model_copy(update={"features": fraud_config.features.model_copy(update={"amount_profile": False})})
+    assert len(build_features(transactions, handbook_only).feature_columns) == 15
     weekend = frame["TX_DATETIME"].dt.weekday >= 5
     assert (frame["TX_DURING_WEEKEND"] == weekend.astype(int)).all()
     assert (frame["TX_DURING_NIGHT"] == (frame["TX_DATETIME"].dt.hour <= 6).astype(int)).all()

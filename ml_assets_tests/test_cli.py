@@ -1,0 +1,85 @@
+"""The console script and the Dagster CLI as a user runs them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ml_assets.cli import main
+from ml_assets.settings import PACKAGE_DIR, Settings
+from ml_assets_tests.bad_data import corrupt
+from ml_assets_tests.conftest import small_fraud_raw, write_config
+
+BIN = Path(sys.executable).parent
+
+
+def test_generate_data_writes_one_file_per_day(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["generate-data", "--customers", "60", "--terminals", "120", "--days", "6", "--start", "2024-01-01"]
+    assert main(args) == 0
+    landing = settings.home / "landing" / "fraud"
+    files = sorted(p.name for p in landing.iterdir())
+    assert files == [f"transactions_2024-01-0{d}.parquet" for d in range(1, 7)]
+    assert "wrote 6 daily files" in capsys.readouterr().out
+    first = pd.read_parquet(landing / files[0])
+    assert main(args) == 0  # the same seed writes the same data
+    pd.testing.assert_frame_equal(first, pd.read_parquet(landing / files[0]))
+
+    (landing / files[-1]).unlink()
+    assert main([*args, "--days", "8", "--write-from", "2024-01-06"]) == 0  # append new days only
+    assert len(list(landing.iterdir())) == 8
+
+
+def test_generate_data_with_drift(settings: Settings) -> None:
+    args = ["generate-data", "--customers", "100", "--terminals", "200", "--days", "4", "--start", "2024-01-01",
+            "--drift-start", "2024-01-03", "--amount-factor", "2", "--card-testing-per-day", "2"]
+    assert main(args) == 0
+    last = pd.read_parquet(settings.home / "landing" / "fraud" / "transactions_2024-01-04.parquet")
+    assert (last["TX_FRAUD_SCENARIO"] == 4).sum() == 12
+
+
+def test_generate_the_sklearn_dataset(settings: Settings) -> None:
+    assert main(["generate-data", "--config", str(PACKAGE_DIR / "configs" / "breast_cancer.yaml")]) == 0
+    frame = pd.read_csv(settings.home / "landing" / "breast_cancer" / "breast_cancer.csv")
+    assert frame.shape == (569, 32) and frame["malignant"].sum() == 212
+
+
+def test_invalid_config_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_config(tmp_path, small_fraud_raw(gates={"min_average_precision": "high"}))
+    assert main(["check-config", "--config", str(path)]) == 2
+    error = capsys.readouterr().err
+    assert str(path) in error and "key 'gates.min_average_precision'" in error
+    assert main(["check-config", "--config", str(PACKAGE_DIR / "configs" / "fraud.yaml")]) == 0
+
+
+def _env(settings: Settings, config: Path) -> dict[str, str]:
+    return {**os.environ, "ML_ASSETS_HOME": str(settings.home), "DAGSTER_HOME": str(settings.home / "dagster"),
+            "ML_ASSETS_CONFIG": str(config)}
+
+
+def test_dagster_cli_exits_non_zero_on_bad_data(settings: Settings, tmp_path: Path) -> None:
+    config = write_config(tmp_path, small_fraud_raw())
+    assert main(["generate-data", "--config", str(config), "--customers", "60", "--days", "3"]) == 0
+    landing = settings.home / "landing" / "fraud"
+    newest = sorted(landing.iterdir())[-1]
+    pd.read_parquet(newest).pipe(corrupt, "negative_amount").to_parquet(newest)
+    done = subprocess.run(
+        [str(BIN / "dagster"), "asset", "materialize", "-m", "ml_assets.definitions", "--select", "*"],
+        env=_env(settings, config), capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode != 0
+    assert "value_ranges failed: TX_AMOUNT: values outside [0, 100000] or not finite: 3 rows" in done.stderr
+    assert newest.name in done.stderr
+    assert "xgboost_model" in done.stderr and "Not executing" in done.stderr
+
+
+def test_definitions_validate(settings: Settings) -> None:
+    done = subprocess.run(
+        [str(BIN / "dagster"), "definitions", "validate", "-m", "ml_assets.definitions"],
+        env=_env(settings, PACKAGE_DIR / "configs" / "fraud.yaml"), capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr

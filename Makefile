@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 export ML_ASSETS_HOME ?= $(CURDIR)/.ml_assets
 export DAGSTER_HOME ?= $(ML_ASSETS_HOME)/dagster
 export GX_ANALYTICS_ENABLED ?= false
+export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR ?= false
 export MLFLOW_TRACKING_URI ?= sqlite:///$(ML_ASSETS_HOME)/mlflow/mlflow.db
 
 .PHONY: install demo test lint ui mlflow-ui lock clean help
@@ -32,11 +33,12 @@ demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## generate data, materialize the w
 	$(BIN)/dagster asset materialize -m ml_assets.definitions --select '*'
 	@$(BIN)/ml-assets summary
 
-test: $(STAMP)  ## run the whole test suite
+test: lint  ## lint, then run the whole test suite
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)  ## ruff
+lint: $(STAMP)  ## ruff: lint rules and formatting
 	$(BIN)/ruff check ml_assets ml_assets_tests benchmarks
+	$(BIN)/ruff format --check ml_assets ml_assets_tests benchmarks
 
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## Dagster UI on http://127.0.0.1:3000 with the project's instance
 	$(BIN)/dagster dev -m ml_assets.definitions --host 127.0.0.1 --port 3000

@@ -64,7 +64,7 @@ def main() -> None:
 
         raw = _median("load + conform landing files", load, args.repeats, 10)
         validator = GreatExpectationsValidator(docs_dir=os.path.join(tmp, "docs"))
-        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
         def validate() -> None:
             outcomes, _ = validator.validate(raw, plan_suite(schema, now), "bench", schema.id_column)

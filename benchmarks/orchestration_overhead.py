@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from timing import side_by_side
 
 BIN = Path(sys.executable).parent
 
@@ -41,7 +41,9 @@ def run_direct() -> None:
     features_asset, training_asset = build_feature_assets(config)
 
     raw = raw_asset(build_asset_context(resources={"landing": res["landing"]})).value
-    checks = list(build_data_checks(config)[0](build_op_context(resources={"validator": res["validator"]}), raw_data=raw))
+    checks = list(
+        build_data_checks(config)[0](build_op_context(resources={"validator": res["validator"]}), raw_data=raw)
+    )
     assert all(c.passed for c in checks)
     profile_asset(raw_data=raw)
     features = features_asset(raw_data=raw).value
@@ -52,20 +54,17 @@ def run_direct() -> None:
         value = build_model_asset(name, algorithm, config)(
             build_asset_context(resources=model_resources), training_data=training
         ).value
-        list(build_model_checks(name, algorithm, config)(
-            build_op_context(resources={"registry": res["registry"]}), model=value, training_data=training
-        ))
+        list(
+            build_model_checks(name, algorithm, config)(
+                build_op_context(resources={"registry": res["registry"]}), model=value, training_data=training
+            )
+        )
         models[model_asset_name(name)] = value
     build_candidate_asset(config)(
         build_asset_context(resources={"registry": res["registry"], "reports": res["reports"]}),
-        training_data=training, **models,
+        training_data=training,
+        **models,
     )
-
-
-def _timed(command: list[str], env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(command, env=env, check=True, capture_output=True, text=True)
-    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -83,16 +82,13 @@ def main() -> None:
         Path(home, "dagster", "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         subprocess.run([str(BIN / "ml-assets"), "generate-data"], env=env, check=True, capture_output=True)
         dagster_cmd = [str(BIN / "dagster"), "asset", "materialize", "-m", "ml_assets.definitions", "--select", "*"]
-        direct_cmd = [sys.executable, __file__, "--direct"]
-        dagster_times, direct_times = [], []
-        for _ in range(args.repeats):  # alternate so that machine noise hits both sides alike
-            direct_times.append(_timed(direct_cmd, env))
-            dagster_times.append(_timed(dagster_cmd, env))
-    direct, dagster = statistics.median(direct_times), statistics.median(dagster_times)
-    print(f"cores: {os.cpu_count()}  repeats: {args.repeats}")
-    print(f"direct step functions:      median {direct:6.1f} s  ({', '.join(f'{t:.1f}' for t in direct_times)})")
-    print(f"dagster asset materialize:  median {dagster:6.1f} s  ({', '.join(f'{t:.1f}' for t in dagster_times)})")
-    print(f"orchestration overhead:     {100 * (dagster / direct - 1):+.1f}%")
+        medians = side_by_side(
+            {"direct step functions": [sys.executable, __file__, "--direct"], "dagster asset materialize": dagster_cmd},
+            env,
+            args.repeats,
+        )
+    overhead = medians["dagster asset materialize"] / medians["direct step functions"] - 1
+    print(f"orchestration overhead: {100 * overhead:+.1f}% (goal < 10%)")
 
 
 if __name__ == "__main__":

@@ -35,8 +35,23 @@ def test_generate_data_writes_one_file_per_day(settings: Settings, capsys: pytes
 
 
 def test_generate_data_with_drift(settings: Settings) -> None:
-    args = ["generate-data", "--customers", "100", "--terminals", "200", "--days", "4", "--start", "2024-01-01",
-            "--drift-start", "2024-01-03", "--amount-factor", "2", "--card-testing-per-day", "2"]
+    args = [
+        "generate-data",
+        "--customers",
+        "100",
+        "--terminals",
+        "200",
+        "--days",
+        "4",
+        "--start",
+        "2024-01-01",
+        "--drift-start",
+        "2024-01-03",
+        "--amount-factor",
+        "2",
+        "--card-testing-per-day",
+        "2",
+    ]
     assert main(args) == 0
     last = pd.read_parquet(settings.home / "landing" / "fraud" / "transactions_2024-01-04.parquet")
     assert (last["TX_FRAUD_SCENARIO"] == 4).sum() == 12
@@ -57,8 +72,12 @@ def test_invalid_config_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureF
 
 
 def _env(settings: Settings, config: Path) -> dict[str, str]:
-    return {**os.environ, "ML_ASSETS_HOME": str(settings.home), "DAGSTER_HOME": str(settings.home / "dagster"),
-            "ML_ASSETS_CONFIG": str(config)}
+    return {
+        **os.environ,
+        "ML_ASSETS_HOME": str(settings.home),
+        "DAGSTER_HOME": str(settings.home / "dagster"),
+        "ML_ASSETS_CONFIG": str(config),
+    }
 
 
 def test_dagster_cli_exits_non_zero_on_bad_data(settings: Settings, tmp_path: Path) -> None:
@@ -69,7 +88,10 @@ def test_dagster_cli_exits_non_zero_on_bad_data(settings: Settings, tmp_path: Pa
     pd.read_parquet(newest).pipe(corrupt, "negative_amount").to_parquet(newest)
     done = subprocess.run(
         [str(BIN / "dagster"), "asset", "materialize", "-m", "ml_assets.definitions", "--select", "*"],
-        env=_env(settings, config), capture_output=True, text=True, timeout=300,
+        env=_env(settings, config),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode != 0
     assert "value_ranges failed: TX_AMOUNT: values outside [0, 100000] or not finite: 3 rows" in done.stderr
@@ -80,6 +102,9 @@ def test_dagster_cli_exits_non_zero_on_bad_data(settings: Settings, tmp_path: Pa
 def test_definitions_validate(settings: Settings) -> None:
     done = subprocess.run(
         [str(BIN / "dagster"), "definitions", "validate", "-m", "ml_assets.definitions"],
-        env=_env(settings, PACKAGE_DIR / "configs" / "fraud.yaml"), capture_output=True, text=True, timeout=300,
+        env=_env(settings, PACKAGE_DIR / "configs" / "fraud.yaml"),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr

@@ -16,18 +16,34 @@ def test_definitions_load(path, settings: Settings) -> None:
     Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {"raw_data", "data_profile", "features", "training_data", "random_forest_model", "xgboost_model",
-                    "neural_network_model", "candidate_model"}
-    assert graph.get(AssetKey("candidate_model")).parent_keys >= {AssetKey(f"{a}_model") for a in
-                                                                   ("random_forest", "xgboost", "neural_network")}
+    assert keys == {
+        "raw_data",
+        "data_profile",
+        "features",
+        "training_data",
+        "random_forest_model",
+        "xgboost_model",
+        "neural_network_model",
+        "candidate_model",
+    }
+    assert graph.get(AssetKey("candidate_model")).parent_keys >= {
+        AssetKey(f"{a}_model") for a in ("random_forest", "xgboost", "neural_network")
+    }
     groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
     assert groups["raw_data"] == "data" and groups["features"] == "features" and groups["candidate_model"] == "training"
     specs = {(s.asset_key.to_user_string(), s.name): s for c in defs.asset_checks for s in c.check_specs}
     assert all(spec.blocking for spec in specs.values())
     assert ("raw_data", "freshness") in specs or path != DEFAULT_CONFIG
     assert {name for asset, name in specs if asset == "xgboost_model"} == {
-        "loads", "prediction_shape_and_types", "probability_range", "stability", "feature_importance",
-        "performance", "robustness", "cross_validation"}
+        "loads",
+        "prediction_shape_and_types",
+        "probability_range",
+        "stability",
+        "feature_importance",
+        "performance",
+        "robustness",
+        "cross_validation",
+    }
 
 
 def test_module_loads_the_configured_file(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:

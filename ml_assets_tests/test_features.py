@@ -62,7 +62,9 @@ def test_handbook_features_match_the_pandas_reference(transactions: pd.DataFrame
     std = _reference_customer(transactions, 30).loc[frame.index, "std"].fillna(0)
     expected_z = (frame["TX_AMOUNT"] - frame["CUSTOMER_ID_AVG_AMOUNT_30DAY_WINDOW"]) / std.clip(lower=1.0)
     np.testing.assert_allclose(frame["CUSTOMER_ID_AMOUNT_ZSCORE_30DAY_WINDOW"], expected_z, atol=1e-6)
-    handbook_only = fraud_config.model_copy(update={"features": fraud_config.features.model_copy(update={"amount_profile": False})})
+    handbook_only = fraud_config.model_copy(
+        update={"features": fraud_config.features.model_copy(update={"amount_profile": False})}
+    )
     assert len(build_features(transactions, handbook_only).feature_columns) == 15
     weekend = frame["TX_DATETIME"].dt.weekday >= 5
     assert (frame["TX_DURING_WEEKEND"] == weekend.astype(int)).all()

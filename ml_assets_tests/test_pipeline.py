@@ -71,10 +71,18 @@ def test_fraud_graph_end_to_end(settings: Settings) -> None:
     write_simulated(settings)
     result = run(settings, small_fraud_raw())
     assert result.success
-    assert materialized(result) == {"raw_data", "data_profile", "features", "training_data", "candidate_model",
-                                    *(f"{a}_model" for a in ALGORITHMS)}
+    assert materialized(result) == {
+        "raw_data",
+        "data_profile",
+        "features",
+        "training_data",
+        "candidate_model",
+        *(f"{a}_model" for a in ALGORITHMS),
+    }
     checks = check_results(result)
-    assert len(checks) == 7 + 3 * 8 and all(c.passed for c in checks.values()), [k for k, c in checks.items() if not c.passed]
+    assert len(checks) == 7 + 3 * 8 and all(c.passed for c in checks.values()), [
+        k for k, c in checks.items() if not c.passed
+    ]
 
     versions = registered_versions(settings, "fraud_detector")
     assert sorted(v.tags["algorithm"] for v in versions) == sorted(ALGORITHMS)
@@ -90,7 +98,9 @@ def test_fraud_graph_end_to_end(settings: Settings) -> None:
     assert not any(p.suffix in (".pkl", ".pickle") for p in artifacts)  # no pickle anywhere
 
     candidate = result.output_for_node("candidate_model")
-    best = max((result.output_for_node(f"{a}_model") for a in ALGORITHMS), key=lambda m: m["metrics"]["average_precision"])
+    best = max(
+        (result.output_for_node(f"{a}_model") for a in ALGORITHMS), key=lambda m: m["metrics"]["average_precision"]
+    )
     assert candidate["version"] == best["version"]
     assert registry(settings).version_for_alias("fraud_detector", "candidate") == best["version"]
 
@@ -98,7 +108,9 @@ def test_fraud_graph_end_to_end(settings: Settings) -> None:
     registry(settings).set_alias("fraud_detector", "champion", best["version"])
     again = run(settings, small_fraud_raw(), ["candidate_model"])
     assert again.success
-    assert again.output_for_node("candidate_model")["champion_score"] == pytest.approx(best["metrics"]["average_precision"])
+    assert again.output_for_node("candidate_model")["champion_score"] == pytest.approx(
+        best["metrics"]["average_precision"]
+    )
 
 
 def test_no_model_passing_its_gates_moves_no_alias(settings: Settings) -> None:
@@ -129,11 +141,16 @@ def test_bad_content_stops_the_graph_before_training(settings: Settings, case: s
     assert registered_versions(settings, "fraud_detector") == []
 
 
-@pytest.mark.parametrize(("name", "content", "message"), [
-    ("transactions_empty.parquet", b"", "the file is empty"),
-    ("transactions_bad.csv", b"TRANSACTION_ID,TX_AMOUNT\n1,2,3\n", "not a valid CSV file"),
-])
-def test_unloadable_file_fails_raw_data_naming_the_file(settings: Settings, name: str, content: bytes, message: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("transactions_empty.parquet", b"", "the file is empty"),
+        ("transactions_bad.csv", b"TRANSACTION_ID,TX_AMOUNT\n1,2,3\n", "not a valid CSV file"),
+    ],
+)
+def test_unloadable_file_fails_raw_data_naming_the_file(
+    settings: Settings, name: str, content: bytes, message: str
+) -> None:
     landing = LandingFolder(path=str(settings.landing_dir("landing/fraud")))
     for date, frame in recent_transactions(days=2):
         landing.write(frame, f"transactions_{date}.parquet")

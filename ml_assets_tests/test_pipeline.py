@@ -11,6 +11,7 @@ from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult
 
 from ml_assets.config import parse_config
 from ml_assets.definitions import build_definitions
+from ml_assets.reporting import pipeline_summary
 from ml_assets.resources.landing import LandingFolder
 from ml_assets.resources.mlflow_registry import MlflowRegistry
 from ml_assets.settings import PACKAGE_DIR, Settings
@@ -103,6 +104,10 @@ def test_fraud_graph_end_to_end(settings: Settings) -> None:
     )
     assert candidate["version"] == best["version"]
     assert registry(settings).version_for_alias("fraud_detector", "candidate") == best["version"]
+
+    summary = pipeline_summary(parse_config(small_fraud_raw()), settings)
+    assert f"candidate: fraud_detector v{best['version']}" in summary
+    assert all(f"{a:<16}" in summary for a in ALGORITHMS) and "passed" in summary
 
     # The champion is compared on the same test data: itself scores the same, so within the margin it is accepted.
     registry(settings).set_alias("fraud_detector", "champion", best["version"])

@@ -1,0 +1,59 @@
+"""What a serving platform must offer the release engine. The local gateway and AWS (ECS + ALB) implement it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from ml_assets.rollout.analysis import ArmWindow
+
+SLOTS = ("blue", "green")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A registered model version, as the backend launches it."""
+
+    name: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+
+@dataclass(frozen=True)
+class Health:
+    healthy: bool
+    detail: str
+
+
+class ServingBackend(Protocol):
+    """Two slots (blue, green) behind one weighted router, per environment."""
+
+    def launch(self, slot: str, model: ModelRef) -> None:
+        """Start serving ``model`` in ``slot`` (replacing what it served) with no traffic routed to it."""
+
+    def health(self, slot: str) -> Health:
+        """Is the slot up and answering (health endpoint, golden records)?"""
+
+    def serving(self) -> dict[str, ModelRef]:
+        """What each live slot serves."""
+
+    def set_weights(self, weights: dict[str, int]) -> None:
+        """Route traffic by percentage per slot (summing to 100)."""
+
+    def read_weights(self) -> dict[str, int]:
+        """The weights the router actually applies, read back after every change."""
+
+    def set_mirror(self, slot: str | None, percent: int) -> None:
+        """Mirror a share of traffic to ``slot`` without returning its answers (None stops mirroring)."""
+
+    def window(self, slot: str, since: float, until: float) -> ArmWindow:
+        """Requests, errors, latencies and scores of ``slot`` between two clock times."""
+
+    def retire(self, slot: str) -> None:
+        """Stop the slot's servers; it receives no traffic afterwards."""
+
+
+def other_slot(slot: str) -> str:
+    return SLOTS[1] if slot == SLOTS[0] else SLOTS[0]

@@ -16,13 +16,13 @@ not inflate false rollbacks. Too few samples is *inconclusive*, never a pass.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     PASS = "pass"
     FAIL = "fail"
     INCONCLUSIVE = "inconclusive"
@@ -141,7 +141,8 @@ def _latency(stable: ArmWindow, canary: ArmWindow, alpha: float, config: Analysi
         "median_ratio": ratio,
         "p_value": p_value,
     }
-    text = f"latency p50 {stats['canary_p50_ms']:.2f} ms vs {stats['stable_p50_ms']:.2f} ms (x{ratio:.2f}, p={p_value:.2g})"
+    canary_ms, stable_ms = stats["canary_p50_ms"], stats["stable_p50_ms"]
+    text = f"latency p50 {canary_ms:.2f} ms vs {stable_ms:.2f} ms (x{ratio:.2f}, p={p_value:.2g})"
     if p_value < alpha and ratio > 1 + config.latency_tolerance:
         return MetricResult(
             "latency", Verdict.FAIL, f"{text}: canary slower beyond {config.latency_tolerance:.0%}", stats

@@ -95,6 +95,47 @@ def summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
+    """``models:/name/version`` or ``models:/name@alias`` -> (name, version, alias)."""
+    if not uri.startswith("models:/"):
+        raise ValueError(f"model URI must look like models:/NAME/VERSION or models:/NAME@ALIAS, got {uri!r}")
+    rest = uri.removeprefix("models:/")
+    if "@" in rest:
+        name, alias = rest.split("@", 1)
+        return name, None, alias
+    name, _, version = rest.partition("/")
+    if not name or not version.isdigit():
+        raise ValueError(f"model URI must look like models:/NAME/VERSION or models:/NAME@ALIAS, got {uri!r}")
+    return name, version, None
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ml_assets.resources.mlflow_registry import MlflowRegistry
+    from ml_assets.serving.app import create_app
+    from ml_assets.serving.scoring import Scorer
+
+    settings = load_settings()
+    config = load_config(args.config or settings.config_path)
+    registry = MlflowRegistry(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_registry_uri)
+    name, version, alias = parse_model_uri(args.model_uri)
+    if version is None:
+        version = registry.version_for_alias(name, alias or "")
+        if version is None:
+            raise ValueError(f"registered model {name!r} has no alias {alias!r}")
+    model = registry.load_model(name, version)
+    features = [str(f) for f in model.feature_names_in_]
+    threshold = config.evaluation.decision_threshold if args.threshold is None else args.threshold
+    app = create_app(Scorer(model, features, threshold, name, version), variant=args.variant)
+    print(
+        f"serving {name} v{version} ({len(features)} features) as {args.variant} on http://{args.host}:{args.port}",
+        flush=True,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ml-assets", description="CI/CD for machine learning on Dagster.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -124,6 +165,15 @@ def build_parser() -> argparse.ArgumentParser:
     chk = commands.add_parser("check-config", help="validate a pipeline config and exit")
     chk.add_argument("--config", type=Path)
     chk.set_defaults(func=check_config)
+
+    srv = commands.add_parser("serve", help="serve a registered model version over HTTP (no pickle, digest-checked)")
+    srv.add_argument("--model-uri", required=True, help="models:/NAME/VERSION or models:/NAME@ALIAS")
+    srv.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
+    srv.add_argument("--port", type=int, default=8601)
+    srv.add_argument("--variant", default="default", help="the slot name reported in answers and metrics")
+    srv.add_argument("--threshold", type=float, help="decision threshold (default from the config)")
+    srv.add_argument("--config", type=Path)
+    srv.set_defaults(func=serve)
 
     summ = commands.add_parser("summary", help="print each model's metrics and the chosen candidate")
     summ.add_argument("--config", type=Path)

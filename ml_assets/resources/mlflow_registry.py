@@ -9,6 +9,7 @@ registration before deserializing anything.
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,6 +141,7 @@ class MlflowRegistry(ConfigurableResource):
     def _download(self, uri: str, destination: Path) -> Path:
         from mlflow.artifacts import download_artifacts
 
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no progress bars in logs
         self._mlflow()
         return Path(download_artifacts(artifact_uri=uri, dst_path=str(destination)))
 

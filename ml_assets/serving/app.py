@@ -1,0 +1,152 @@
+"""The model server: an ASGI app around one Scorer.
+
+Endpoints: GET /health, POST /predict (one record or a list), POST /invocations (the MLflow scoring protocol, so
+MLflow clients work unchanged), GET /metrics (Prometheus text). Bad input of any kind is a 4xx JSON error naming
+the field; the process never dies on it and never answers 5xx for it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ml_assets.serving.scoring import InputError, Scorer, mlflow_records
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+DRAIN_FACTOR = 16
+SCORE_BUCKETS = tuple(round(0.1 * i, 1) for i in range(1, 11))
+
+
+class RequestError(Exception):
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        self.status, self.body = status, body
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+async def read_json(request: Request, max_bytes: int) -> Any:
+    """The request's JSON body; wrong content type, oversized or malformed bodies are 4xx errors."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.split(";")[0].strip().lower() == "application/json":
+        raise RequestError(415, {"error": f"content type must be application/json, got {content_type or 'none'!r}"})
+    declared = request.headers.get("content-length")
+    if declared is not None and not declared.isdigit():
+        raise RequestError(400, {"error": "invalid content-length"})
+    body = bytearray()
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received <= max_bytes:
+            body += chunk
+        elif received > DRAIN_FACTOR * max_bytes:
+            break  # stop reading an abusive body; the connection closes after the answer
+    if received > max_bytes:
+        # The body was read (up to a cap) rather than abandoned, so an ordinary client gets this answer
+        # instead of a connection reset.
+        raise RequestError(413, {"error": f"body larger than {max_bytes} bytes"})
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise RequestError(400, {"error": f"malformed JSON: {error}"}) from None
+
+
+class Metrics:
+    def __init__(self, scorer: Scorer, variant: str) -> None:
+        self.registry = CollectorRegistry()
+        labels = {"model": scorer.name, "version": scorer.version, "variant": variant}
+        self.requests = Counter(
+            "ml_assets_requests",
+            "Requests by endpoint and status.",
+            [*labels, "endpoint", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "ml_assets_request_latency_seconds",
+            "Time to answer a scoring request.",
+            list(labels),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        ).labels(**labels)
+        self.scores = Histogram(
+            "ml_assets_score",
+            "Predicted positive-class probabilities.",
+            list(labels),
+            buckets=SCORE_BUCKETS,
+            registry=self.registry,
+        ).labels(**labels)
+        self.labels = labels
+
+    def count(self, endpoint: str, status: int) -> None:
+        self.requests.labels(**self.labels, endpoint=endpoint, status=str(status)).inc()
+
+
+def create_app(scorer: Scorer, variant: str = "default", max_body_bytes: int = 1_000_000) -> Starlette:
+    metrics = Metrics(scorer, variant)
+    identity = {"model": scorer.name, "version": scorer.version, "variant": variant}
+
+    def score(records: list[Any]) -> tuple[list[float], list[bool]]:
+        probabilities = scorer.score(scorer.matrix(records))
+        for p in probabilities:
+            metrics.scores.observe(p)
+        return probabilities.tolist(), (probabilities >= scorer.threshold).tolist()
+
+    async def handle(request: Request, endpoint: str, build) -> Response:
+        started = time.perf_counter()
+        try:
+            response = json_response(build(await read_json(request, max_body_bytes)))
+        except RequestError as error:
+            response = json_response(error.body, error.status)
+        except InputError as error:
+            response = json_response(error.as_dict(), 422 if error.field else 400)
+        metrics.count(endpoint, response.status_code)
+        if response.status_code == 200:
+            metrics.latency.observe(time.perf_counter() - started)
+        return response
+
+    def predict_body(payload: Any) -> dict[str, Any]:
+        single = isinstance(payload, dict)
+        records = [payload] if single else payload
+        if not isinstance(records, list):
+            raise InputError("the body must be one record (an object) or a list of records")
+        probabilities, decisions = score(records)
+        if single:
+            return {"probability": probabilities[0], "decision": decisions[0], **identity}
+        return {
+            "predictions": [{"probability": p, "decision": d} for p, d in zip(probabilities, decisions, strict=True)],
+            **identity,
+        }
+
+    def invocations_body(payload: Any) -> dict[str, Any]:
+        probabilities, _ = score(mlflow_records(payload, scorer.features))
+        return {"predictions": probabilities}
+
+    async def predict(request: Request) -> Response:
+        return await handle(request, "predict", predict_body)
+
+    async def invocations(request: Request) -> Response:
+        return await handle(request, "invocations", invocations_body)
+
+    async def health(request: Request) -> Response:
+        return json_response({"status": "ok", **identity, "features": scorer.features, "threshold": scorer.threshold})
+
+    async def prometheus(request: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            Route("/predict", predict, methods=["POST"]),
+            Route("/invocations", invocations, methods=["POST"]),
+            Route("/metrics", prometheus, methods=["GET"]),
+        ]
+    )

@@ -10,7 +10,7 @@ export GX_ANALYTICS_ENABLED ?= false
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR ?= false
 export MLFLOW_TRACKING_URI ?= sqlite:///$(ML_ASSETS_HOME)/mlflow/mlflow.db
 
-.PHONY: install demo test lint ui mlflow-ui lock clean help
+.PHONY: install demo test lint ui mlflow-ui stop lock clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## Dagster UI on http://127.0.0.1:300
 
 mlflow-ui: $(STAMP)  ## MLflow UI on http://127.0.0.1:5000 over the project's tracking store
 	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host 127.0.0.1 --port 5000
+
+stop: $(STAMP)  ## stop every gateway and model server started from this state folder
+	$(BIN)/ml-assets stop
 
 lock: $(STAMP)  ## re-resolve and record the dependency set after editing pyproject.toml
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^ml_assets' > requirements.lock

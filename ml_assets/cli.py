@@ -113,7 +113,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ml_assets.resources.mlflow_registry import MlflowRegistry
-    from ml_assets.serving.app import create_app
+    from ml_assets.serving.app import Chaos, create_app
     from ml_assets.serving.scoring import Scorer
 
     settings = load_settings()
@@ -127,12 +127,88 @@ def serve(args: argparse.Namespace) -> int:
     model = registry.load_model(name, version)
     features = [str(f) for f in model.feature_names_in_]
     threshold = config.evaluation.decision_threshold if args.threshold is None else args.threshold
-    app = create_app(Scorer(model, features, threshold, name, version), variant=args.variant)
+    chaos = Chaos.from_env(name, version)
+    app = create_app(Scorer(model, features, threshold, name, version), variant=args.variant, chaos=chaos)
     print(
         f"serving {name} v{version} ({len(features)} features) as {args.variant} on http://{args.host}:{args.port}",
         flush=True,
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
+ENVIRONMENTS = ("staging", "production")
+
+
+def gateway(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ml_assets.resources.local_platform import LocalBackend
+    from ml_assets.serving.gateway import Gateway, create_gateway_app
+
+    settings = load_settings()
+    backend = LocalBackend(settings.home, args.environment, args.host, args.port)
+    app = create_gateway_app(Gateway(args.environment, backend.token, backend.dir / "routing.json"))
+    print(f"{args.environment} gateway on http://{args.host}:{args.port}", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
+def _platform(settings: Settings):
+    from ml_assets.resources.local_platform import LocalServingPlatform
+
+    return LocalServingPlatform(home=str(settings.home))
+
+
+def status(args: argparse.Namespace) -> int:
+    import json
+
+    from ml_assets.resources.rollout_state import JsonStateStore
+
+    settings = load_settings()
+    store = JsonStateStore(settings.home / "rollouts")
+    report = {}
+    for environment in ENVIRONMENTS:
+        backend = _platform(settings).backend(environment)
+        entry: dict = {"url": backend.url, "gateway": "running" if backend.gateway_running() else "stopped"}
+        if entry["gateway"] == "running":
+            state = backend.state()
+            entry["weights"] = state["weights"]
+            entry["variants"] = {
+                slot: {**variant, "health": backend.health(slot).detail} for slot, variant in state["variants"].items()
+            }
+        rollout = store.load(environment)
+        if rollout is not None:
+            entry["rollout"] = {
+                "id": rollout.rollout_id,
+                "strategy": rollout.strategy,
+                "status": rollout.status,
+                "phase": rollout.phase,
+                "candidate": str(rollout.candidate_model),
+                "reason": rollout.reason,
+            }
+        report[environment] = entry
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    for environment, entry in report.items():
+        print(f"{environment}: {entry['url']} (gateway {entry['gateway']})")
+        for slot, variant in entry.get("variants", {}).items():
+            weight = entry["weights"].get(slot, 0)
+            print(f"  {slot:<6} {weight:>3}%  {variant['model']} v{variant['version']}  {variant['health']}")
+        if "rollout" in entry:
+            r = entry["rollout"]
+            print(
+                f"  rollout {r['id']}: {r['strategy']} of {r['candidate']} - {r['status']} ({r['phase']}) {r['reason']}"
+            )
+    return 0
+
+
+def stop(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    for environment in ENVIRONMENTS:
+        _platform(settings).backend(environment).stop_all()
+    print("stopped every gateway and model server")
     return 0
 
 
@@ -174,6 +250,19 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--threshold", type=float, help="decision threshold (default from the config)")
     srv.add_argument("--config", type=Path)
     srv.set_defaults(func=serve)
+
+    gw = commands.add_parser("gateway", help="run an environment's gateway in the foreground")
+    gw.add_argument("--environment", choices=ENVIRONMENTS, required=True)
+    gw.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
+    gw.add_argument("--port", type=int, required=True)
+    gw.set_defaults(func=gateway)
+
+    st = commands.add_parser("status", help="each environment: URL, slots, versions, weights, health, rollout")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+    st.set_defaults(func=status)
+
+    sp = commands.add_parser("stop", help="stop every gateway and model server of this state folder")
+    sp.set_defaults(func=stop)
 
     summ = commands.add_parser("summary", help="print each model's metrics and the chosen candidate")
     summ.add_argument("--config", type=Path)

@@ -7,7 +7,11 @@ the field; the process never dies on it and never answers 5xx for it.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import random
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -34,8 +38,8 @@ def json_response(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-async def read_json(request: Request, max_bytes: int) -> Any:
-    """The request's JSON body; wrong content type, oversized or malformed bodies are 4xx errors."""
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The raw body of a JSON request; a wrong content type or an oversized body is a 4xx error."""
     content_type = request.headers.get("content-type", "")
     if not content_type.split(";")[0].strip().lower() == "application/json":
         raise RequestError(415, {"error": f"content type must be application/json, got {content_type or 'none'!r}"})
@@ -54,6 +58,12 @@ async def read_json(request: Request, max_bytes: int) -> Any:
         # The body was read (up to a cap) rather than abandoned, so an ordinary client gets this answer
         # instead of a connection reset.
         raise RequestError(413, {"error": f"body larger than {max_bytes} bytes"})
+    return bytes(body)
+
+
+async def read_json(request: Request, max_bytes: int) -> Any:
+    """The request's JSON body; wrong content type, oversized or malformed bodies are 4xx errors."""
+    body = await read_body(request, max_bytes)
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as error:
@@ -90,7 +100,23 @@ class Metrics:
         self.requests.labels(**self.labels, endpoint=endpoint, status=str(status)).inc()
 
 
-def create_app(scorer: Scorer, variant: str = "default", max_body_bytes: int = 1_000_000) -> Starlette:
+@dataclass(frozen=True)
+class Chaos:
+    """Fault injection for resilience tests and game days: fail a share of requests, add latency."""
+
+    error_rate: float = 0.0
+    delay_ms: float = 0.0
+
+    @classmethod
+    def from_env(cls, model: str, version: str) -> Chaos:
+        """``ML_ASSETS_CHAOS='{"NAME/VERSION": {"error_rate": 0.2, "delay_ms": 20}}'``; none by default."""
+        spec = orjson.loads(os.environ.get("ML_ASSETS_CHAOS", "{}")).get(f"{model}/{version}", {})
+        return cls(**spec)
+
+
+def create_app(
+    scorer: Scorer, variant: str = "default", max_body_bytes: int = 1_000_000, chaos: Chaos = Chaos()
+) -> Starlette:
     metrics = Metrics(scorer, variant)
     identity = {"model": scorer.name, "version": scorer.version, "variant": variant}
 
@@ -102,6 +128,11 @@ def create_app(scorer: Scorer, variant: str = "default", max_body_bytes: int = 1
 
     async def handle(request: Request, endpoint: str, build) -> Response:
         started = time.perf_counter()
+        if chaos.delay_ms:
+            await asyncio.sleep(chaos.delay_ms / 1000)
+        if chaos.error_rate and random.random() < chaos.error_rate:
+            metrics.count(endpoint, 503)
+            return json_response({"error": "injected fault (chaos testing)"}, 503)
         try:
             response = json_response(build(await read_json(request, max_body_bytes)))
         except RequestError as error:

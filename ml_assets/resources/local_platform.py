@@ -1,0 +1,260 @@
+"""The embedded serving platform: a gateway and model-server processes on 127.0.0.1, per environment.
+
+Implements the release engine's ServingBackend, so the same canary and blue-green strategies run here and on
+AWS. Processes run detached (their own session), with a pid file and a log per process in the state folder;
+they outlive the Dagster run that started them, like ECS services outlive a deployment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from dagster import ConfigurableResource
+
+from ml_assets.rollout.analysis import ArmWindow
+from ml_assets.rollout.backend import Health, ModelRef
+
+BIN = Path(sys.executable).parent
+
+
+class PlatformError(RuntimeError):
+    """The local serving platform could not do what was asked (names the process or endpoint)."""
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:  # a zombie child of ours counts as dead
+        finished, _ = os.waitpid(pid, os.WNOHANG)
+        return finished == 0
+    except ChildProcessError:
+        return True
+
+
+def http(method: str, url: str, body: Any = None, token: str | None = None, timeout: float = 5.0) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        try:
+            return error.code, json.loads(error.read() or b"null")
+        except ValueError:
+            return error.code, None
+
+
+class LocalBackend:
+    """One environment (staging or production) of the local platform."""
+
+    def __init__(self, home: Path, environment: str, host: str, port: int, config_path: str | None = None) -> None:
+        self.dir = home / "serving" / environment
+        self.environment, self.host, self.port, self.config_path = environment, host, port, config_path
+        self.url = f"http://{host}:{port}"
+
+    # -- processes ---------------------------------------------------------------------------------------------
+
+    def _spawn(self, name: str, command: list[str]) -> int:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        log = (self.dir / f"{name}.log").open("ab")
+        env = {**os.environ, **({"ML_ASSETS_CONFIG": self.config_path} if self.config_path else {})}
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env
+        )
+        (self.dir / f"{name}.pid").write_text(str(process.pid))
+        return process.pid
+
+    def _stop(self, name: str) -> None:
+        pid_file = self.dir / f"{name}.pid"
+        if not pid_file.exists():
+            return
+        pid = int(pid_file.read_text())
+        if _alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        pid_file.unlink(missing_ok=True)
+
+    def _wait_healthy(self, url: str, name: str, timeout: float, pid: int | None = None) -> None:
+        deadline = time.monotonic() + timeout
+        log = self.dir / f"{name}.log"
+        while time.monotonic() < deadline:
+            if pid is not None and not _alive(pid):
+                tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+                raise PlatformError(f"{self.environment} {name} exited before becoming healthy (log {log}):\n{tail}")
+            try:
+                if http("GET", f"{url}/health", timeout=2)[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise PlatformError(
+            f"{self.environment} {name} at {url} did not become healthy in {timeout:g} s "
+            f"(log: {self.dir / (name + '.log')})"
+        )
+
+    @property
+    def token(self) -> str:
+        path = self.dir / "admin_token"
+        if not path.exists():
+            self.dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(32))
+        return path.read_text().strip()
+
+    def gateway_running(self) -> bool:
+        try:
+            return http("GET", f"{self.url}/health", timeout=2)[0] == 200
+        except OSError:
+            return False
+
+    def ensure_gateway(self, timeout: float = 60.0) -> None:
+        if self.gateway_running():
+            return
+        self._stop("gateway")
+        _ = self.token  # created before the gateway reads it
+        pid = self._spawn(
+            "gateway",
+            [
+                str(BIN / "ml-assets"),
+                "gateway",
+                "--environment",
+                self.environment,
+                "--host",
+                self.host,
+                "--port",
+                str(self.port),
+            ],
+        )
+        self._wait_healthy(self.url, "gateway", timeout, pid)
+
+    def _admin(self, method: str, path: str, body: Any = None) -> Any:
+        try:
+            status, answer = http(method, f"{self.url}/admin{path}", body, token=self.token)
+        except OSError as error:
+            raise PlatformError(f"{self.environment} gateway at {self.url} unreachable: {error}") from None
+        if status != 200:
+            raise PlatformError(f"{self.environment} gateway {method} /admin{path} -> {status}: {answer}")
+        return answer
+
+    def state(self) -> dict[str, Any]:
+        return self._admin("GET", "/state")
+
+    # -- ServingBackend ----------------------------------------------------------------------------------------
+
+    def launch(self, slot: str, model: ModelRef, timeout: float = 120.0) -> None:
+        self.ensure_gateway()
+        self.retire(slot)
+        port = _free_port(self.host)
+        pid = self._spawn(
+            slot,
+            [
+                str(BIN / "ml-assets"),
+                "serve",
+                "--model-uri",
+                f"models:/{model.name}/{model.version}",
+                "--host",
+                self.host,
+                "--port",
+                str(port),
+                "--variant",
+                slot,
+            ],
+        )
+        url = f"http://{self.host}:{port}"
+        self._wait_healthy(url, slot, timeout, pid)
+        self._admin("PUT", f"/variants/{slot}", {"url": url, "model": model.name, "version": model.version, "pid": pid})
+
+    def health(self, slot: str) -> Health:
+        variant = self.state()["variants"].get(slot)
+        if variant is None:
+            return Health(False, f"no variant in {slot}")
+        try:
+            status, answer = http("GET", f"{variant['url']}/health", timeout=2)
+        except OSError as error:
+            return Health(False, f"{variant['url']}: {error}")
+        if status != 200 or str(answer.get("version")) != str(variant.get("version")):
+            return Health(False, f"{variant['url']}/health -> {status} {answer}")
+        return Health(True, f"{answer['model']} v{answer['version']} at {variant['url']}")
+
+    def serving(self) -> dict[str, ModelRef]:
+        if not self.gateway_running():
+            return {}
+        return {slot: ModelRef(v["model"], str(v["version"])) for slot, v in self.state()["variants"].items()}
+
+    def set_weights(self, weights: dict[str, int]) -> None:
+        self._admin("PUT", "/weights", weights)
+
+    def read_weights(self) -> dict[str, int]:
+        if not self.gateway_running():
+            return {}
+        return dict(self.state()["weights"])
+
+    def set_mirror(self, slot: str | None, percent: int) -> None:
+        if self.gateway_running():
+            self._admin("PUT", "/mirror", {"slot": slot, "percent": percent})
+
+    def window(self, slot: str, since: float, until: float) -> ArmWindow:
+        raw = self._admin("GET", f"/window?slot={slot}&since={since}&until={until}")
+        return ArmWindow(
+            raw["requests"],
+            raw["errors"],
+            np.asarray(raw["latencies_ms"], dtype=float),
+            np.asarray(raw["scores"], dtype=float),
+        )
+
+    def retire(self, slot: str) -> None:
+        if self.gateway_running() and slot in self.state()["variants"]:
+            self._admin("DELETE", f"/variants/{slot}")
+        self._stop(slot)
+
+    def sample(self) -> dict[str, Any]:
+        return self._admin("GET", "/sample")
+
+    def stop_all(self) -> None:
+        for pid_file in self.dir.glob("*.pid"):
+            self._stop(pid_file.stem)
+
+
+class LocalServingPlatform(ConfigurableResource):
+    """The embedded default: gateways and model servers on loopback, state in ML_ASSETS_HOME/serving."""
+
+    home: str
+    host: str = "127.0.0.1"
+    staging_port: int = 8610
+    production_port: int = 8620
+    config_path: str | None = None
+
+    def backend(self, environment: str) -> LocalBackend:
+        ports = {"staging": self.staging_port, "production": self.production_port}
+        if environment not in ports:
+            raise PlatformError(f"unknown environment {environment!r}; expected one of {sorted(ports)}")
+        return LocalBackend(Path(self.home), environment, self.host, ports[environment], self.config_path)

@@ -1,0 +1,288 @@
+"""The local gateway: the embedded stand-in for an ALB in front of ECS services.
+
+It routes /predict and /invocations by weight between named slots (blue, green), retries a request on another
+live slot when a backend is down, can mirror a share of traffic to a shadow slot without returning its answers,
+and keeps per-slot traffic records (for release analysis) and a bounded sample of scored requests (for drift
+monitoring). Admin endpoints need the bearer token; the gateway binds to loopback unless told otherwise. Its
+routing table is saved on every admin change and reloaded at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import os
+import random
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ml_assets.serving.app import RequestError, json_response, read_body, read_json
+from ml_assets.serving.traffic import ScoredSample, VariantTraffic
+
+UPSTREAM_ERRORS = (aiohttp.ClientConnectionError, asyncio.TimeoutError)
+
+
+class Gateway:
+    def __init__(
+        self,
+        environment: str,
+        token: str,
+        state_file: Path,
+        max_body_bytes: int = 1_000_000,
+        upstream_timeout_s: float = 5.0,
+        sample_size: int = 5_000,
+    ) -> None:
+        self.environment, self._token, self.state_file = environment, token, state_file
+        self.max_body_bytes, self.upstream_timeout_s = max_body_bytes, upstream_timeout_s
+        self.variants: dict[str, dict[str, Any]] = {}
+        self.weights: dict[str, int] = {}
+        self.mirror: dict[str, Any] = {"slot": None, "percent": 0}
+        self.traffic: dict[str, VariantTraffic] = {}
+        self.sample = ScoredSample(capacity=sample_size)
+        self.session: aiohttp.ClientSession | None = None
+        self._background: set[asyncio.Task] = set()
+        self._load()
+
+    # -- persistence -------------------------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        if self.state_file.exists():
+            saved = json.loads(self.state_file.read_text())
+            self.variants, self.weights = saved.get("variants", {}), saved.get("weights", {})
+            self.mirror = saved.get("mirror", self.mirror)
+
+    def _save(self) -> None:
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"variants": self.variants, "weights": self.weights, "mirror": self.mirror}))
+        os.replace(tmp, self.state_file)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "variants": self.variants,
+            "weights": self.weights,
+            "mirror": self.mirror,
+            "requests": {slot: {"total": t.total, "errors": t.total_errors} for slot, t in self.traffic.items()},
+        }
+
+    # -- routing -----------------------------------------------------------------------------------------------
+
+    def _records(self, slot: str) -> VariantTraffic:
+        if slot not in self.traffic:
+            self.traffic[slot] = VariantTraffic()
+        return self.traffic[slot]
+
+    def _pick(self, exclude: set[str]) -> str | None:
+        choices = [(s, w) for s, w in self.weights.items() if w > 0 and s in self.variants and s not in exclude]
+        if not choices:
+            return None
+        return random.choices([s for s, _ in choices], weights=[w for _, w in choices])[0]
+
+    async def _forward(self, slot: str, path: str, body: bytes) -> tuple[int, bytes]:
+        assert self.session is not None
+        url = self.variants[slot]["url"] + path
+        async with self.session.post(url, data=body, headers={"Content-Type": "application/json"}) as response:
+            return response.status, await response.read()
+
+    def _observe(self, slot: str, started: float, status: int | None, payload: bytes, request_body: bytes) -> None:
+        error = status is None or status >= 500
+        score = None
+        if status == 200:
+            try:
+                score = self._sample(slot, orjson.loads(request_body), orjson.loads(payload))
+            except orjson.JSONDecodeError:
+                error = True
+        if status is None or status == 200 or error:
+            self._records(slot).add(time.time(), (time.perf_counter() - started) * 1000, error, score)
+
+    def _sample(self, slot: str, request: Any, answer: Any) -> float | None:
+        """Offer each scored record to the monitoring sample; the request's first score is returned."""
+        if not isinstance(answer, dict):
+            return None
+        if "probability" in answer and isinstance(request, dict):
+            pairs = [(request, answer["probability"])]
+        elif isinstance(answer.get("predictions"), list) and isinstance(request, list):
+            scores = [p.get("probability") if isinstance(p, dict) else p for p in answer["predictions"]]
+            pairs = list(zip(request, scores, strict=False))
+        else:
+            return None
+        now, version = time.time(), self.variants[slot].get("version")
+        for features, score in pairs:
+            self.sample.offer({"at": now, "slot": slot, "version": version, "features": features, "score": score})
+        return pairs[0][1] if pairs else None
+
+    async def _shadow(self, slot: str, path: str, body: bytes) -> None:
+        started = time.perf_counter()
+        try:
+            status, payload = await self._forward(slot, path, body)
+        except UPSTREAM_ERRORS:
+            status, payload = None, b""
+        self._observe(slot, started, status, payload, body)
+
+    async def route(self, request: Request, path: str) -> Response:
+        try:
+            body = await read_body(request, self.max_body_bytes)  # content type and size, before routing
+        except RequestError as error:
+            return json_response(error.body, error.status)
+        mirror_slot = self.mirror.get("slot")
+        if mirror_slot in self.variants and random.uniform(0, 100) < self.mirror.get("percent", 0):
+            task = asyncio.create_task(self._shadow(mirror_slot, path, body))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        tried: set[str] = set()
+        while (slot := self._pick(tried)) is not None:
+            tried.add(slot)
+            started = time.perf_counter()
+            try:
+                status, payload = await self._forward(slot, path, body)
+            except UPSTREAM_ERRORS:
+                self._observe(slot, started, None, b"", body)
+                continue  # the backend is down: try another live slot
+            self._observe(slot, started, status, payload, body)
+            return Response(
+                payload,
+                status_code=status,
+                media_type="application/json",
+                headers={"X-Variant": slot, "X-Model-Version": str(self.variants[slot].get("version"))},
+            )
+        return json_response({"error": f"no live backend in {self.environment}", "tried": sorted(tried)}, 503)
+
+    # -- admin -------------------------------------------------------------------------------------------------
+
+    def authorized(self, request: Request) -> bool:
+        supplied = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        return bool(supplied) and hmac.compare_digest(supplied, self._token)
+
+    def set_variant(self, slot: str, spec: dict[str, Any]) -> None:
+        url = spec.get("url")
+        if not isinstance(url, str) or not url.startswith("http://"):
+            raise RequestError(422, {"error": "variant needs an http:// url", "field": "url"})
+        self.variants[slot] = {
+            "url": url.rstrip("/"),
+            "model": spec.get("model"),
+            "version": spec.get("version"),
+            "pid": spec.get("pid"),
+        }
+        self._save()
+
+    def remove_variant(self, slot: str) -> None:
+        self.variants.pop(slot, None)
+        self.weights.pop(slot, None)
+        if self.mirror.get("slot") == slot:
+            self.mirror = {"slot": None, "percent": 0}
+        self._save()
+
+    def set_weights(self, weights: Any) -> None:
+        if not isinstance(weights, dict) or not all(isinstance(v, int) and 0 <= v <= 100 for v in weights.values()):
+            raise RequestError(422, {"error": "weights must map slots to integers 0-100", "field": "weights"})
+        unknown = [s for s, w in weights.items() if w and s not in self.variants]
+        if unknown:
+            raise RequestError(422, {"error": f"no variant in slot {unknown[0]!r}", "field": unknown[0]})
+        if sum(weights.values()) != 100:
+            raise RequestError(
+                422, {"error": f"weights must sum to 100, got {sum(weights.values())}", "field": "weights"}
+            )
+        self.weights = {s: w for s, w in weights.items() if w}
+        self._save()
+
+    def set_mirror(self, spec: Any) -> None:
+        slot, percent = (spec or {}).get("slot"), (spec or {}).get("percent", 0)
+        if slot is not None and slot not in self.variants:
+            raise RequestError(422, {"error": f"no variant in slot {slot!r}", "field": "slot"})
+        if not isinstance(percent, int) or not 0 <= percent <= 100:
+            raise RequestError(422, {"error": "percent must be an integer 0-100", "field": "percent"})
+        self.mirror = {"slot": slot, "percent": percent if slot else 0}
+        self._save()
+
+
+def create_gateway_app(gateway: Gateway) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        timeout = aiohttp.ClientTimeout(total=gateway.upstream_timeout_s)
+        gateway.session = aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=256))
+        try:
+            yield
+        finally:
+            await gateway.session.close()
+
+    async def predict(request: Request) -> Response:
+        return await gateway.route(request, "/predict")
+
+    async def invocations(request: Request) -> Response:
+        return await gateway.route(request, "/invocations")
+
+    async def health(request: Request) -> Response:
+        live = [s for s, w in gateway.weights.items() if w and s in gateway.variants]
+        return json_response(
+            {"status": "ok" if live else "no_backends", "environment": gateway.environment, "weights": gateway.weights},
+            200,
+        )
+
+    def admin(handler):
+        async def wrapped(request: Request) -> Response:
+            if not gateway.authorized(request):
+                return json_response({"error": "admin endpoints need a valid bearer token"}, 401)
+            try:
+                return json_response(await handler(request))
+            except RequestError as error:
+                return json_response(error.body, error.status)
+
+        return wrapped
+
+    async def get_state(request: Request) -> Any:
+        return gateway.state()
+
+    async def put_variant(request: Request) -> Any:
+        gateway.set_variant(request.path_params["slot"], await read_json(request, 10_000))
+        return gateway.state()
+
+    async def delete_variant(request: Request) -> Any:
+        gateway.remove_variant(request.path_params["slot"])
+        return gateway.state()
+
+    async def put_weights(request: Request) -> Any:
+        gateway.set_weights(await read_json(request, 10_000))
+        return gateway.state()
+
+    async def put_mirror(request: Request) -> Any:
+        gateway.set_mirror(await read_json(request, 10_000))
+        return gateway.state()
+
+    async def get_window(request: Request) -> Any:
+        try:
+            slot = request.query_params["slot"]
+            since, until = float(request.query_params["since"]), float(request.query_params["until"])
+        except (KeyError, ValueError):
+            raise RequestError(422, {"error": "window needs slot, since and until"}) from None
+        return gateway._records(slot).window(since, until)
+
+    async def get_sample(request: Request) -> Any:
+        return {"seen": gateway.sample.seen, "items": gateway.sample.items}
+
+    return Starlette(
+        routes=[
+            Route("/predict", predict, methods=["POST"]),
+            Route("/invocations", invocations, methods=["POST"]),
+            Route("/health", health, methods=["GET"]),
+            Route("/admin/state", admin(get_state), methods=["GET"]),
+            Route("/admin/variants/{slot}", admin(put_variant), methods=["PUT"]),
+            Route("/admin/variants/{slot}", admin(delete_variant), methods=["DELETE"]),
+            Route("/admin/weights", admin(put_weights), methods=["PUT"]),
+            Route("/admin/mirror", admin(put_mirror), methods=["PUT"]),
+            Route("/admin/window", admin(get_window), methods=["GET"]),
+            Route("/admin/sample", admin(get_sample), methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )

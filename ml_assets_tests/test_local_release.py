@@ -1,0 +1,202 @@
+"""Releases on the embedded platform with real processes: gateway and model servers on 127.0.0.1, replayed traffic."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from xgboost import XGBClassifier
+
+from ml_assets.resources.local_platform import LocalServingPlatform
+from ml_assets.resources.mlflow_registry import MlflowRegistry
+from ml_assets.resources.rollout_state import JsonStateStore
+from ml_assets.rollout.analysis import AnalysisConfig
+from ml_assets.rollout.backend import ModelRef
+from ml_assets.rollout.clock import SystemClock
+from ml_assets.rollout.engine import ReleasePlan, RolloutEngine
+from ml_assets.rollout.state import PROMOTED, ROLLED_BACK
+from ml_assets.serving.replay import BackgroundReplay
+from ml_assets_tests.serving_fixtures import as_records, free_port, synthetic
+
+pytestmark = pytest.mark.pipeline
+NAME = "release_test"
+PLAN = ReleasePlan(
+    steps=(25, 50, 100),
+    bake_seconds=2.0,
+    max_extensions=3,
+    health_timeout_seconds=60,
+    analysis=AnalysisConfig(min_requests=80, min_latency_samples=50, min_score_samples=80, max_looks=12),
+)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory):
+    home = tmp_path_factory.mktemp("release")
+    tracking = f"sqlite:///{home}/mlflow/mlflow.db"
+    (home / "mlflow").mkdir()
+    saved = {k: os.environ.get(k) for k in ("ML_ASSETS_HOME", "MLFLOW_TRACKING_URI", "ML_ASSETS_CHAOS")}
+    os.environ.update({"ML_ASSETS_HOME": str(home), "MLFLOW_TRACKING_URI": tracking})
+    registry = MlflowRegistry(tracking_uri=tracking, artifact_root=str(home / "mlflow" / "artifacts"))
+    x, y = synthetic(3000)
+    versions = {}
+    for label, params in {
+        "v1": {"random_state": 0},
+        "v2": {"random_state": 1},
+        "bad": {"random_state": 2},
+        "slow": {"random_state": 3},
+        "shifted": {"random_state": 4, "scale_pos_weight": 50},
+    }.items():
+        model = XGBClassifier(n_estimators=20, max_depth=3, **params).fit(x, y)
+        registered = registry.log_model(
+            experiment="release",
+            run_name=label,
+            model=model,
+            registered_model_name=NAME,
+            params={},
+            metrics={},
+            tags={},
+            input_example=x.head(3),
+        )
+        versions[label] = ModelRef(NAME, registered.version)
+    os.environ["ML_ASSETS_CHAOS"] = json.dumps(
+        {
+            f"{NAME}/{versions['bad'].version}": {"error_rate": 0.3},
+            f"{NAME}/{versions['slow'].version}": {"delay_ms": 25},
+        }
+    )
+    platform = LocalServingPlatform(home=str(home), staging_port=free_port(), production_port=free_port())
+    backend = platform.backend("production")
+    store = JsonStateStore(home / "rollouts")
+    records = as_records(synthetic(500, seed=11)[0])
+    try:
+        yield home, backend, store, versions, records
+    finally:
+        backend.stop_all()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def engine(backend, store, plan: ReleasePlan = PLAN) -> RolloutEngine:
+    return RolloutEngine(backend, store, SystemClock(), plan, "production")
+
+
+def traffic(backend, records, seconds: float = 60) -> BackgroundReplay:
+    return BackgroundReplay(f"{backend.url}/predict", records, rate=120, max_seconds=seconds, max_requests=20_000)
+
+
+def test_releases_end_to_end(world) -> None:
+    home, backend, store, versions, records = world
+    first = engine(backend, store).release(versions["v1"])
+    assert first.status == PROMOTED and backend.read_weights() == {"blue": 100}
+
+    with traffic(backend, records) as load:
+        good = engine(backend, store).release(versions["v2"])
+    assert good.status == PROMOTED, good.reason
+    steps = [e["weights"] for e in good.events if e["phase"] == "weights"]
+    assert steps == [{"blue": 75, "green": 25}, {"blue": 50, "green": 50}, {"green": 100}]
+    assert backend.serving() == {"green": versions["v2"]}
+    assert load.result.failed == 0 and load.result.sent > 100
+
+    for label, reason in (
+        ("bad", "canary fails more often"),
+        ("slow", "canary slower"),
+        ("shifted", "predictions shifted"),
+    ):
+        with traffic(backend, records):
+            state = engine(backend, store).release(versions[label])
+        assert state.status == ROLLED_BACK and reason in state.reason, (label, state.reason)
+        assert backend.read_weights() == {"green": 100} and backend.serving() == {"green": versions["v2"]}
+    assert store.load("production").status == ROLLED_BACK
+
+    sample = backend.sample()
+    assert sample["seen"] > 100 and {"features", "score", "version", "slot"} <= set(sample["items"][0])
+
+
+def test_killed_canary_rolls_back_without_client_errors(world) -> None:
+    _, backend, store, versions, records = world
+    stable_before = backend.serving()
+    slot = next(s for s in ("blue", "green") if s not in stable_before)
+    plan = ReleasePlan(
+        steps=(50, 100), bake_seconds=3.0, max_extensions=3, health_timeout_seconds=60, analysis=PLAN.analysis
+    )
+    rollout = engine(backend, store, plan)
+
+    def kill_canary_after_launch(phase_slot: str) -> None:
+        pid = int((backend.dir / f"{phase_slot}.pid").read_text())
+        os.kill(pid, signal.SIGKILL)
+
+    original = rollout.backend.set_weights
+
+    def set_weights_then_kill(weights: dict[str, int]) -> None:
+        original(weights)
+        if weights.get(slot) == 50:
+            time.sleep(1.0)  # let some traffic reach the canary, then it dies
+            kill_canary_after_launch(slot)
+
+    rollout.backend.set_weights = set_weights_then_kill
+    try:
+        with traffic(backend, records, seconds=25) as load:
+            time.sleep(0.5)
+            state = rollout.release(versions["v1"])
+            killed_at = time.time()
+            time.sleep(1.0)
+    finally:
+        rollout.backend.set_weights = original
+    assert state.status == ROLLED_BACK, state.reason
+    assert backend.serving() == stable_before
+    assert load.result.failed == 0, load.result.statuses  # the gateway retried on the stable slot
+    assert killed_at  # noqa: the whole release finished by itself
+
+
+def test_a_killed_deployment_run_is_reconciled(world, tmp_path: Path) -> None:
+    home, backend, store, versions, records = world
+    stable_before = backend.serving()
+    script = tmp_path / "release.py"
+    script.write_text(f"""
+import sys
+from ml_assets.resources.local_platform import LocalBackend
+from ml_assets.resources.rollout_state import JsonStateStore
+from ml_assets.rollout.backend import ModelRef
+from ml_assets.rollout.clock import SystemClock
+from ml_assets.rollout.engine import ReleasePlan, RolloutEngine
+from pathlib import Path
+backend = LocalBackend(Path({str(home)!r}), "production", "127.0.0.1", {backend.port})
+plan = ReleasePlan(steps=(50, 100), bake_seconds=60.0)
+RolloutEngine(backend, JsonStateStore(Path({str(home)!r}) / "rollouts"), SystemClock(), plan, "production").release(
+    ModelRef({NAME!r}, {versions["v1"].version!r}))
+""")
+    process = subprocess.Popen([sys.executable, str(script)], env=os.environ.copy())
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        state = store.load("production")
+        if state is not None and state.status == "running" and any(w == 50 for w in backend.read_weights().values()):
+            break
+        time.sleep(0.2)
+    process.kill()
+    process.wait(timeout=10)
+    assert store.load("production").status == "running"
+    reconciled = engine(backend, store).reconcile()
+    assert reconciled.status == ROLLED_BACK and "reconciled" in reconciled.reason
+    assert backend.serving() == stable_before and list(backend.read_weights().values()) == [100]
+
+
+def test_blue_green_switch_under_load_drops_no_request(world) -> None:
+    _, backend, store, versions, records = world
+    plan = ReleasePlan(
+        strategy="blue_green", bake_seconds=2.0, max_extensions=3, health_timeout_seconds=60, analysis=PLAN.analysis
+    )
+    with traffic(backend, records, seconds=40) as load:
+        time.sleep(3)  # the stable colour's traffic before the switch is the baseline
+        state = engine(backend, store, plan).release(versions["v1"])
+        time.sleep(1)
+    assert state.status == PROMOTED, state.reason
+    assert load.result.failed == 0 and load.result.sent > 300, load.result.statuses

@@ -89,12 +89,19 @@ def engine(backend, store, plan: ReleasePlan = PLAN) -> RolloutEngine:
     return RolloutEngine(backend, store, SystemClock(), plan, "production")
 
 
+def ensure_stable(backend, store, versions) -> dict:
+    """Tests may run alone: make sure some version serves 100% before a release."""
+    if not backend.serving():
+        assert engine(backend, store).release(versions["v1"]).status == PROMOTED
+    return backend.serving()
+
+
 def traffic(backend, records, seconds: float = 60) -> BackgroundReplay:
     return BackgroundReplay(f"{backend.url}/predict", records, rate=120, max_seconds=seconds, max_requests=20_000)
 
 
 def test_releases_end_to_end(world) -> None:
-    home, backend, store, versions, records = world
+    _home, backend, store, versions, records = world
     first = engine(backend, store).release(versions["v1"])
     assert first.status == PROMOTED and backend.read_weights() == {"blue": 100}
 
@@ -123,16 +130,15 @@ def test_releases_end_to_end(world) -> None:
 
 def test_killed_canary_rolls_back_without_client_errors(world) -> None:
     _, backend, store, versions, records = world
-    stable_before = backend.serving()
+    stable_before = ensure_stable(backend, store, versions)
     slot = next(s for s in ("blue", "green") if s not in stable_before)
     plan = ReleasePlan(
         steps=(50, 100), bake_seconds=3.0, max_extensions=3, health_timeout_seconds=60, analysis=PLAN.analysis
     )
     rollout = engine(backend, store, plan)
 
-    def kill_canary_after_launch(phase_slot: str) -> None:
-        pid = int((backend.dir / f"{phase_slot}.pid").read_text())
-        os.kill(pid, signal.SIGKILL)
+    def kill_canary(phase_slot: str) -> None:
+        os.kill(int((backend.dir / f"{phase_slot}.pid").read_text()), signal.SIGKILL)
 
     original = rollout.backend.set_weights
 
@@ -140,26 +146,25 @@ def test_killed_canary_rolls_back_without_client_errors(world) -> None:
         original(weights)
         if weights.get(slot) == 50:
             time.sleep(1.0)  # let some traffic reach the canary, then it dies
-            kill_canary_after_launch(slot)
+            kill_canary(slot)
 
     rollout.backend.set_weights = set_weights_then_kill
     try:
         with traffic(backend, records, seconds=25) as load:
             time.sleep(0.5)
             state = rollout.release(versions["v1"])
-            killed_at = time.time()
             time.sleep(1.0)
     finally:
         rollout.backend.set_weights = original
     assert state.status == ROLLED_BACK, state.reason
     assert backend.serving() == stable_before
     assert load.result.failed == 0, load.result.statuses  # the gateway retried on the stable slot
-    assert killed_at  # noqa: the whole release finished by itself
+    assert "failed" in state.reason or "fails" in state.reason
 
 
 def test_a_killed_deployment_run_is_reconciled(world, tmp_path: Path) -> None:
-    home, backend, store, versions, records = world
-    stable_before = backend.serving()
+    home, backend, store, versions, _records = world
+    stable_before = ensure_stable(backend, store, versions)
     script = tmp_path / "release.py"
     script.write_text(f"""
 import sys
@@ -191,6 +196,7 @@ RolloutEngine(backend, JsonStateStore(Path({str(home)!r}) / "rollouts"), SystemC
 
 def test_blue_green_switch_under_load_drops_no_request(world) -> None:
     _, backend, store, versions, records = world
+    ensure_stable(backend, store, versions)
     plan = ReleasePlan(
         strategy="blue_green", bake_seconds=2.0, max_extensions=3, health_timeout_seconds=60, analysis=PLAN.analysis
     )
@@ -198,5 +204,5 @@ def test_blue_green_switch_under_load_drops_no_request(world) -> None:
         time.sleep(3)  # the stable colour's traffic before the switch is the baseline
         state = engine(backend, store, plan).release(versions["v1"])
         time.sleep(1)
-    assert state.status == PROMOTED, state.reason
+    assert state.status == PROMOTED, [(e["phase"], e.get("message"), e.get("reason")) for e in state.events]
     assert load.result.failed == 0 and load.result.sent > 300, load.result.statuses

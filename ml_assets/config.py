@@ -154,6 +154,60 @@ class SelectionConfig(_Strict):
     non_inferiority_margin: float = Field(default=0.01, ge=0, le=1)
 
 
+class CanaryConfig(_Strict):
+    steps: list[int] = Field(default=[5, 10, 25, 50, 100], description="Traffic percentages; the last is 100.")
+    shadow_percent: int = Field(default=0, ge=0, le=100, description="Mirror this share first (0: no shadow phase).")
+    shadow_seconds: float = Field(default=0.0, ge=0)
+
+
+class AnalysisSettings(_Strict):
+    alpha: float = Field(default=0.01, gt=0, lt=1, description="False-rollback budget across all looks.")
+    min_requests: int = Field(default=200, gt=0)
+    min_latency_samples: int = Field(default=50, gt=0)
+    min_score_samples: int = Field(default=100, gt=0)
+    error_rate_margin: float = Field(default=0.005, ge=0, le=1)
+    latency_tolerance: float = Field(default=0.25, ge=0)
+    psi_fail: float = Field(default=0.25, gt=0)
+
+
+class LoadTestConfig(_Strict):
+    requests: int = Field(default=2000, gt=0)
+    concurrency: int = Field(default=16, gt=0)
+    max_seconds: float = Field(default=60.0, gt=0)
+    max_p50_ms: float = Field(default=20.0, gt=0)
+    max_p95_ms: float = Field(default=50.0, gt=0)
+    max_p99_ms: float = Field(default=100.0, gt=0)
+    min_throughput_rps: float = Field(default=100.0, ge=0)
+    min_success_rate: float = Field(default=0.999, ge=0, le=1)
+
+
+class DeploymentConfig(_Strict):
+    """How a candidate reaches production: staging checks, then a canary or blue-green release."""
+
+    strategy: Literal["canary", "blue_green"] = "canary"
+    canary: CanaryConfig = CanaryConfig()
+    bake_seconds: float = Field(default=30.0, gt=0, description="Time between analyses at each step.")
+    max_extensions: int = Field(default=3, ge=0, description="Extra bakes an inconclusive step may take.")
+    retire_delay_seconds: float = Field(default=0.0, ge=0, description="Keep the old version this long after.")
+    health_timeout_seconds: float = Field(default=120.0, gt=0)
+    analysis: AnalysisSettings = AnalysisSettings()
+    load_test: LoadTestConfig = LoadTestConfig()
+    golden_records: int = Field(
+        default=20, gt=0, description="Held-out records every new version must score as registered."
+    )
+    replay_rate: float = Field(default=100.0, ge=0, description="Held-out records/s replayed during a local release.")
+    host: str = "127.0.0.1"
+    staging_port: int = Field(default=8610, gt=0, lt=65536)
+    production_port: int = Field(default=8620, gt=0, lt=65536)
+
+    @model_validator(mode="after")
+    def _steps(self) -> DeploymentConfig:
+        steps = self.canary.steps
+        if not steps or steps[-1] != 100 or steps != sorted(set(steps)) or steps[0] <= 0:
+            raise ValueError(f"canary.steps must increase within (0, 100] and end at 100, got {steps}")
+        return self
+
+
 class RegistryConfig(_Strict):
     model_name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     experiment: str | None = None
@@ -171,6 +225,7 @@ class PipelineConfig(_Strict):
     gates: GatesConfig = GatesConfig()
     selection: SelectionConfig = SelectionConfig()
     registry: RegistryConfig
+    deployment: DeploymentConfig = DeploymentConfig()
 
     @model_validator(mode="after")
     def _consistent(self) -> PipelineConfig:

@@ -7,6 +7,8 @@ from dagster import Definitions, in_process_executor
 from ml_assets.config import PipelineConfig, load_config
 from ml_assets.data.assets import build_data_assets
 from ml_assets.data.checks import build_data_checks
+from ml_assets.deployment.assets import build_deployment_assets
+from ml_assets.deployment.checks import build_deployment_checks
 from ml_assets.features.assets import build_feature_assets
 from ml_assets.resources import build_resources
 from ml_assets.settings import Settings, load_settings
@@ -20,10 +22,12 @@ def build_definitions(config: PipelineConfig, settings: Settings) -> Definitions
         *build_feature_assets(config),
         *(build_model_asset(name, algorithm, config) for name, algorithm in config.algorithms.items()),
         build_candidate_asset(config),
+        *build_deployment_assets(config),
     ]
     checks = [
         *build_data_checks(config),
         *(build_model_checks(name, algorithm, config) for name, algorithm in config.algorithms.items()),
+        *build_deployment_checks(config),
     ]
     # One process per run: the steps share imports (GE, MLflow, xgboost) instead of re-importing them per step.
     return Definitions(

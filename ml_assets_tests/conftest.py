@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,30 @@ SMALL_FRAUD = {
 }
 
 
+def fast_deployment() -> dict[str, Any]:
+    """Short bakes, free ports: a release in seconds that cannot collide with a running demo."""
+    from ml_assets_tests.serving_fixtures import free_port
+
+    return {
+        "canary": {"steps": [50, 100]},
+        "bake_seconds": 2,
+        "max_extensions": 4,
+        "analysis": {"min_requests": 60, "min_latency_samples": 40, "min_score_samples": 60},
+        "load_test": {
+            "requests": 300,
+            "concurrency": 4,
+            "max_p50_ms": 500,
+            "max_p95_ms": 1000,
+            "max_p99_ms": 2000,
+            "min_throughput_rps": 10,
+            "min_success_rate": 0.99,
+        },
+        "replay_rate": 120,
+        "staging_port": free_port(),
+        "production_port": free_port(),
+    }
+
+
 def deep_update(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for key, value in changes.items():
@@ -51,7 +76,8 @@ def raw_config(path: Path = DEFAULT_CONFIG) -> dict[str, Any]:
 
 
 def small_fraud_raw(**changes: Any) -> dict[str, Any]:
-    return deep_update(deep_update(raw_config(), SMALL_FRAUD), changes)
+    small = deep_update(raw_config(), {**SMALL_FRAUD, "deployment": fast_deployment()})
+    return deep_update(small, changes)
 
 
 @pytest.fixture
@@ -65,8 +91,8 @@ def breast_cancer_config() -> PipelineConfig:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """A private state folder; MLflow and Dagster point into it."""
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """A private state folder; MLflow and Dagster point into it; servers started in it are stopped afterwards."""
     home = tmp_path / "home"
     monkeypatch.setenv("ML_ASSETS_HOME", str(home))
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
@@ -75,7 +101,12 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     (home / "dagster").mkdir(parents=True)
     (home / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     (home / "mlflow").mkdir(parents=True)
-    return load_settings()
+    settings = load_settings()
+    yield settings
+    from ml_assets.resources.local_platform import LocalServingPlatform
+
+    for environment in ("staging", "production"):
+        LocalServingPlatform(home=str(home)).backend(environment).stop_all()
 
 
 def write_config(tmp_path: Path, raw: dict[str, Any]) -> Path:

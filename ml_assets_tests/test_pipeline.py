@@ -11,8 +11,10 @@ from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult
 
 from ml_assets.config import parse_config
 from ml_assets.definitions import build_definitions
+from ml_assets.deployment.plans import feature_columns_of, held_out_records
 from ml_assets.reporting import pipeline_summary
 from ml_assets.resources.landing import LandingFolder
+from ml_assets.resources.local_platform import http
 from ml_assets.resources.mlflow_registry import MlflowRegistry
 from ml_assets.settings import PACKAGE_DIR, Settings
 from ml_assets.simulate import SimulationSpec, simulate_days
@@ -54,6 +56,11 @@ def check_results(result: ExecuteInProcessResult) -> dict[tuple[str, str], Any]:
     return {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
 
 
+def held_out(result: ExecuteInProcessResult) -> list[dict]:
+    training = result.output_for_node("training_data")
+    return held_out_records(training, feature_columns_of(training), 5)
+
+
 def failure_text(result: ExecuteInProcessResult, step: str) -> str:
     """The step's error message and the messages of its causes (Dagster wraps user errors)."""
     event = next(e for e in result.all_events if e.is_step_failure and e.step_key == step)
@@ -78,10 +85,12 @@ def test_fraud_graph_end_to_end(settings: Settings) -> None:
         "features",
         "training_data",
         "candidate_model",
+        "staging_deployment",
+        "production_deployment",
         *(f"{a}_model" for a in ALGORITHMS),
     }
     checks = check_results(result)
-    assert len(checks) == 7 + 3 * 8 and all(c.passed for c in checks.values()), [
+    assert len(checks) == 7 + 3 * 8 + 3 + 1 and all(c.passed for c in checks.values()), [
         k for k, c in checks.items() if not c.passed
     ]
 
@@ -104,6 +113,12 @@ def test_fraud_graph_end_to_end(settings: Settings) -> None:
     )
     assert candidate["version"] == best["version"]
     assert registry(settings).version_for_alias("fraud_detector", "candidate") == best["version"]
+
+    production = result.output_for_node("production_deployment")
+    assert production["status"] == "promoted" and production["version"] == best["version"]
+    assert registry(settings).version_for_alias("fraud_detector", "champion") == best["version"]
+    status, answer = http("POST", f"{production['url']}/predict", held_out(result)[0])
+    assert status == 200 and str(answer["version"]) == best["version"] and 0 <= answer["probability"] <= 1
 
     summary = pipeline_summary(parse_config(small_fraud_raw()), settings)
     assert f"candidate: fraud_detector v{best['version']}" in summary

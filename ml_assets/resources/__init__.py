@@ -12,6 +12,7 @@ def build_resources(settings: Settings, config: PipelineConfig) -> dict[str, Any
     """The embedded default: everything in the state folder. Settings alone switch to remote services."""
     from ml_assets.resources.io_manager import ParquetJsonIOManager
     from ml_assets.resources.landing import LandingFolder
+    from ml_assets.resources.local_platform import LocalServingPlatform
     from ml_assets.resources.mlflow_registry import MlflowRegistry
     from ml_assets.resources.reports import ReportStore
     from ml_assets.resources.validation import GreatExpectationsValidator
@@ -29,4 +30,11 @@ def build_resources(settings: Settings, config: PipelineConfig) -> dict[str, Any
             else None,
         ),
         "reports": ReportStore(base_dir=str(reports)),
+        "platform": LocalServingPlatform(
+            home=str(settings.home),
+            host=config.deployment.host,
+            staging_port=config.deployment.staging_port,
+            production_port=config.deployment.production_port,
+            config_path=str(settings.config_path),
+        ),
     }

@@ -258,3 +258,9 @@ class LocalServingPlatform(ConfigurableResource):
         if environment not in ports:
             raise PlatformError(f"unknown environment {environment!r}; expected one of {sorted(ports)}")
         return LocalBackend(Path(self.home), environment, self.host, ports[environment], self.config_path)
+
+    def state_store(self):
+        """Where rollout states live (reconciled by the next deployment run)."""
+        from ml_assets.resources.rollout_state import JsonStateStore
+
+        return JsonStateStore(Path(self.home) / "rollouts")

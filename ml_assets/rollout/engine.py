@@ -17,7 +17,7 @@ from ml_assets.rollout.backend import SLOTS, ModelRef, ServingBackend, other_slo
 from ml_assets.rollout.clock import Clock
 from ml_assets.rollout.state import PROMOTED, ROLLED_BACK, RolloutState, StateStore
 
-Strategy = Literal["canary", "blue_green"]
+Strategy = Literal["canary", "blue_green", "direct"]  # direct: switch once healthy, no analysis (staging)
 
 
 @dataclass(frozen=True)
@@ -132,6 +132,9 @@ class RolloutEngine:
             if stable is None:
                 self._set_weights(state, {candidate: 100})
                 state.reason = "first deployment: nothing to compare with"
+            elif self.plan.strategy == "direct":
+                self._set_weights(state, {stable: 0, candidate: 100})
+                state.reason = "direct switch after health and golden checks"
             elif self.plan.strategy == "canary":
                 self._canary(state)
             else:

@@ -1,0 +1,1 @@
+"""Deployment domain: staging (with smoke, integration and load checks) and the production release."""

@@ -1,0 +1,166 @@
+"""Staging and production deployments of the candidate on the serving platform."""
+
+import numpy as np
+import pandas as pd
+from dagster import AssetExecutionContext, AssetsDefinition, Failure, MetadataValue, Output, asset
+
+from ml_assets.config import PipelineConfig
+from ml_assets.deployment.plans import feature_columns_of, held_out_records, release_plan
+from ml_assets.resources.local_platform import LocalBackend, LocalServingPlatform, http
+from ml_assets.resources.mlflow_registry import MlflowRegistry
+from ml_assets.resources.reports import ReportStore
+from ml_assets.rollout.backend import ModelRef
+from ml_assets.rollout.clock import SystemClock
+from ml_assets.rollout.engine import RolloutEngine
+from ml_assets.rollout.state import PROMOTED, RolloutState
+from ml_assets.serving.replay import BackgroundReplay
+from ml_assets.training.assets import CHAMPION_ALIAS
+
+PREVIOUS_CHAMPION_ALIAS = "previous_champion"
+
+
+def golden_check(backend: LocalBackend, records: list[dict], expected: np.ndarray):
+    """A check for the engine: the slot's server must score the golden records as the registered model does."""
+
+    def check(slot: str) -> str | None:
+        url = backend.state()["variants"][slot]["url"]
+        status, answer = http("POST", f"{url}/predict", records, timeout=30)
+        if status != 200:
+            return f"{url}/predict answered {status}: {answer}"
+        served = np.array([p["probability"] for p in answer["predictions"]])
+        worst = float(np.max(np.abs(served - expected)))
+        return (
+            None if worst <= 1e-6 else f"served probabilities differ from the registered model's by up to {worst:.3g}"
+        )
+
+    return check
+
+
+def _release(
+    context: AssetExecutionContext,
+    environment: str,
+    strategy: str | None,
+    candidate: dict,
+    training_data: pd.DataFrame,
+    platform: LocalServingPlatform,
+    registry: MlflowRegistry,
+    config: PipelineConfig,
+    replay: bool,
+) -> tuple[RolloutState, LocalBackend]:
+    deployment = config.deployment
+    backend = platform.backend(environment)
+    model = ModelRef(candidate["model_name"], str(candidate["version"]))
+    features = feature_columns_of(training_data)
+    golden = held_out_records(training_data, features, deployment.golden_records)
+    loaded = registry.load_model(model.name, model.version)
+    expected = np.asarray(loaded.predict_proba(pd.DataFrame(golden, columns=features)))[:, 1]
+    engine = RolloutEngine(
+        backend,
+        platform.state_store(),
+        SystemClock(),
+        release_plan(deployment, strategy),
+        environment,
+        log=context.log.info,
+    )
+    if replay and deployment.replay_rate > 0 and backend.serving():
+        backend.ensure_gateway()
+        records = held_out_records(training_data, features, 5000)
+        longest = release_plan(deployment).bake_seconds * (deployment.max_extensions + 1) * len(deployment.canary.steps)
+        with BackgroundReplay(
+            f"{backend.url}/predict",
+            records,
+            rate=deployment.replay_rate,
+            max_seconds=longest + deployment.health_timeout_seconds,
+            max_requests=int(deployment.replay_rate * (longest + deployment.health_timeout_seconds)),
+        ):
+            state = engine.release(model, golden_check(backend, golden, expected))
+    else:
+        state = engine.release(model, golden_check(backend, golden, expected))
+    return state, backend
+
+
+def _metadata(state: RolloutState, backend: LocalBackend, report_path) -> dict:
+    return {
+        "environment": state.environment,
+        "url": backend.url,
+        "status": state.status,
+        "reason": state.reason,
+        "version": state.candidate_model.version,
+        "weights": MetadataValue.json(state.weights),
+        "analyses": sum(1 for e in state.events if e["phase"].startswith("analysis:")),
+        "rollout_report": MetadataValue.path(str(report_path)),
+    }
+
+
+def build_deployment_assets(config: PipelineConfig) -> list[AssetsDefinition]:
+    @asset(
+        group_name="deployment",
+        kinds={"python"},
+        description="The candidate serving in staging (health and golden records checked before the switch).",
+    )
+    def staging_deployment(
+        context: AssetExecutionContext,
+        candidate_model: dict,
+        training_data: pd.DataFrame,
+        platform: LocalServingPlatform,
+        registry: MlflowRegistry,
+        reports: ReportStore,
+    ) -> Output[dict]:
+        state, backend = _release(
+            context, "staging", "direct", candidate_model, training_data, platform, registry, config, replay=False
+        )
+        report = reports.write(f"rollouts/staging/{state.rollout_id}.json", state.as_dict())
+        if state.status != PROMOTED:
+            raise Failure(
+                description=f"staging deployment rolled back: {state.reason}",
+                metadata={"rollout_report": MetadataValue.path(str(report))},
+            )
+        value = {
+            "environment": "staging",
+            "url": backend.url,
+            "model_name": state.candidate_model.name,
+            "version": state.candidate_model.version,
+            "rollout_id": state.rollout_id,
+        }
+        return Output(value, metadata=_metadata(state, backend, report))
+
+    @asset(
+        group_name="deployment",
+        kinds={"python"},
+        description=f"The staged version released to production by {config.deployment.strategy}, with automatic "
+        "rollback; on success the registry alias 'champion' moves to it.",
+    )
+    def production_deployment(
+        context: AssetExecutionContext,
+        staging_deployment: dict,
+        training_data: pd.DataFrame,
+        platform: LocalServingPlatform,
+        registry: MlflowRegistry,
+        reports: ReportStore,
+    ) -> Output[dict]:
+        state, backend = _release(
+            context, "production", None, staging_deployment, training_data, platform, registry, config, replay=True
+        )
+        report = reports.write(f"rollouts/production/{state.rollout_id}.json", state.as_dict())
+        name, version = state.candidate_model.name, state.candidate_model.version
+        previous = registry.version_for_alias(name, CHAMPION_ALIAS)
+        if state.status == PROMOTED:
+            if previous is not None and previous != version:
+                registry.set_alias(name, PREVIOUS_CHAMPION_ALIAS, previous)
+            registry.set_alias(name, CHAMPION_ALIAS, version)
+            context.log.info(f"{name} v{version} is the champion ({state.reason})")
+        else:
+            context.log.error(f"release of {name} v{version} rolled back: {state.reason}")
+        value = {
+            "environment": "production",
+            "url": backend.url,
+            "model_name": name,
+            "version": version,
+            "status": state.status,
+            "reason": state.reason,
+            "rollout_id": state.rollout_id,
+            "champion": version if state.status == PROMOTED else previous,
+        }
+        return Output(value, metadata=_metadata(state, backend, report))
+
+    return [staging_deployment, production_deployment]

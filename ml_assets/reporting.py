@@ -40,9 +40,47 @@ def pipeline_summary(config: PipelineConfig, settings: Settings) -> str:
         )
     champion = registry.version_for_alias(name, "champion")
     lines.append(f"champion:  {'none yet' if champion is None else f'{name} v{champion}'}")
+    lines += _serving_lines(config, settings)
     lines += [
         "",
         "Dagster UI:  make ui         -> http://127.0.0.1:3000",
         f"MLflow UI:   make mlflow-ui  -> http://127.0.0.1:5000  (store: {settings.mlflow_tracking_uri})",
     ]
     return "\n".join(lines)
+
+
+def _serving_lines(config: PipelineConfig, settings: Settings) -> list[str]:
+    """Where the champion answers, with a curl example built from a real held-out record."""
+    import json
+
+    from ml_assets.resources.local_platform import LocalServingPlatform
+
+    backend = LocalServingPlatform(
+        home=str(settings.home), host=config.deployment.host, staging_port=config.deployment.staging_port,
+        production_port=config.deployment.production_port,
+    ).backend("production")
+    if not backend.gateway_running():
+        return ["", "production: not deployed (ml-assets status shows the environments)"]
+    state = backend.state()
+    serving = ", ".join(f"{slot} {w}% v{state['variants'][slot]['version']}" for slot, w in state["weights"].items())
+    lines = ["", f"production: {backend.url} ({serving or 'no traffic routed'})"]
+    record = _example_record(config, settings)
+    if record is not None:
+        body = json.dumps(record, separators=(",", ":"))
+        lines.append(f"  curl -s -X POST {backend.url}/predict -H 'Content-Type: application/json' -d '{body}'")
+    lines.append(f"  curl -s {backend.url}/health")
+    return lines
+
+
+def _example_record(config: PipelineConfig, settings: Settings) -> dict | None:
+    """The first held-out record of the last training_data materialization, rounded for reading."""
+    import pandas as pd
+
+    from ml_assets.deployment.plans import feature_columns_of, held_out_records
+
+    path = settings.storage_dir / config.name / "training_data.parquet"
+    if not path.exists():
+        return None
+    frame = pd.read_parquet(path)
+    records = held_out_records(frame, feature_columns_of(frame), 1)
+    return {k: round(v, 4) for k, v in records[0].items()} if records else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -192,3 +193,26 @@ def test_breast_cancer_config_runs_the_same_graph(settings: Settings) -> None:
     candidate = result.output_for_node("candidate_model")
     assert candidate["algorithm"] in ALGORITHMS and candidate["score"] > 0.9
     assert registry(settings).version_for_alias("breast_cancer_classifier", "candidate") == candidate["version"]
+
+
+def test_failed_release_keeps_the_champion(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_simulated(settings, days=30, customers=200)
+    raw = small_fraud_raw(split={"train_days": 7})
+    first = run(settings, raw)
+    assert first.success
+    champion = registry(settings).version_for_alias("fraud_detector", "champion")
+    assert champion == first.output_for_node("production_deployment")["version"]
+    # Every version the next run registers fails half its requests once served.
+    chaos = {f"fraud_detector/{v}": {"error_rate": 0.5} for v in range(4, 7)}
+    monkeypatch.setenv("ML_ASSETS_CHAOS", json.dumps(chaos))
+    second = run(settings, raw)
+    assert not second.success
+    production = second.output_for_node("production_deployment")
+    assert production["status"] == "rolled_back" and "canary fails more often" in production["reason"]
+    failed = {k[1]: c for k, c in check_results(second).items() if not c.passed}
+    assert (
+        set(failed) == {"release_succeeded"} and f"v{champion} still serves" in failed["release_succeeded"].description
+    )
+    assert registry(settings).version_for_alias("fraud_detector", "champion") == champion  # no alias moved
+    status, answer = http("POST", f"{production['url']}/predict", held_out(second)[0])
+    assert status == 200 and str(answer["version"]) == champion

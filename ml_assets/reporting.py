@@ -56,7 +56,9 @@ def _serving_lines(config: PipelineConfig, settings: Settings) -> list[str]:
     from ml_assets.resources.local_platform import LocalServingPlatform
 
     backend = LocalServingPlatform(
-        home=str(settings.home), host=config.deployment.host, staging_port=config.deployment.staging_port,
+        home=str(settings.home),
+        host=config.deployment.host,
+        staging_port=config.deployment.staging_port,
         production_port=config.deployment.production_port,
     ).backend("production")
     if not backend.gateway_running():

@@ -76,7 +76,7 @@ class RolloutEngine:
         if {slot: weight for slot, weight in applied.items() if weight} != expected:
             raise RolloutAborted(f"router applies weights {applied}, expected {weights}")
         state.weights = dict(applied)
-        self._record(state, "weights", weights=dict(applied))
+        self._record(state, "weights", message=str(dict(applied)), weights=dict(applied))
 
     # -- reconciliation and rollback ---------------------------------------------------------------------------
 
@@ -187,7 +187,13 @@ class RolloutEngine:
                 state.looks,
                 self.plan.analysis,
             )
-            self._record(state, f"analysis:{label}", extension=extension, **result.as_dict())
+            self._record(
+                state,
+                f"analysis:{label}",
+                message=f"{result.verdict.value}: {result.reason}",
+                extension=extension,
+                **result.as_dict(),
+            )
             if result.verdict == Verdict.PASS:
                 return
             if result.verdict == Verdict.FAIL:

@@ -201,9 +201,15 @@ def main() -> None:
                     )
                 )
     print(f"cores: {os.cpu_count()}  (load generator on the same machine)")
-    print(
-        "| model | path | single rps (c=16) | single p50 / p99 ms @100/s | batch-100 rps (c=16) | batch-100 p50 / p99 ms @100/s |"
-    )
+    header = [
+        "model",
+        "path",
+        "single rps (c=16)",
+        "single p50 / p99 ms @100/s",
+        "batch-100 rps (c=16)",
+        "batch-100 p50 / p99 ms @100/s",
+    ]
+    print("| " + " | ".join(header) + " |")
     print("|---|---|---|---|---|---|")
     for kind, path, m in rows:
         print(

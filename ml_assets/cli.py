@@ -127,7 +127,7 @@ def serve(args: argparse.Namespace) -> int:
     model = registry.load_model(name, version)
     features = [str(f) for f in model.feature_names_in_]
     threshold = config.evaluation.decision_threshold if args.threshold is None else args.threshold
-    chaos = Chaos.from_env(name, version)
+    chaos = Chaos.from_env(name, version, args.environment)
     app = create_app(Scorer(model, features, threshold, name, version), variant=args.variant, chaos=chaos)
     print(
         f"serving {name} v{version} ({len(features)} features) as {args.variant} on http://{args.host}:{args.port}",
@@ -248,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--port", type=int, default=8601)
     srv.add_argument("--variant", default="default", help="the slot name reported in answers and metrics")
     srv.add_argument("--threshold", type=float, help="decision threshold (default from the config)")
+    srv.add_argument("--environment", default="default", help="the environment this server belongs to")
     srv.add_argument("--config", type=Path)
     srv.set_defaults(func=serve)
 

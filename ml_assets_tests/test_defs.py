@@ -25,6 +25,8 @@ def test_definitions_load(path, settings: Settings) -> None:
         "xgboost_model",
         "neural_network_model",
         "candidate_model",
+        "staging_deployment",
+        "production_deployment",
     }
     assert graph.get(AssetKey("candidate_model")).parent_keys >= {
         AssetKey(f"{a}_model") for a in ("random_forest", "xgboost", "neural_network")

@@ -187,6 +187,8 @@ class LocalBackend:
                 str(port),
                 "--variant",
                 slot,
+                "--environment",
+                self.environment,
             ],
         )
         url = f"http://{self.host}:{port}"

@@ -108,9 +108,10 @@ class Chaos:
     delay_ms: float = 0.0
 
     @classmethod
-    def from_env(cls, model: str, version: str) -> Chaos:
-        """``ML_ASSETS_CHAOS='{"NAME/VERSION": {"error_rate": 0.2, "delay_ms": 20}}'``; none by default."""
-        spec = orjson.loads(os.environ.get("ML_ASSETS_CHAOS", "{}")).get(f"{model}/{version}", {})
+    def from_env(cls, model: str, version: str, environment: str) -> Chaos:
+        """``ML_ASSETS_CHAOS='{"[ENV:]NAME/VERSION": {"error_rate": 0.2, "delay_ms": 20}}'``; none by default."""
+        table = orjson.loads(os.environ.get("ML_ASSETS_CHAOS", "{}"))
+        spec = table.get(f"{environment}:{model}/{version}", table.get(f"{model}/{version}", {}))
         return cls(**spec)
 
 

@@ -67,7 +67,7 @@ def world(tmp_path_factory: pytest.TempPathFactory):
     os.environ["ML_ASSETS_CHAOS"] = json.dumps(
         {
             f"{NAME}/{versions['bad'].version}": {"error_rate": 0.3},
-            f"{NAME}/{versions['slow'].version}": {"delay_ms": 25},
+            f"{NAME}/{versions['slow'].version}": {"delay_ms": 40},
         }
     )
     platform = LocalServingPlatform(home=str(home), staging_port=free_port(), production_port=free_port())

@@ -48,7 +48,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait(url: str, timeout: float = 120) -> None:
+def _wait(url: str, timeout: float = 120, log: Path | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -57,14 +57,15 @@ def _wait(url: str, timeout: float = 120) -> None:
         except OSError:
             pass
         time.sleep(0.3)
-    raise TimeoutError(url)
+    raise TimeoutError(f"{url} not healthy; log: {log.read_text()[-3000:] if log else ''}")
 
 
 def _start(stack: ExitStack, command: list[str], env: dict[str, str], health: str) -> None:
-    log = open(os.devnull, "wb")  # noqa: SIM115 - closed with the process
+    path = Path(env["ML_ASSETS_HOME"]) / f"{Path(command[0]).name}-{len(os.listdir(env['ML_ASSETS_HOME']))}.log"
+    log = path.open("wb")
     process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
     stack.callback(lambda: (process.terminate(), process.wait(timeout=15), log.close()))
-    _wait(health)
+    _wait(health, log=path)
 
 
 def _data():
@@ -101,10 +102,11 @@ def main() -> None:
         tracking = f"sqlite:///{home}/mlflow.db"
         env = {
             **os.environ,
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # mlflow starts `uvicorn` by name
             "ML_ASSETS_HOME": home,
             "MLFLOW_TRACKING_URI": tracking,
-            "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true",
-        }  # only for `mlflow models serve`, our server never unpickles
+            "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true",  # for `mlflow models serve` only; ours never unpickles
+        }
         registry = MlflowRegistry(tracking_uri=tracking, artifact_root=f"{home}/artifacts")
         for kind in args.kinds:
             algorithm = config.algorithms[KIND_TO_ALGORITHM[kind]]

@@ -154,10 +154,16 @@ def gateway(args: argparse.Namespace) -> int:
     return 0
 
 
-def _platform(settings: Settings):
-    from ml_assets.resources.local_platform import LocalServingPlatform
+def _backend(settings: Settings, environment: str):
+    """The environment's backend where its gateway last ran, else where the config puts it."""
+    from ml_assets.resources.local_platform import LocalBackend
 
-    return LocalServingPlatform(home=str(settings.home))
+    recorded = LocalBackend.recorded(settings.home, environment)
+    if recorded is not None:
+        return recorded
+    deployment = load_config(settings.config_path).deployment
+    port = deployment.staging_port if environment == "staging" else deployment.production_port
+    return LocalBackend(settings.home, environment, deployment.host, port)
 
 
 def status(args: argparse.Namespace) -> int:
@@ -169,7 +175,7 @@ def status(args: argparse.Namespace) -> int:
     store = JsonStateStore(settings.home / "rollouts")
     report = {}
     for environment in ENVIRONMENTS:
-        backend = _platform(settings).backend(environment)
+        backend = _backend(settings, environment)
         entry: dict = {"url": backend.url, "gateway": "running" if backend.gateway_running() else "stopped"}
         if entry["gateway"] == "running":
             state = backend.state()
@@ -207,7 +213,7 @@ def status(args: argparse.Namespace) -> int:
 def stop(args: argparse.Namespace) -> int:
     settings = load_settings()
     for environment in ENVIRONMENTS:
-        _platform(settings).backend(environment).stop_all()
+        _backend(settings, environment).stop_all()
     print("stopped every gateway and model server")
     return 0
 

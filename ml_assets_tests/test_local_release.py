@@ -206,3 +206,27 @@ def test_blue_green_switch_under_load_drops_no_request(world) -> None:
         time.sleep(1)
     assert state.status == PROMOTED, [(e["phase"], e.get("message"), e.get("reason")) for e in state.events]
     assert load.result.failed == 0 and load.result.sent > 300, load.result.statuses
+
+
+def test_status_and_stop(world) -> None:
+    home, backend, store, versions, _ = world
+    ensure_stable(backend, store, versions)
+    env = {**os.environ, "ML_ASSETS_HOME": str(home)}
+    status = subprocess.run(
+        [str(Path(sys.executable).parent / "ml-assets"), "status", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert status.returncode == 0, status.stderr
+    production = json.loads(status.stdout)["production"]
+    assert production["gateway"] == "running" and sum(production["weights"].values()) == 100
+    slot = next(iter(production["weights"]))
+    assert production["variants"][slot]["health"].startswith(f"{NAME} v")
+    assert production["rollout"]["status"] in ("promoted", "rolled_back")
+    stopped = subprocess.run(
+        [str(Path(sys.executable).parent / "ml-assets"), "stop"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert stopped.returncode == 0 and not backend.gateway_running()
+    assert not list(backend.dir.glob("*.pid"))

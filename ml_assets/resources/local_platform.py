@@ -60,7 +60,11 @@ def http(method: str, url: str, body: Any = None, token: str | None = None, time
         request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"null")
+            payload = response.read()
+            try:
+                return response.status, json.loads(payload or b"null")
+            except ValueError:
+                return response.status, payload.decode(errors="replace")
     except urllib.error.HTTPError as error:
         try:
             return error.code, json.loads(error.read() or b"null")
@@ -70,6 +74,15 @@ def http(method: str, url: str, body: Any = None, token: str | None = None, time
 
 class LocalBackend:
     """One environment (staging or production) of the local platform."""
+
+    @classmethod
+    def recorded(cls, home: Path, environment: str) -> LocalBackend | None:
+        """The backend at the address its gateway was last started on, if any (for status and stop)."""
+        path = home / "serving" / environment / "gateway.url"
+        if not path.exists():
+            return None
+        host, _, port = path.read_text().strip().removeprefix("http://").rpartition(":")
+        return cls(home, environment, host, int(port))
 
     def __init__(self, home: Path, environment: str, host: str, port: int, config_path: str | None = None) -> None:
         self.dir = home / "serving" / environment
@@ -155,6 +168,7 @@ class LocalBackend:
             ],
         )
         self._wait_healthy(self.url, "gateway", timeout, pid)
+        (self.dir / "gateway.url").write_text(self.url)
 
     def _admin(self, method: str, path: str, body: Any = None) -> Any:
         try:

@@ -27,7 +27,7 @@ import pandas as pd
 from ml_assets.config import load_config
 from ml_assets.features import build_features
 from ml_assets.features.split import split_dataset
-from ml_assets.resources.local_platform import LocalBackend, http
+from ml_assets.resources.local_platform import LocalBackend, free_port, http
 from ml_assets.resources.mlflow_registry import MlflowRegistry
 from ml_assets.serving.replay import replay
 from ml_assets.serving.scoring import Scorer
@@ -38,14 +38,6 @@ from ml_assets.training.dataset import train_test
 
 BIN = Path(sys.executable).parent
 KIND_TO_ALGORITHM = {"xgboost": "xgboost", "random_forest": "random_forest", "mlp": "neural_network"}
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait(url: str, timeout: float = 120, log: Path | None = None) -> None:
@@ -136,7 +128,7 @@ def main() -> None:
                 floor[f"{label}_p99_ms"] = float(np.percentile(times, 99)) * 1000
             rows.append((kind, "in-process predict (floor)", floor))
             with ExitStack() as stack:
-                ours, gateway_port, mlflow_port = _free_port(), _free_port(), _free_port()
+                ours, gateway_port, mlflow_port = free_port(), free_port(), free_port()
                 _start(
                     stack,
                     [str(BIN / "ml-assets"), "serve", "--model-uri", version.model_uri, "--port", str(ours)],

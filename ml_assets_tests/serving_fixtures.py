@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import pandas as pd
 from sklearn.datasets import make_classification
 
 from ml_assets.config import AlgorithmConfig
+from ml_assets.resources.local_platform import free_port  # noqa: F401 - re-exported for the tests
 from ml_assets.resources.mlflow_registry import MlflowRegistry, RegisteredVersion
 from ml_assets.training.algorithms import build_estimator
 
@@ -58,12 +58,6 @@ def register_models(home: Path) -> tuple[MlflowRegistry, dict[str, RegisteredVer
         )
         models[kind] = model
     return registry, versions, models
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def request(

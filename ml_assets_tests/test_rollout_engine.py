@@ -127,15 +127,17 @@ def test_invalid_steps_are_rejected() -> None:
         ReleasePlan(steps=(50, 10, 100))
 
 
+SHADOW_PLAN = ReleasePlan(
+    bake_seconds=20,
+    max_extensions=2,
+    shadow_percent=50,
+    shadow_seconds=20,
+    analysis=AnalysisConfig(min_requests=200, max_looks=15),
+)
+
+
 def test_shadow_phase_catches_a_bad_model_before_any_traffic_moves() -> None:
-    plan = ReleasePlan(
-        bake_seconds=20,
-        max_extensions=2,
-        shadow_percent=50,
-        shadow_seconds=20,
-        analysis=AnalysisConfig(min_requests=200, max_looks=15),
-    )
-    backend, engine, _ = setup(plan, score_shift=0.3)
+    backend, engine, _ = setup(SHADOW_PLAN, score_shift=0.3)
     state = engine.release(V2)
     assert (
         state.status == ROLLED_BACK and state.reason.startswith("shadow 50%") and "predictions shifted" in state.reason
@@ -145,14 +147,7 @@ def test_shadow_phase_catches_a_bad_model_before_any_traffic_moves() -> None:
 
 
 def test_shadow_then_canary_for_a_good_model() -> None:
-    plan = ReleasePlan(
-        bake_seconds=20,
-        max_extensions=2,
-        shadow_percent=50,
-        shadow_seconds=20,
-        analysis=AnalysisConfig(min_requests=200, max_looks=15),
-    )
-    backend, engine, _ = setup(plan)
+    backend, engine, _ = setup(SHADOW_PLAN)
     state = engine.release(V2)
     assert state.status == PROMOTED and [e["phase"] for e in state.events][2:5] == ["launched", "healthy", "shadow"]
     assert backend.mirror == (None, 0)

@@ -33,7 +33,8 @@ class PlatformError(RuntimeError):
     """The local serving platform could not do what was asked (names the process or endpoint)."""
 
 
-def _free_port(host: str) -> int:
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the OS considers free right now on ``host``."""
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
@@ -187,7 +188,7 @@ class LocalBackend:
     def launch(self, slot: str, model: ModelRef, timeout: float = 120.0) -> None:
         self.ensure_gateway()
         self.retire(slot)
-        port = _free_port(self.host)
+        port = free_port(self.host)
         pid = self._spawn(
             slot,
             [

@@ -155,15 +155,9 @@ def gateway(args: argparse.Namespace) -> int:
 
 
 def _backend(settings: Settings, environment: str):
-    """The environment's backend where its gateway last ran, else where the config puts it."""
-    from ml_assets.resources.local_platform import LocalBackend
+    from ml_assets.resources import serving_platform
 
-    recorded = LocalBackend.recorded(settings.home, environment)
-    if recorded is not None:
-        return recorded
-    deployment = load_config(settings.config_path).deployment
-    port = deployment.staging_port if environment == "staging" else deployment.production_port
-    return LocalBackend(settings.home, environment, deployment.host, port)
+    return serving_platform(settings, load_config(settings.config_path)).live_backend(environment)
 
 
 def status(args: argparse.Namespace) -> int:

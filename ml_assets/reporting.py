@@ -53,14 +53,9 @@ def _serving_lines(config: PipelineConfig, settings: Settings) -> list[str]:
     """Where the champion answers, with a curl example built from a real held-out record."""
     import json
 
-    from ml_assets.resources.local_platform import LocalServingPlatform
+    from ml_assets.resources import serving_platform
 
-    backend = LocalServingPlatform(
-        home=str(settings.home),
-        host=config.deployment.host,
-        staging_port=config.deployment.staging_port,
-        production_port=config.deployment.production_port,
-    ).backend("production")
+    backend = serving_platform(settings, config).live_backend("production")
     if not backend.gateway_running():
         return ["", "production: not deployed (ml-assets status shows the environments)"]
     state = backend.state()
@@ -78,7 +73,8 @@ def _example_record(config: PipelineConfig, settings: Settings) -> dict | None:
     """The first held-out record of the last training_data materialization, rounded for reading."""
     import pandas as pd
 
-    from ml_assets.deployment.plans import feature_columns_of, held_out_records
+    from ml_assets.deployment.plans import held_out_records
+    from ml_assets.features.assets import feature_columns_of
 
     path = settings.storage_dir / config.name / "training_data.parquet"
     if not path.exists():

@@ -6,12 +6,15 @@ gateway and the AWS backend run the same engine in their own tests.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ml_assets.rollout.analysis import ArmWindow
 from ml_assets.rollout.backend import Health, ModelRef
+from ml_assets.rollout.state import RolloutState
 
 
 @dataclass
@@ -98,3 +101,17 @@ class FakeBackend:
             latencies_ms=np.concatenate([p[2] for p in parts])[ok],
             scores=np.concatenate([p[3] for p in parts])[ok],
         )
+
+
+class MemoryStateStore:
+    """Rollout states in memory, JSON round-tripped like the file store."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, dict[str, Any]] = {}
+
+    def load(self, environment: str) -> RolloutState | None:
+        raw = self.states.get(environment)
+        return RolloutState.from_dict(raw) if raw else None
+
+    def save(self, state: RolloutState) -> None:
+        self.states[state.environment] = json.loads(json.dumps(state.as_dict(), default=str))

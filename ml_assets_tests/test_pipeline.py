@@ -12,7 +12,8 @@ from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult
 
 from ml_assets.config import parse_config
 from ml_assets.definitions import build_definitions
-from ml_assets.deployment.plans import feature_columns_of, held_out_records
+from ml_assets.deployment.plans import held_out_records
+from ml_assets.features.assets import feature_columns_of
 from ml_assets.reporting import pipeline_summary
 from ml_assets.resources.landing import LandingFolder
 from ml_assets.resources.local_platform import http

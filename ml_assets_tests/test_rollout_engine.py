@@ -4,8 +4,8 @@ from ml_assets.rollout.analysis import AnalysisConfig
 from ml_assets.rollout.backend import ModelRef
 from ml_assets.rollout.clock import FakeClock
 from ml_assets.rollout.engine import ReleasePlan, RolloutEngine
-from ml_assets.rollout.state import PROMOTED, ROLLED_BACK, MemoryStateStore
-from ml_assets_tests.fake_backend import Behaviour, FakeBackend
+from ml_assets.rollout.state import PROMOTED, ROLLED_BACK
+from ml_assets_tests.fake_backend import Behaviour, FakeBackend, MemoryStateStore
 
 V1, V2 = ModelRef("fraud_detector", "1"), ModelRef("fraud_detector", "2")
 PLAN = ReleasePlan(bake_seconds=20, max_extensions=2, analysis=AnalysisConfig(min_requests=200, max_looks=12))

@@ -18,9 +18,12 @@ def build_data_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         files = landing.files()
         if not files:
             raise DataLoadError(f"no landing files in {landing.path}: run `ml-assets generate-data` or add files")
-        frames = [(path.name, conform(landing.read(path), schema, path.name)) for path in files]
+        frames, digests = [], {}
+        for path in files:
+            raw, digests[path.name] = landing.read(path)
+            frames.append((path.name, conform(raw, schema, path.name)))
         frame = concat_sources(frames)
-        version = data_version(landing.fingerprint())
+        version = data_version(digests)  # the hash of exactly the bytes that were loaded
         frame.attrs[DATA_VERSION_ATTR] = version
         metadata = {
             "rows": len(frame),

@@ -1,11 +1,15 @@
 """Staging and production deployments of the candidate on the serving platform."""
 
+import contextlib
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from dagster import AssetExecutionContext, AssetsDefinition, Failure, MetadataValue, Output, asset
 
 from ml_assets.config import PipelineConfig
-from ml_assets.deployment.plans import feature_columns_of, held_out_records, release_plan
+from ml_assets.deployment.plans import held_out_records, release_plan
+from ml_assets.features.assets import feature_columns_of
 from ml_assets.resources.local_platform import LocalBackend, LocalServingPlatform, http
 from ml_assets.resources.mlflow_registry import MlflowRegistry
 from ml_assets.resources.reports import ReportStore
@@ -13,7 +17,6 @@ from ml_assets.rollout.backend import ModelRef
 from ml_assets.rollout.clock import SystemClock
 from ml_assets.rollout.engine import RolloutEngine
 from ml_assets.rollout.state import PROMOTED, RolloutState
-from ml_assets.serving.replay import BackgroundReplay
 from ml_assets.training.assets import CHAMPION_ALIAS
 
 PREVIOUS_CHAMPION_ALIAS = "previous_champion"
@@ -44,9 +47,11 @@ def _release(
     training_data: pd.DataFrame,
     platform: LocalServingPlatform,
     registry: MlflowRegistry,
+    reports: ReportStore,
     config: PipelineConfig,
     replay: bool,
-) -> tuple[RolloutState, LocalBackend]:
+) -> tuple[RolloutState, LocalBackend, Path]:
+    """Run the release engine for ``candidate`` in ``environment``; the rollout report is written either way."""
     deployment = config.deployment
     backend = platform.backend(environment)
     model = ModelRef(candidate["model_name"], str(candidate["version"]))
@@ -54,32 +59,28 @@ def _release(
     golden = held_out_records(training_data, features, deployment.golden_records)
     loaded = registry.load_model(model.name, model.version)
     expected = np.asarray(loaded.predict_proba(pd.DataFrame(golden, columns=features)))[:, 1]
-    engine = RolloutEngine(
-        backend,
-        platform.state_store(),
-        SystemClock(),
-        release_plan(deployment, strategy),
-        environment,
-        log=context.log.info,
-    )
+    plan = release_plan(deployment, strategy)
+    engine = RolloutEngine(backend, platform.state_store(), SystemClock(), plan, environment, log=context.log.info)
+    traffic: contextlib.AbstractContextManager = contextlib.nullcontext()
     if replay and deployment.replay_rate > 0 and backend.serving():
+        from ml_assets.serving.replay import BackgroundReplay  # aiohttp only when traffic is replayed
+
         backend.ensure_gateway()
-        records = held_out_records(training_data, features, 5000)
-        longest = release_plan(deployment).bake_seconds * (deployment.max_extensions + 1) * len(deployment.canary.steps)
-        with BackgroundReplay(
+        longest = plan.bake_seconds * (plan.max_extensions + 1) * len(plan.steps) + plan.health_timeout_seconds
+        traffic = BackgroundReplay(
             f"{backend.url}/predict",
-            records,
+            held_out_records(training_data, features, 5000),
             rate=deployment.replay_rate,
-            max_seconds=longest + deployment.health_timeout_seconds,
-            max_requests=int(deployment.replay_rate * (longest + deployment.health_timeout_seconds)),
-        ):
-            state = engine.release(model, golden_check(backend, golden, expected))
-    else:
+            max_seconds=longest,
+            max_requests=int(deployment.replay_rate * longest),
+        )
+    with traffic:
         state = engine.release(model, golden_check(backend, golden, expected))
-    return state, backend
+    report = reports.write(f"rollouts/{environment}/{state.rollout_id}.json", state.as_dict())
+    return state, backend, report
 
 
-def _metadata(state: RolloutState, backend: LocalBackend, report_path) -> dict:
+def _metadata(state: RolloutState, backend: LocalBackend, report_path: Path) -> dict:
     return {
         "environment": state.environment,
         "url": backend.url,
@@ -106,10 +107,9 @@ def build_deployment_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         registry: MlflowRegistry,
         reports: ReportStore,
     ) -> Output[dict]:
-        state, backend = _release(
-            context, "staging", "direct", candidate_model, training_data, platform, registry, config, replay=False
+        state, backend, report = _release(
+            context, "staging", "direct", candidate_model, training_data, platform, registry, reports, config, False
         )
-        report = reports.write(f"rollouts/staging/{state.rollout_id}.json", state.as_dict())
         if state.status != PROMOTED:
             raise Failure(
                 description=f"staging deployment rolled back: {state.reason}",
@@ -138,10 +138,9 @@ def build_deployment_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         registry: MlflowRegistry,
         reports: ReportStore,
     ) -> Output[dict]:
-        state, backend = _release(
-            context, "production", None, staging_deployment, training_data, platform, registry, config, replay=True
+        state, backend, report = _release(
+            context, "production", None, staging_deployment, training_data, platform, registry, reports, config, True
         )
-        report = reports.write(f"rollouts/production/{state.rollout_id}.json", state.as_dict())
         name, version = state.candidate_model.name, state.candidate_model.version
         previous = registry.version_for_alias(name, CHAMPION_ALIAS)
         if state.status == PROMOTED:

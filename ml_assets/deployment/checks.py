@@ -17,11 +17,11 @@ from dagster import (
 )
 
 from ml_assets.config import PipelineConfig
-from ml_assets.deployment.plans import feature_columns_of, held_out_records
+from ml_assets.deployment.plans import held_out_records
+from ml_assets.features.assets import feature_columns_of
 from ml_assets.resources.local_platform import http
 from ml_assets.resources.mlflow_registry import MlflowRegistry
 from ml_assets.rollout.state import PROMOTED
-from ml_assets.serving.replay import replay
 
 INTEGRATION_RECORDS = 500
 
@@ -66,6 +66,8 @@ def _integration(url: str, records: list[dict], expected: np.ndarray) -> AssetCh
 
 
 def _load(url: str, records: list[dict], config: PipelineConfig) -> AssetCheckResult:
+    from ml_assets.serving.replay import replay  # aiohttp only when the load test runs
+
     t = config.deployment.load_test
     result = asyncio.run(
         replay(url, records, concurrency=t.concurrency, max_requests=t.requests, max_seconds=t.max_seconds)

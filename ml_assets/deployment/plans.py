@@ -48,9 +48,3 @@ def held_out_records(
     if limit is not None:
         test = test.head(limit)
     return [{k: float(v) for k, v in row.items()} for row in test.to_dict(orient="records")]
-
-
-def feature_columns_of(training_data: pd.DataFrame) -> list[str]:
-    from ml_assets.features.assets import FEATURE_COLUMNS_ATTR
-
-    return list(training_data.attrs[FEATURE_COLUMNS_ATTR])

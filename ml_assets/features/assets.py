@@ -11,12 +11,15 @@ from ml_assets.provenance import DATA_VERSION_ATTR
 FEATURE_COLUMNS_ATTR = "feature_columns"
 
 
+def feature_columns_of(frame: pd.DataFrame) -> list[str]:
+    """The model input columns of a stored features/training_data table."""
+    return list(frame.attrs[FEATURE_COLUMNS_ATTR])
+
+
 def feature_frame(frame: pd.DataFrame, config: PipelineConfig) -> FeatureFrame:
     """Rebuild the FeatureFrame view of a stored features/training_data table."""
     schema = config.data_schema
-    return FeatureFrame(
-        frame, list(frame.attrs[FEATURE_COLUMNS_ATTR]), schema.target, schema.timestamp_column, schema.entity_column
-    )
+    return FeatureFrame(frame, feature_columns_of(frame), schema.target, schema.timestamp_column, schema.entity_column)
 
 
 def build_feature_assets(config: PipelineConfig) -> list[AssetsDefinition]:

@@ -12,7 +12,6 @@ def build_resources(settings: Settings, config: PipelineConfig) -> dict[str, Any
     """The embedded default: everything in the state folder. Settings alone switch to remote services."""
     from ml_assets.resources.io_manager import ParquetJsonIOManager
     from ml_assets.resources.landing import LandingFolder
-    from ml_assets.resources.local_platform import LocalServingPlatform
     from ml_assets.resources.mlflow_registry import MlflowRegistry
     from ml_assets.resources.reports import ReportStore
     from ml_assets.resources.validation import GreatExpectationsValidator
@@ -30,11 +29,19 @@ def build_resources(settings: Settings, config: PipelineConfig) -> dict[str, Any
             else None,
         ),
         "reports": ReportStore(base_dir=str(reports)),
-        "platform": LocalServingPlatform(
-            home=str(settings.home),
-            host=config.deployment.host,
-            staging_port=config.deployment.staging_port,
-            production_port=config.deployment.production_port,
-            config_path=str(settings.config_path),
-        ),
+        "platform": serving_platform(settings, config),
     }
+
+
+def serving_platform(settings: Settings, config: PipelineConfig) -> Any:
+    """The embedded serving platform as the config's deployment section places it."""
+    from ml_assets.resources.local_platform import LocalServingPlatform
+
+    deployment = config.deployment
+    return LocalServingPlatform(
+        home=str(settings.home),
+        host=deployment.host,
+        staging_port=deployment.staging_port,
+        production_port=deployment.production_port,
+        config_path=str(settings.config_path),
+    )

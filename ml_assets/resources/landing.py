@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import warnings
 from pathlib import Path
@@ -26,16 +27,19 @@ class LandingFolder(ConfigurableResource):
             return []
         return sorted(p for p in root.iterdir() if p.is_file() and p.suffix in SUFFIXES and not p.name.startswith("."))
 
-    def read(self, path: Path) -> pd.DataFrame:
-        if path.stat().st_size == 0:
+    def read(self, path: Path) -> tuple[pd.DataFrame, str]:
+        """The file's records and the SHA-256 of the bytes they were parsed from (read once)."""
+        content = path.read_bytes()
+        digest = hashlib.sha256(content).hexdigest()
+        if not content:
             raise DataLoadError(f"{path.name}: the file is empty (0 bytes)")
         try:
             if path.suffix == ".parquet":
-                return pd.read_parquet(path)
+                return pd.read_parquet(io.BytesIO(content)), digest
             with warnings.catch_warnings():
                 # Rows longer than the header would silently become an index or lose data: reject them.
                 warnings.simplefilter("error", pd.errors.ParserWarning)
-                return pd.read_csv(path, index_col=False)
+                return pd.read_csv(io.BytesIO(content), index_col=False), digest
         except pd.errors.EmptyDataError:
             raise DataLoadError(f"{path.name}: the file has no header and no rows") from None
         except Exception as error:  # pyarrow and the CSV parser raise many types; all mean "not readable"
@@ -53,14 +57,3 @@ class LandingFolder(ConfigurableResource):
             frame.to_csv(tmp, index=False)
         os.replace(tmp, target)
         return target
-
-    def fingerprint(self) -> dict[str, str]:
-        """SHA-256 of every landing file, by name."""
-        digests = {}
-        for path in self.files():
-            digest = hashlib.sha256()
-            with path.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-            digests[path.name] = digest.hexdigest()
-        return digests

@@ -276,6 +276,10 @@ class LocalServingPlatform(ConfigurableResource):
             raise PlatformError(f"unknown environment {environment!r}; expected one of {sorted(ports)}")
         return LocalBackend(Path(self.home), environment, self.host, ports[environment], self.config_path)
 
+    def live_backend(self, environment: str) -> LocalBackend:
+        """Where the environment's gateway last ran (it may predate a port change), else where it is configured."""
+        return LocalBackend.recorded(Path(self.home), environment) or self.backend(environment)
+
     def state_store(self):
         """Where rollout states live (reconciled by the next deployment run)."""
         from ml_assets.resources.rollout_state import JsonStateStore

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -48,15 +47,3 @@ class StateStore(Protocol):
     def load(self, environment: str) -> RolloutState | None: ...
 
     def save(self, state: RolloutState) -> None: ...
-
-
-class MemoryStateStore:
-    def __init__(self) -> None:
-        self.states: dict[str, dict[str, Any]] = {}
-
-    def load(self, environment: str) -> RolloutState | None:
-        raw = self.states.get(environment)
-        return RolloutState.from_dict(raw) if raw else None
-
-    def save(self, state: RolloutState) -> None:
-        self.states[state.environment] = json.loads(json.dumps(state.as_dict(), default=str))

@@ -101,27 +101,42 @@ class Gateway:
         score = None
         if status == 200:
             try:
-                score = self._sample(slot, orjson.loads(request_body), orjson.loads(payload))
+                score = self._sample(slot, request_body, orjson.loads(payload))
             except orjson.JSONDecodeError:
                 error = True
         if status is None or status == 200 or error:
             self._records(slot).add(time.time(), (time.perf_counter() - started) * 1000, error, score)
 
-    def _sample(self, slot: str, request: Any, answer: Any) -> float | None:
-        """Offer each scored record to the monitoring sample; the request's first score is returned."""
+    def _sample(self, slot: str, request_body: bytes, answer: Any) -> float | None:
+        """Offer each scored record to the monitoring sample; returns the request's first score.
+
+        The request is parsed only when the reservoir keeps one of its records, so the hot path stays cheap.
+        """
         if not isinstance(answer, dict):
             return None
-        if "probability" in answer and isinstance(request, dict):
-            pairs = [(request, answer["probability"])]
-        elif isinstance(answer.get("predictions"), list) and isinstance(request, list):
+        single = "probability" in answer
+        if single:
+            scores = [answer["probability"]]
+        elif isinstance(answer.get("predictions"), list):
             scores = [p.get("probability") if isinstance(p, dict) else p for p in answer["predictions"]]
-            pairs = list(zip(request, scores, strict=False))
         else:
             return None
-        now, version = time.time(), self.variants[slot].get("version")
-        for features, score in pairs:
-            self.sample.offer({"at": now, "slot": slot, "version": version, "features": features, "score": score})
-        return pairs[0][1] if pairs else None
+        kept = [self.sample.reserve() for _ in scores]
+        if any(index is not None for index in kept):
+            request = orjson.loads(request_body)
+            records = [request] if single else request if isinstance(request, list) else []
+            now, version = time.time(), self.variants[slot].get("version")
+            for position, (index, score) in enumerate(zip(kept, scores, strict=True)):
+                if index is not None:  # MLflow-protocol bodies keep their score; features only for /predict records
+                    features = records[position] if position < len(records) else None
+                    self.sample.items[index] = {
+                        "at": now,
+                        "slot": slot,
+                        "version": version,
+                        "features": features,
+                        "score": score,
+                    }
+        return scores[0] if scores else None
 
     async def _shadow(self, slot: str, path: str, body: bytes) -> None:
         started = time.perf_counter()

@@ -59,11 +59,15 @@ class ScoredSample:
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
 
-    def offer(self, item: dict[str, Any]) -> None:
+    def reserve(self) -> int | None:
+        """Count one more record; the index it should take in the sample, or None if it is not kept.
+
+        Deciding before the record is built keeps the cost of unsampled requests (almost all, once the reservoir
+        is full) to one random draw.
+        """
         self.seen += 1
         if len(self.items) < self.capacity:
-            self.items.append(item)
-            return
-        slot = self._rng.randrange(self.seen)
-        if slot < self.capacity:
-            self.items[slot] = item
+            self.items.append({})
+            return len(self.items) - 1
+        index = self._rng.randrange(self.seen)
+        return index if index < self.capacity else None

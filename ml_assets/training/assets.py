@@ -7,7 +7,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, Failure, MetadataValue, Output, asset
 
 from ml_assets.config import AlgorithmConfig, PipelineConfig
-from ml_assets.features.assets import FEATURE_COLUMNS_ATTR
+from ml_assets.features.assets import feature_columns_of
 from ml_assets.provenance import DATA_VERSION_ATTR, code_version
 from ml_assets.resources.mlflow_registry import MlflowRegistry
 from ml_assets.resources.reports import ReportStore
@@ -48,7 +48,7 @@ def build_model_asset(name: str, algorithm: AlgorithmConfig, config: PipelineCon
     def _model(
         context: AssetExecutionContext, training_data: pd.DataFrame, registry: MlflowRegistry, reports: ReportStore
     ) -> Output[dict]:
-        feature_columns = list(training_data.attrs[FEATURE_COLUMNS_ATTR])
+        feature_columns = feature_columns_of(training_data)
         data = train_test(training_data, feature_columns, config)
         estimator = build_estimator(algorithm)
         started = time.perf_counter()
@@ -200,7 +200,7 @@ def _champion_score(
     if version is None:
         return None
     model = registry.load_model(model_name, version)
-    feature_columns = list(training_data.attrs[FEATURE_COLUMNS_ATTR])
+    feature_columns = feature_columns_of(training_data)
     expected = list(getattr(model, "feature_names_in_", feature_columns))
     if expected != feature_columns:
         context.log.warning(f"champion v{version} uses other features {expected}; not comparable, treated as absent")

@@ -20,7 +20,7 @@ from dagster import (
 )
 
 from ml_assets.config import AlgorithmConfig, PipelineConfig
-from ml_assets.features.assets import FEATURE_COLUMNS_ATTR
+from ml_assets.features.assets import feature_columns_of
 from ml_assets.resources.mlflow_registry import MlflowRegistry
 from ml_assets.training.algorithms import build_estimator
 from ml_assets.training.assets import FAILED_GATES_TAG, GATES_TAG, model_asset_name
@@ -54,7 +54,7 @@ def build_model_checks(name: str, algorithm: AlgorithmConfig, config: PipelineCo
         context: AssetCheckExecutionContext, model: dict, training_data: pd.DataFrame, registry: MlflowRegistry
     ) -> Iterator[AssetCheckResult]:
         loaded, load_error = _load(registry, model["name"], model["version"])
-        data = train_test(training_data, list(training_data.attrs[FEATURE_COLUMNS_ATTR]), config)
+        data = train_test(training_data, feature_columns_of(training_data), config)
         if loaded is None:
             results = [GateResult("loads", "integrity", False, f"cannot load {model['model_uri']}: {load_error}")]
             results += [GateResult(g.name, g.kind, False, "skipped: the model did not load") for g in GATES[1:]]

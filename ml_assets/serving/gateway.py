@@ -90,24 +90,28 @@ class Gateway:
             return None
         return random.choices([s for s, _ in choices], weights=[w for _, w in choices])[0]
 
-    async def _forward(self, slot: str, path: str, body: bytes) -> tuple[int, bytes]:
+    async def _forward(self, variant: dict[str, Any], path: str, body: bytes) -> tuple[int, bytes]:
         assert self.session is not None
-        url = self.variants[slot]["url"] + path
+        url = variant["url"] + path
         async with self.session.post(url, data=body, headers={"Content-Type": "application/json"}) as response:
             return response.status, await response.read()
 
-    def _observe(self, slot: str, started: float, status: int | None, payload: bytes, request_body: bytes) -> None:
+    def _observe(
+        self, slot: str, version: Any, started: float, status: int | None, payload: bytes, request_body: bytes
+    ) -> None:
+        # The variant may be retired while its last requests are in flight: everything here uses what the
+        # request was sent to (slot and version captured before forwarding), never a fresh lookup.
         error = status is None or status >= 500
         score = None
         if status == 200:
             try:
-                score = self._sample(slot, request_body, orjson.loads(payload))
+                score = self._sample(slot, version, request_body, orjson.loads(payload))
             except orjson.JSONDecodeError:
                 error = True
         if status is None or status == 200 or error:
             self._records(slot).add(time.time(), (time.perf_counter() - started) * 1000, error, score)
 
-    def _sample(self, slot: str, request_body: bytes, answer: Any) -> float | None:
+    def _sample(self, slot: str, version: Any, request_body: bytes, answer: Any) -> float | None:
         """Offer each scored record to the monitoring sample; returns the request's first score.
 
         The request is parsed only when the reservoir keeps one of its records, so the hot path stays cheap.
@@ -125,7 +129,7 @@ class Gateway:
         if any(index is not None for index in kept):
             request = orjson.loads(request_body)
             records = [request] if single else request if isinstance(request, list) else []
-            now, version = time.time(), self.variants[slot].get("version")
+            now = time.time()
             for position, (index, score) in enumerate(zip(kept, scores, strict=True)):
                 if index is not None:  # MLflow-protocol bodies keep their score; features only for /predict records
                     features = records[position] if position < len(records) else None
@@ -138,13 +142,13 @@ class Gateway:
                     }
         return scores[0] if scores else None
 
-    async def _shadow(self, slot: str, path: str, body: bytes) -> None:
+    async def _shadow(self, slot: str, variant: dict[str, Any], path: str, body: bytes) -> None:
         started = time.perf_counter()
         try:
-            status, payload = await self._forward(slot, path, body)
+            status, payload = await self._forward(variant, path, body)
         except UPSTREAM_ERRORS:
             status, payload = None, b""
-        self._observe(slot, started, status, payload, body)
+        self._observe(slot, variant.get("version"), started, status, payload, body)
 
     async def route(self, request: Request, path: str) -> Response:
         try:
@@ -153,24 +157,26 @@ class Gateway:
             return json_response(error.body, error.status)
         mirror_slot = self.mirror.get("slot")
         if mirror_slot in self.variants and random.uniform(0, 100) < self.mirror.get("percent", 0):
-            task = asyncio.create_task(self._shadow(mirror_slot, path, body))
+            task = asyncio.create_task(self._shadow(mirror_slot, self.variants[mirror_slot], path, body))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
         tried: set[str] = set()
         while (slot := self._pick(tried)) is not None:
             tried.add(slot)
+            variant = self.variants[slot]  # _pick only returns registered slots
+            version = variant.get("version")
             started = time.perf_counter()
             try:
-                status, payload = await self._forward(slot, path, body)
+                status, payload = await self._forward(variant, path, body)
             except UPSTREAM_ERRORS:
-                self._observe(slot, started, None, b"", body)
+                self._observe(slot, version, started, None, b"", body)
                 continue  # the backend is down: try another live slot
-            self._observe(slot, started, status, payload, body)
+            self._observe(slot, version, started, status, payload, body)
             return Response(
                 payload,
                 status_code=status,
                 media_type="application/json",
-                headers={"X-Variant": slot, "X-Model-Version": str(self.variants[slot].get("version"))},
+                headers={"X-Variant": slot, "X-Model-Version": str(version)},
             )
         return json_response({"error": f"no live backend in {self.environment}", "tried": sorted(tried)}, 503)
 

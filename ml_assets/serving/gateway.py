@@ -30,7 +30,9 @@ from starlette.routing import Route
 from ml_assets.serving.app import RequestError, json_response, read_body, read_json
 from ml_assets.serving.traffic import ScoredSample, VariantTraffic
 
-UPSTREAM_ERRORS = (aiohttp.ClientConnectionError, asyncio.TimeoutError)
+# Any client-side failure of the upstream call (refused, reset, a response cut short when a server dies) means
+# that backend failed; scoring is idempotent, so the request is safely retried on another live slot.
+UPSTREAM_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError)
 
 
 class Gateway:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 
@@ -128,7 +129,20 @@ def serve(args: argparse.Namespace) -> int:
     features = [str(f) for f in model.feature_names_in_]
     threshold = config.evaluation.decision_threshold if args.threshold is None else args.threshold
     chaos = Chaos.from_env(name, version, args.environment)
-    app = create_app(Scorer(model, features, threshold, name, version), variant=args.variant, chaos=chaos)
+    publisher = None
+    if args.cloudwatch_namespace:
+        from ml_assets.resources.aws.cloudwatch import CloudWatchResource
+        from ml_assets.serving.cloudwatch import CloudWatchPublisher
+
+        cloudwatch = CloudWatchResource()  # region, endpoint and credentials from the task's environment
+        publisher = CloudWatchPublisher(
+            lambda datums: cloudwatch.put(args.cloudwatch_namespace, datums),
+            args.environment,
+            args.variant,
+            flush_seconds=args.metrics_flush_seconds,
+        )
+    scorer = Scorer(model, features, threshold, name, version)
+    app = create_app(scorer, variant=args.variant, chaos=chaos, publisher=publisher)
     print(
         f"serving {name} v{version} ({len(features)} features) as {args.variant} on http://{args.host}:{args.port}",
         flush=True,
@@ -243,12 +257,36 @@ def build_parser() -> argparse.ArgumentParser:
     chk.set_defaults(func=check_config)
 
     srv = commands.add_parser("serve", help="serve a registered model version over HTTP (no pickle, digest-checked)")
-    srv.add_argument("--model-uri", required=True, help="models:/NAME/VERSION or models:/NAME@ALIAS")
-    srv.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
-    srv.add_argument("--port", type=int, default=8601)
-    srv.add_argument("--variant", default="default", help="the slot name reported in answers and metrics")
+    # Every option also reads an environment variable, so an ECS task definition sets them without a command.
+    srv.add_argument(
+        "--model-uri",
+        default=os.environ.get("ML_ASSETS_MODEL_URI"),
+        required="ML_ASSETS_MODEL_URI" not in os.environ,
+        help="models:/NAME/VERSION or models:/NAME@ALIAS ($ML_ASSETS_MODEL_URI)",
+    )
+    srv.add_argument(
+        "--host",
+        default=os.environ.get("ML_ASSETS_HOST", "127.0.0.1"),
+        help="bind address (default: loopback only; $ML_ASSETS_HOST)",
+    )
+    srv.add_argument("--port", type=int, default=int(os.environ.get("ML_ASSETS_PORT", "8601")))
+    srv.add_argument(
+        "--variant",
+        default=os.environ.get("ML_ASSETS_SLOT", "default"),
+        help="the slot name reported in answers and metrics ($ML_ASSETS_SLOT)",
+    )
     srv.add_argument("--threshold", type=float, help="decision threshold (default from the config)")
-    srv.add_argument("--environment", default="default", help="the environment this server belongs to")
+    srv.add_argument(
+        "--environment",
+        default=os.environ.get("ML_ASSETS_ENVIRONMENT", "default"),
+        help="the environment this server belongs to ($ML_ASSETS_ENVIRONMENT)",
+    )
+    srv.add_argument(
+        "--cloudwatch-namespace",
+        default=os.environ.get("ML_ASSETS_CLOUDWATCH_NAMESPACE"),
+        help="also publish per-second metrics to this CloudWatch namespace ($ML_ASSETS_CLOUDWATCH_NAMESPACE)",
+    )
+    srv.add_argument("--metrics-flush-seconds", type=float, default=10.0)
     srv.add_argument("--config", type=Path)
     srv.set_defaults(func=serve)
 

@@ -181,9 +181,41 @@ class LoadTestConfig(_Strict):
     min_success_rate: float = Field(default=0.999, ge=0, le=1)
 
 
+class AwsConfig(_Strict):
+    """Where the AWS platform lives. Resource names follow the Terraform naming (``terraform/``):
+    cluster ``{project}-{env}``, services ``{project}-{env}-model-{slot}``, load balancer ``{project}-{env}``,
+    target groups ``{project}-{env}-{slot}``."""
+
+    project: str = Field(default="ml-assets", pattern=r"^[a-z][a-z0-9-]{1,15}$")
+    region: str | None = Field(default=None, description="Default: AWS_REGION / the AWS profile's region.")
+    endpoint_url: str | None = Field(default=None, description="An AWS-compatible endpoint (tests); default AWS.")
+    max_attempts: int = Field(default=8, ge=1, le=20, description="Per call, adaptive retry mode (throttling).")
+    listener_port: int = Field(default=80, gt=0, lt=65536)
+    desired_count: int = Field(default=2, ge=1, description="Model-server tasks per live colour.")
+    stabilize_timeout_seconds: float = Field(default=900.0, gt=0, description="ECS steady state, then targets.")
+    poll_seconds: float = Field(default=10.0, gt=0)
+    metric_period_seconds: int = Field(
+        default=1, description="One analysis sample per period (1 s: high-resolution metrics).", ge=1
+    )
+    metrics_namespace: str = "MLAssets/Serving"
+
+    @model_validator(mode="after")
+    def _period(self) -> AwsConfig:
+        if self.metric_period_seconds not in (1, 5, 10, 30) and self.metric_period_seconds % 60:
+            raise ValueError(
+                f"aws.metric_period_seconds must be 1, 5, 10, 30 or a multiple of 60, got "
+                f"{self.metric_period_seconds} (CloudWatch periods)"
+            )
+        return self
+
+
 class DeploymentConfig(_Strict):
     """How a candidate reaches production: staging checks, then a canary or blue-green release."""
 
+    platform: Literal["local", "aws"] = Field(
+        default="local", description="local: gateway and servers on this machine; aws: ECS services behind an ALB."
+    )
+    aws: AwsConfig = AwsConfig()
     strategy: Literal["canary", "blue_green"] = "canary"
     canary: CanaryConfig = CanaryConfig()
     bake_seconds: float = Field(default=30.0, gt=0, description="Time between analyses at each step.")
@@ -205,6 +237,17 @@ class DeploymentConfig(_Strict):
         steps = self.canary.steps
         if not steps or steps[-1] != 100 or steps != sorted(set(steps)) or steps[0] <= 0:
             raise ValueError(f"canary.steps must increase within (0, 100] and end at 100, got {steps}")
+        if self.platform == "aws":
+            if self.canary.shadow_percent:
+                raise ValueError("canary.shadow_percent: an Application Load Balancer cannot mirror traffic; use 0")
+            period = self.aws.metric_period_seconds
+            needed = max(self.analysis.min_latency_samples, self.analysis.min_score_samples) * period
+            if self.bake_seconds * (self.max_extensions + 1) < needed:
+                raise ValueError(
+                    f"bake_seconds: on AWS each analysis sample is one {period} s metric period, and the analysis "
+                    f"needs {needed // period} of them; bake_seconds x (max_extensions + 1) = "
+                    f"{self.bake_seconds * (self.max_extensions + 1):g} s < {needed} s"
+                )
         return self
 
 

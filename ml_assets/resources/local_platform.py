@@ -195,7 +195,7 @@ class LocalBackend:
                 str(BIN / "ml-assets"),
                 "serve",
                 "--model-uri",
-                f"models:/{model.name}/{model.version}",
+                model.uri,
                 "--host",
                 self.host,
                 "--port",

@@ -8,6 +8,7 @@ from typing import Protocol
 from ml_assets.rollout.analysis import ArmWindow
 
 SLOTS = ("blue", "green")
+SLOT_HEADER = "X-ML-Assets-Slot"  # routes a request to one colour (golden-record checks through the ALB)
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,18 @@ class ModelRef:
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+    @classmethod
+    def from_uri(cls, uri: str) -> ModelRef:
+        """Parse ``models:/NAME/VERSION``."""
+        name, _, version = uri.removeprefix("models:/").rpartition("/")
+        if not uri.startswith("models:/") or not name or not version.isdigit():
+            raise ValueError(f"expected a model URI models:/NAME/VERSION, got {uri!r}")
+        return cls(name, version)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ the field; the process never dies on it and never answers 5xx for it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import time
@@ -22,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ml_assets.serving.cloudwatch import CloudWatchPublisher
 from ml_assets.serving.scoring import InputError, Scorer, mlflow_records
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
@@ -116,8 +118,13 @@ class Chaos:
 
 
 def create_app(
-    scorer: Scorer, variant: str = "default", max_body_bytes: int = 1_000_000, chaos: Chaos = Chaos()
+    scorer: Scorer,
+    variant: str = "default",
+    max_body_bytes: int = 1_000_000,
+    chaos: Chaos = Chaos(),
+    publisher: CloudWatchPublisher | None = None,
 ) -> Starlette:
+    """The app; ``publisher`` (optional) also sends per-second metrics to CloudWatch."""
     metrics = Metrics(scorer, variant)
     identity = {"model": scorer.name, "version": scorer.version, "variant": variant}
 
@@ -133,34 +140,39 @@ def create_app(
             await asyncio.sleep(chaos.delay_ms / 1000)
         if chaos.error_rate and random.random() < chaos.error_rate:
             metrics.count(endpoint, 503)
+            if publisher is not None:
+                publisher.record(503, 1000 * (time.perf_counter() - started), [])
             return json_response({"error": "injected fault (chaos testing)"}, 503)
+        scores: list[float] = []
         try:
-            response = json_response(build(await read_json(request, max_body_bytes)))
+            body, scores = build(await read_json(request, max_body_bytes))
+            response = json_response(body)
         except RequestError as error:
             response = json_response(error.body, error.status)
         except InputError as error:
             response = json_response(error.as_dict(), 422 if error.field else 400)
         metrics.count(endpoint, response.status_code)
+        elapsed = time.perf_counter() - started
         if response.status_code == 200:
-            metrics.latency.observe(time.perf_counter() - started)
+            metrics.latency.observe(elapsed)
+        if publisher is not None:
+            publisher.record(response.status_code, 1000 * elapsed, scores)
         return response
 
-    def predict_body(payload: Any) -> dict[str, Any]:
+    def predict_body(payload: Any) -> tuple[dict[str, Any], list[float]]:
         single = isinstance(payload, dict)
         records = [payload] if single else payload
         if not isinstance(records, list):
             raise InputError("the body must be one record (an object) or a list of records")
         probabilities, decisions = score(records)
         if single:
-            return {"probability": probabilities[0], "decision": decisions[0], **identity}
-        return {
-            "predictions": [{"probability": p, "decision": d} for p, d in zip(probabilities, decisions, strict=True)],
-            **identity,
-        }
+            return {"probability": probabilities[0], "decision": decisions[0], **identity}, probabilities
+        predictions = [{"probability": p, "decision": d} for p, d in zip(probabilities, decisions, strict=True)]
+        return {"predictions": predictions, **identity}, probabilities
 
-    def invocations_body(payload: Any) -> dict[str, Any]:
+    def invocations_body(payload: Any) -> tuple[dict[str, Any], list[float]]:
         probabilities, _ = score(mlflow_records(payload, scorer.features))
-        return {"predictions": probabilities}
+        return {"predictions": probabilities}, probabilities
 
     async def predict(request: Request) -> Response:
         return await handle(request, "predict", predict_body)
@@ -174,11 +186,22 @@ def create_app(
     async def prometheus(request: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        if publisher is not None:
+            publisher.start()
+        try:
+            yield
+        finally:
+            if publisher is not None:
+                publisher.stop()
+
     return Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/health", health, methods=["GET"]),
             Route("/predict", predict, methods=["POST"]),
             Route("/invocations", invocations, methods=["POST"]),
             Route("/metrics", prometheus, methods=["GET"]),
-        ]
+        ],
     )

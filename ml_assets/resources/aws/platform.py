@@ -1,0 +1,230 @@
+"""The AWS serving platform: per environment, a blue and a green ECS service behind one ALB listener.
+
+Terraform owns the infrastructure (cluster, services, load balancer, target groups, the task definition of the
+model server); a release only registers a task-definition revision that names the model version, scales a
+colour's service, waits for ECS steady state and then for healthy targets (ECS being stable does not mean the
+ALB routes to the new tasks), and moves listener weights, reading them back after every change. Release
+analysis reads the servers' one-second CloudWatch metrics: one sample per metric period, as Kayenta does.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from dagster import ConfigurableResource
+
+from ml_assets.monitoring.catalog import ERRORS, LATENCY, REQUESTS, SCORE
+from ml_assets.resources.aws.alb import AlbResource, metric_dimension
+from ml_assets.resources.aws.cloudwatch import CloudWatchResource
+from ml_assets.resources.aws.ecs import MODEL_URI_ENV, EcsResource, environment_of
+from ml_assets.resources.aws.session import AwsError
+from ml_assets.rollout.analysis import ArmWindow
+from ml_assets.rollout.backend import SLOT_HEADER, SLOTS, Health, ModelRef
+
+ALB_NAMESPACE = "AWS/ApplicationELB"
+
+
+class AwsNames:
+    """Resource names shared with Terraform (``terraform/modules/serving``): change both or neither."""
+
+    def __init__(self, project: str, environment: str) -> None:
+        self.project, self.environment = project, environment
+        self.cluster = f"{project}-{environment}"
+        self.load_balancer = f"{project}-{environment}"
+
+    def service(self, slot: str) -> str:
+        return f"{self.project}-{self.environment}-model-{slot}"
+
+    def target_group(self, slot: str) -> str:
+        return f"{self.project}-{self.environment}-{slot}"
+
+
+class AwsBackend:
+    """One environment on AWS, as the release engine's ServingBackend."""
+
+    def __init__(self, platform: AwsServingPlatform, environment: str, sleep=time.sleep) -> None:
+        self.platform, self.environment, self.sleep = platform, environment, sleep
+        self.names = AwsNames(platform.project, environment)
+        self.ecs, self.alb, self.cloudwatch = platform.ecs, platform.alb, platform.cloudwatch
+
+    # -- resolved once per backend -----------------------------------------------------------------------------
+
+    @cached_property
+    def load_balancer(self) -> dict[str, Any]:
+        return self.alb.load_balancer(self.names.load_balancer)
+
+    @cached_property
+    def listener_arn(self) -> str:
+        return self.alb.listener(self.load_balancer, self.platform.listener_port)["ListenerArn"]
+
+    @cached_property
+    def target_groups(self) -> dict[str, dict[str, Any]]:
+        groups = self.alb.target_groups([self.names.target_group(slot) for slot in SLOTS])
+        return {slot: groups[self.names.target_group(slot)] for slot in SLOTS}
+
+    @property
+    def url(self) -> str:
+        if self.platform.public_url:
+            return self.platform.public_url.rstrip("/")
+        scheme = "https" if self.platform.listener_port == 443 else "http"
+        return f"{scheme}://{self.load_balancer['DNSName']}:{self.platform.listener_port}"
+
+    # -- ServingBackend ----------------------------------------------------------------------------------------
+
+    def launch(self, slot: str, model: ModelRef) -> None:
+        service_name = self.names.service(slot)
+        service = self.ecs.service(self.names.cluster, service_name)
+        target_group = self.target_groups[slot]  # a missing target group fails before anything changes
+        revision = self.ecs.register_revision(
+            service["taskDefinition"],
+            self.platform.container_name,
+            {MODEL_URI_ENV: model.uri, "ML_ASSETS_SLOT": slot, "ML_ASSETS_ENVIRONMENT": self.environment},
+        )
+        count = self.platform.desired_count
+        self.ecs.update(self.names.cluster, service_name, count, revision)
+        timeout, poll = self.platform.stabilize_timeout_seconds, self.platform.poll_seconds
+        self.ecs.wait_stable(self.names.cluster, service_name, revision, timeout, poll, self.sleep)
+        self.alb.wait_healthy(target_group, count, timeout, poll, self.sleep)
+
+    def health(self, slot: str) -> Health:
+        service = self.ecs.service(self.names.cluster, self.names.service(slot))
+        states = self.alb.target_health(self.target_groups[slot])
+        desired, running = service.get("desiredCount", 0), service.get("runningCount", 0)
+        detail = f"{self.names.service(slot)}: running {running}/{desired}, targets {states or 'none'}"
+        healthy = desired > 0 and running == desired and states.get("healthy", 0) >= desired
+        return Health(healthy, detail)
+
+    def serving(self) -> dict[str, ModelRef]:
+        served = {}
+        for slot in SLOTS:
+            service = self.ecs.service(self.names.cluster, self.names.service(slot))
+            if service.get("desiredCount", 0) == 0:
+                continue
+            definition = self.ecs.task_definition(service["taskDefinition"])
+            for container in definition["containerDefinitions"]:
+                if container["name"] == self.platform.container_name and MODEL_URI_ENV in environment_of(container):
+                    served[slot] = ModelRef.from_uri(environment_of(container)[MODEL_URI_ENV])
+        return served
+
+    def set_weights(self, weights: dict[str, int]) -> None:
+        unknown = set(weights) - set(SLOTS)
+        if unknown:
+            raise AwsError(f"unknown slots {sorted(unknown)}; expected {list(SLOTS)}")
+        by_arn = {self.target_groups[slot]["TargetGroupArn"]: int(weights.get(slot, 0)) for slot in SLOTS}
+        self.alb.set_weights(self.listener_arn, by_arn)
+
+    def read_weights(self) -> dict[str, int]:
+        slot_of = {group["TargetGroupArn"]: slot for slot, group in self.target_groups.items()}
+        applied = self.alb.weights(self.listener_arn)
+        strangers = {arn: weight for arn, weight in applied.items() if arn not in slot_of and weight}
+        if strangers:
+            raise AwsError(f"listener {self.listener_arn} forwards to target groups outside blue/green: {strangers}")
+        total = sum(weight for arn, weight in applied.items() if arn in slot_of)
+        if total == 0:
+            return {}
+        # ALB weights are relative (0-999); the engine thinks in percent.
+        return {slot_of[arn]: round(100 * weight / total) for arn, weight in applied.items() if arn in slot_of}
+
+    def set_mirror(self, slot: str | None, percent: int) -> None:
+        if slot is not None and percent:
+            raise AwsError("an Application Load Balancer cannot mirror traffic (deployment.canary.shadow_percent)")
+
+    def window(self, slot: str, since: float, until: float) -> ArmWindow:
+        period = self.platform.metric_period_seconds
+        dimensions = [{"Name": "Environment", "Value": self.environment}, {"Name": "Slot", "Value": slot}]
+
+        def serving(metric: str, stat: str) -> dict[str, Any]:
+            return {
+                "Metric": {
+                    "Namespace": self.platform.metrics_namespace,
+                    "MetricName": metric,
+                    "Dimensions": dimensions,
+                },
+                "Period": period,
+                "Stat": stat,
+            }
+
+        group = self.target_groups[slot]
+        alb_dimensions = [
+            {"Name": "LoadBalancer", "Value": metric_dimension(self.load_balancer["LoadBalancerArn"], "loadbalancer/")},
+            {"Name": "TargetGroup", "Value": metric_dimension(group["TargetGroupArn"], "")},
+        ]
+        series = self.cloudwatch.series(
+            {
+                "requests": serving(REQUESTS, "Sum"),
+                "errors": serving(ERRORS, "Sum"),
+                "latency": serving(LATENCY, "Average"),
+                "score": serving(SCORE, "Average"),
+                # A dead or unreachable task answers nothing itself: the ALB counts those failures.
+                "unreachable": {
+                    "Metric": {
+                        "Namespace": ALB_NAMESPACE,
+                        "MetricName": "TargetConnectionErrorCount",
+                        "Dimensions": alb_dimensions,
+                    },
+                    "Period": 60,
+                    "Stat": "Sum",
+                },
+            },
+            since,
+            until,
+        )
+        unreachable = int(series["unreachable"].sum())
+        return ArmWindow(
+            requests=int(series["requests"].sum()) + unreachable,
+            errors=int(series["errors"].sum()) + unreachable,
+            latencies_ms=series["latency"],
+            scores=series["score"],
+        )
+
+    def retire(self, slot: str) -> None:
+        self.ecs.update(self.names.cluster, self.names.service(slot), 0)
+
+    def score(self, slot: str, records: list[dict]) -> tuple[int, Any]:
+        """Score ``records`` on one colour through the ALB (a listener rule routes on the slot header)."""
+        request = urllib.request.Request(
+            f"{self.url}/predict",
+            data=json.dumps(records).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json", SLOT_HEADER: slot},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode(errors="replace")
+
+
+class AwsServingPlatform(ConfigurableResource):
+    """Model servers on ECS behind an ALB, metrics in CloudWatch; rollout state in the state folder or S3."""
+
+    ecs: EcsResource
+    alb: AlbResource
+    cloudwatch: CloudWatchResource
+    project: str = "ml-assets"
+    listener_port: int = 80
+    desired_count: int = 2
+    stabilize_timeout_seconds: float = 900.0
+    poll_seconds: float = 10.0
+    metric_period_seconds: int = 1
+    metrics_namespace: str = "MLAssets/Serving"
+    container_name: str = "model-server"
+    public_url: str | None = None
+    home: str = ".ml_assets"
+
+    def backend(self, environment: str) -> AwsBackend:
+        return AwsBackend(self, environment)
+
+    def live_backend(self, environment: str) -> AwsBackend:
+        return self.backend(environment)
+
+    def state_store(self):
+        from ml_assets.resources.rollout_state import JsonStateStore
+
+        return JsonStateStore(Path(self.home) / "rollouts")

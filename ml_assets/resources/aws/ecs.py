@@ -80,10 +80,13 @@ class EcsResource(AwsClientResource):
         """Wait until the service runs only ``task_definition`` at its desired count (the deployment finished)."""
 
         def stable(service: dict[str, Any]) -> bool:
+            # The PRIMARY deployment is the service's latest task definition; one deployment left means the old
+            # tasks are gone, and COMPLETED that ECS (with its circuit breaker) considers the rollout done.
             deployments = service.get("deployments", [])
             return (
-                len(deployments) == 1
-                and deployments[0].get("taskDefinition") == task_definition
+                service.get("taskDefinition") == task_definition
+                and len(deployments) == 1
+                and deployments[0].get("status", "PRIMARY") == "PRIMARY"
                 and deployments[0].get("rolloutState", "COMPLETED") == "COMPLETED"
                 and service.get("runningCount") == service.get("desiredCount")
             )

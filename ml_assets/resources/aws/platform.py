@@ -79,8 +79,10 @@ class AwsBackend:
 
     def launch(self, slot: str, model: ModelRef) -> None:
         service_name = self.names.service(slot)
+        # Everything the release needs is resolved before anything changes: a missing piece fails cleanly.
         service = self.ecs.service(self.names.cluster, service_name)
-        target_group = self.target_groups[slot]  # a missing target group fails before anything changes
+        target_group = self.target_groups[slot]
+        _ = self.listener_arn
         revision = self.ecs.register_revision(
             service["taskDefinition"],
             self.platform.container_name,

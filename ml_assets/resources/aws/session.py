@@ -43,7 +43,9 @@ def _client(service: str, region: str | None, endpoint_url: str | None, max_atte
     )
     if known and region not in known:
         raise AwsError(f"unknown AWS region {region!r} for {service} (deployment.aws.region or AWS_REGION)")
-    config = Config(retries={"mode": "adaptive", "max_attempts": max_attempts}, connect_timeout=10, read_timeout=30)
+    config = Config(
+        retries={"mode": "adaptive", "total_max_attempts": max_attempts}, connect_timeout=10, read_timeout=30
+    )
     return session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
 
 
@@ -78,12 +80,12 @@ class AwsClientResource(ConfigurableResource):
     def client(self, service: str) -> Any:
         return _client(service, self.region, self.endpoint_url, self.max_attempts)
 
-    def call(self, service: str, action: str, resource: str, **kwargs: Any) -> dict[str, Any]:
-        """``client.<action>(**kwargs)``; any failure becomes an AwsError naming ``resource``."""
+    def call(self, api: str, action: str, resource: str, /, **kwargs: Any) -> dict[str, Any]:
+        """``client(api).<action>(**kwargs)``; any failure becomes an AwsError naming ``resource``."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            return getattr(self.client(service), action)(**kwargs)
+            return getattr(self.client(api), action)(**kwargs)
         except (ClientError, BotoCoreError) as error:
             raise describe_failure(error, action, resource) from error
 

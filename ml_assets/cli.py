@@ -168,45 +168,55 @@ def gateway(args: argparse.Namespace) -> int:
     return 0
 
 
-def _backend(settings: Settings, environment: str):
+def _platform(settings: Settings):
     from ml_assets.resources import serving_platform
 
-    return serving_platform(settings, load_config(settings.config_path)).live_backend(environment)
+    return serving_platform(settings, load_config(settings.config_path))
+
+
+def _environment_status(backend, rollout) -> dict:
+    entry: dict = {"url": backend.url}
+    if hasattr(backend, "gateway_running"):  # the local platform's router is a process of ours
+        entry["gateway"] = "running" if backend.gateway_running() else "stopped"
+    entry["weights"] = backend.read_weights()
+    entry["variants"] = {
+        slot: {"model": model.name, "version": model.version, "health": backend.health(slot).detail}
+        for slot, model in backend.serving().items()
+    }
+    if rollout is not None:
+        entry["rollout"] = {
+            "id": rollout.rollout_id,
+            "strategy": rollout.strategy,
+            "status": rollout.status,
+            "phase": rollout.phase,
+            "candidate": str(rollout.candidate_model),
+            "reason": rollout.reason,
+        }
+    return entry
 
 
 def status(args: argparse.Namespace) -> int:
     import json
 
-    from ml_assets.resources.rollout_state import JsonStateStore
-
     settings = load_settings()
-    store = JsonStateStore(settings.home / "rollouts")
+    platform = _platform(settings)
+    store = platform.state_store()
     report = {}
     for environment in ENVIRONMENTS:
-        backend = _backend(settings, environment)
-        entry: dict = {"url": backend.url, "gateway": "running" if backend.gateway_running() else "stopped"}
-        if entry["gateway"] == "running":
-            state = backend.state()
-            entry["weights"] = state["weights"]
-            entry["variants"] = {
-                slot: {**variant, "health": backend.health(slot).detail} for slot, variant in state["variants"].items()
-            }
-        rollout = store.load(environment)
-        if rollout is not None:
-            entry["rollout"] = {
-                "id": rollout.rollout_id,
-                "strategy": rollout.strategy,
-                "status": rollout.status,
-                "phase": rollout.phase,
-                "candidate": str(rollout.candidate_model),
-                "reason": rollout.reason,
-            }
-        report[environment] = entry
+        try:
+            report[environment] = _environment_status(platform.live_backend(environment), store.load(environment))
+        except RuntimeError as error:  # one environment missing (not applied yet) does not hide the other
+            report[environment] = {"error": str(error)}
+
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
     for environment, entry in report.items():
-        print(f"{environment}: {entry['url']} (gateway {entry['gateway']})")
+        if "error" in entry:
+            print(f"{environment}: {entry['error']}")
+            continue
+        router = f" (gateway {entry['gateway']})" if "gateway" in entry else ""
+        print(f"{environment}: {entry['url']}{router}")
         for slot, variant in entry.get("variants", {}).items():
             weight = entry["weights"].get(slot, 0)
             print(f"  {slot:<6} {weight:>3}%  {variant['model']} v{variant['version']}  {variant['health']}")
@@ -219,9 +229,13 @@ def status(args: argparse.Namespace) -> int:
 
 
 def stop(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    for environment in ENVIRONMENTS:
-        _backend(settings, environment).stop_all()
+    platform = _platform(load_settings())
+    backends = [platform.live_backend(environment) for environment in ENVIRONMENTS]
+    if not all(hasattr(backend, "stop_all") for backend in backends):
+        print("nothing runs on this machine: on AWS, releases scale the ECS services (terraform owns them)")
+        return 0
+    for backend in backends:
+        backend.stop_all()
     print("stopped every gateway and model server")
     return 0
 
@@ -319,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except RuntimeError as error:  # the serving platform's errors (AWS calls, local processes) name what failed
+        print(f"error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ml_assets.monitoring.catalog import SERVING_NAMESPACE
+
 ColumnType = Literal["int", "float", "datetime", "string", "bool"]
 
 
@@ -197,7 +199,10 @@ class AwsConfig(_Strict):
     metric_period_seconds: int = Field(
         default=1, description="One analysis sample per period (1 s: high-resolution metrics).", ge=1
     )
-    metrics_namespace: str = "MLAssets/Serving"
+    metrics_namespace: str = SERVING_NAMESPACE
+    public_urls: dict[str, str] = Field(
+        default={}, description="Per environment, how clients reach it (DNS name, https); default the ALB's name."
+    )
 
     @model_validator(mode="after")
     def _period(self) -> AwsConfig:

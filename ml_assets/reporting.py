@@ -56,10 +56,11 @@ def _serving_lines(config: PipelineConfig, settings: Settings) -> list[str]:
     from ml_assets.resources import serving_platform
 
     backend = serving_platform(settings, config).live_backend("production")
-    if not backend.gateway_running():
+    served = backend.serving()
+    if not served:
         return ["", "production: not deployed (ml-assets status shows the environments)"]
-    state = backend.state()
-    serving = ", ".join(f"{slot} {w}% v{state['variants'][slot]['version']}" for slot, w in state["weights"].items())
+    weights = backend.read_weights()
+    serving = ", ".join(f"{slot} {weights.get(slot, 0)}% v{model.version}" for slot, model in served.items())
     lines = ["", f"production: {backend.url} ({serving or 'no traffic routed'})"]
     record = _example_record(config, settings)
     if record is not None:

@@ -5,15 +5,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from dagster import AssetExecutionContext, AssetsDefinition, Failure, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, AssetsDefinition, Failure, MetadataValue, Output, ResourceParam, asset
 
 from ml_assets.config import PipelineConfig
 from ml_assets.deployment.plans import held_out_records, release_plan
 from ml_assets.features.assets import feature_columns_of
-from ml_assets.resources.local_platform import LocalBackend, LocalServingPlatform, http
 from ml_assets.resources.mlflow_registry import MlflowRegistry
 from ml_assets.resources.reports import ReportStore
-from ml_assets.rollout.backend import ModelRef
+from ml_assets.rollout.backend import ModelRef, ServingBackend, ServingPlatform
 from ml_assets.rollout.clock import SystemClock
 from ml_assets.rollout.engine import RolloutEngine
 from ml_assets.rollout.state import PROMOTED, RolloutState
@@ -22,14 +21,13 @@ from ml_assets.training.assets import CHAMPION_ALIAS
 PREVIOUS_CHAMPION_ALIAS = "previous_champion"
 
 
-def golden_check(backend: LocalBackend, records: list[dict], expected: np.ndarray):
+def golden_check(backend: ServingBackend, records: list[dict], expected: np.ndarray):
     """A check for the engine: the slot's server must score the golden records as the registered model does."""
 
     def check(slot: str) -> str | None:
-        url = backend.state()["variants"][slot]["url"]
-        status, answer = http("POST", f"{url}/predict", records, timeout=30)
+        status, answer = backend.score(slot, records)
         if status != 200:
-            return f"{url}/predict answered {status}: {answer}"
+            return f"{slot}'s /predict answered {status}: {answer}"
         served = np.array([p["probability"] for p in answer["predictions"]])
         worst = float(np.max(np.abs(served - expected)))
         return (
@@ -45,12 +43,12 @@ def _release(
     strategy: str | None,
     candidate: dict,
     training_data: pd.DataFrame,
-    platform: LocalServingPlatform,
+    platform: ServingPlatform,
     registry: MlflowRegistry,
     reports: ReportStore,
     config: PipelineConfig,
     replay: bool,
-) -> tuple[RolloutState, LocalBackend, Path]:
+) -> tuple[RolloutState, ServingBackend, Path]:
     """Run the release engine for ``candidate`` in ``environment``; the rollout report is written either way."""
     deployment = config.deployment
     backend = platform.backend(environment)
@@ -62,7 +60,8 @@ def _release(
     plan = release_plan(deployment, strategy)
     engine = RolloutEngine(backend, platform.state_store(), SystemClock(), plan, environment, log=context.log.info)
     traffic: contextlib.AbstractContextManager = contextlib.nullcontext()
-    if replay and deployment.replay_rate > 0 and backend.serving():
+    # Held-out traffic is replayed on the local platform only: on AWS the environment has its own clients.
+    if replay and deployment.platform == "local" and deployment.replay_rate > 0 and backend.serving():
         from ml_assets.serving.replay import BackgroundReplay  # aiohttp only when traffic is replayed
 
         backend.ensure_gateway()
@@ -80,7 +79,7 @@ def _release(
     return state, backend, report
 
 
-def _metadata(state: RolloutState, backend: LocalBackend, report_path: Path) -> dict:
+def _metadata(state: RolloutState, backend: ServingBackend, report_path: Path) -> dict:
     return {
         "environment": state.environment,
         "url": backend.url,
@@ -103,7 +102,7 @@ def build_deployment_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         context: AssetExecutionContext,
         candidate_model: dict,
         training_data: pd.DataFrame,
-        platform: LocalServingPlatform,
+        platform: ResourceParam[ServingPlatform],
         registry: MlflowRegistry,
         reports: ReportStore,
     ) -> Output[dict]:
@@ -134,7 +133,7 @@ def build_deployment_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         context: AssetExecutionContext,
         staging_deployment: dict,
         training_data: pd.DataFrame,
-        platform: LocalServingPlatform,
+        platform: ResourceParam[ServingPlatform],
         registry: MlflowRegistry,
         reports: ReportStore,
     ) -> Output[dict]:

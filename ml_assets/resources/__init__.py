@@ -34,10 +34,32 @@ def build_resources(settings: Settings, config: PipelineConfig) -> dict[str, Any
 
 
 def serving_platform(settings: Settings, config: PipelineConfig) -> Any:
-    """The embedded serving platform as the config's deployment section places it."""
+    """The serving platform the config's deployment section names: local processes, or ECS behind an ALB."""
+    deployment = config.deployment
+    if deployment.platform == "aws":
+        from ml_assets.resources.aws.alb import AlbResource
+        from ml_assets.resources.aws.cloudwatch import CloudWatchResource
+        from ml_assets.resources.aws.ecs import EcsResource
+        from ml_assets.resources.aws.platform import AwsServingPlatform
+
+        aws = deployment.aws
+        connection = {"region": aws.region, "endpoint_url": aws.endpoint_url, "max_attempts": aws.max_attempts}
+        return AwsServingPlatform(
+            ecs=EcsResource(**connection),
+            alb=AlbResource(**connection),
+            cloudwatch=CloudWatchResource(**connection),
+            project=aws.project,
+            listener_port=aws.listener_port,
+            desired_count=aws.desired_count,
+            stabilize_timeout_seconds=aws.stabilize_timeout_seconds,
+            poll_seconds=aws.poll_seconds,
+            metric_period_seconds=aws.metric_period_seconds,
+            metrics_namespace=aws.metrics_namespace,
+            public_urls=dict(aws.public_urls),
+            home=str(settings.home),
+        )
     from ml_assets.resources.local_platform import LocalServingPlatform
 
-    deployment = config.deployment
     return LocalServingPlatform(
         home=str(settings.home),
         host=deployment.host,

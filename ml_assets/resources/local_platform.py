@@ -253,6 +253,12 @@ class LocalBackend:
             self._admin("DELETE", f"/variants/{slot}")
         self._stop(slot)
 
+    def score(self, slot: str, records: list[dict]) -> tuple[int, Any]:
+        variant = self.state()["variants"].get(slot)
+        if variant is None:
+            raise PlatformError(f"{self.environment}: no variant in {slot}")
+        return http("POST", f"{variant['url']}/predict", records, timeout=30)
+
     def sample(self) -> dict[str, Any]:
         return self._admin("GET", "/sample")
 

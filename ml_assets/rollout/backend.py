@@ -43,6 +43,8 @@ class Health:
 class ServingBackend(Protocol):
     """Two slots (blue, green) behind one weighted router, per environment."""
 
+    url: str  # where the environment's clients send requests
+
     def launch(self, slot: str, model: ModelRef) -> None:
         """Start serving ``model`` in ``slot`` (replacing what it served) with no traffic routed to it."""
 
@@ -66,6 +68,22 @@ class ServingBackend(Protocol):
 
     def retire(self, slot: str) -> None:
         """Stop the slot's servers; it receives no traffic afterwards."""
+
+    def score(self, slot: str, records: list[dict]) -> tuple[int, object]:
+        """POST ``records`` to ``slot``'s /predict directly (golden records); returns (status, answer)."""
+
+
+class ServingPlatform(Protocol):
+    """Where the environments live: the local gateway and processes, or ECS and an ALB."""
+
+    def backend(self, environment: str) -> ServingBackend:
+        """The environment's backend as configured."""
+
+    def live_backend(self, environment: str) -> ServingBackend:
+        """The environment's backend where it last ran (for status and stop)."""
+
+    def state_store(self):
+        """Where rollout states live (the next deployment run reconciles an unfinished one)."""
 
 
 def other_slot(slot: str) -> str:

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from dagster import ConfigurableResource
+from pydantic import Field
 
-from ml_assets.monitoring.catalog import ERRORS, LATENCY, REQUESTS, SCORE
+from ml_assets.monitoring.catalog import ERRORS, LATENCY, REQUESTS, SCORE, SERVING_NAMESPACE
 from ml_assets.resources.aws.alb import AlbResource, metric_dimension
 from ml_assets.resources.aws.cloudwatch import CloudWatchResource
 from ml_assets.resources.aws.ecs import MODEL_URI_ENV, EcsResource, environment_of
@@ -70,8 +71,8 @@ class AwsBackend:
 
     @property
     def url(self) -> str:
-        if self.platform.public_url:
-            return self.platform.public_url.rstrip("/")
+        if self.environment in self.platform.public_urls:
+            return self.platform.public_urls[self.environment].rstrip("/")
         scheme = "https" if self.platform.listener_port == 443 else "http"
         return f"{scheme}://{self.load_balancer['DNSName']}:{self.platform.listener_port}"
 
@@ -215,9 +216,9 @@ class AwsServingPlatform(ConfigurableResource):
     stabilize_timeout_seconds: float = 900.0
     poll_seconds: float = 10.0
     metric_period_seconds: int = 1
-    metrics_namespace: str = "MLAssets/Serving"
+    metrics_namespace: str = SERVING_NAMESPACE
     container_name: str = "model-server"
-    public_url: str | None = None
+    public_urls: dict[str, str] = Field(default_factory=dict)
     home: str = ".ml_assets"
 
     def backend(self, environment: str) -> AwsBackend:

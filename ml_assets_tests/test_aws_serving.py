@@ -1,0 +1,190 @@
+"""The model server's CloudWatch metrics, golden records through the ALB, and the CLI on the AWS platform."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ml_assets.config import ConfigError, parse_config
+from ml_assets.resources import serving_platform
+from ml_assets.resources.aws.platform import AwsServingPlatform
+from ml_assets.resources.aws.session import _client
+from ml_assets.rollout.backend import SLOT_HEADER, ModelRef
+from ml_assets.settings import DEFAULT_CONFIG
+from ml_assets_tests.aws_fixtures import PROJECT, REGION, TaskRegistrar, moto_server, platform, provision, reset
+from ml_assets_tests.serving_fixtures import (
+    as_records,
+    free_port,
+    home_env,
+    register_models,
+    request,
+    running,
+    serve_command,
+    synthetic,
+)
+
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+}
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with moto_server(tmp_path_factory.mktemp("moto")) as url:
+        yield url
+
+
+@pytest.fixture
+def endpoint(moto: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    for key, value in CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    reset(moto)
+    _client.cache_clear()
+    return moto
+
+
+def test_model_server_publishes_per_second_metrics_that_the_release_analysis_reads(
+    endpoint: str, tmp_path: Path
+) -> None:
+    provision(endpoint)
+    _, versions, _ = register_models(tmp_path)
+    port = free_port()
+    env = {
+        **home_env(tmp_path),
+        **CREDENTIALS,
+        "AWS_ENDPOINT_URL": endpoint,
+        "ML_ASSETS_CLOUDWATCH_NAMESPACE": "MLAssets/Serving",
+        "ML_ASSETS_ENVIRONMENT": "production",
+        "ML_ASSETS_SLOT": "green",
+    }
+    uri = f"models:/test_xgboost/{versions['xgboost'].version}"
+    command = [*serve_command(uri, port, variant="green"), "--metrics-flush-seconds", "0.5"]
+    x, _ = synthetic(40, seed=3)
+    started = time.time()
+    with running(command, env, f"http://127.0.0.1:{port}/health"):
+        url = f"http://127.0.0.1:{port}/predict"
+        answers = [request(url, record)[0] for record in as_records(x)]
+        answers += [request(url, {"f0": "not a number"})[0] for _ in range(3)]
+        time.sleep(1.5)  # one flush
+    # SIGTERM flushed the rest: every request is in CloudWatch, counted by the second.
+    assert answers.count(200) == 40 and answers.count(422) == 3
+    window = platform(endpoint).backend("production").window("green", started - 5, time.time() + 5)
+    assert window.requests == 43 and window.errors == 0
+    assert 1 <= len(window.latencies_ms) <= len(window.scores) and (window.latencies_ms > 0).all()
+    assert ((window.scores >= 0) & (window.scores <= 1)).all()
+    other = platform(endpoint).backend("production").window("blue", started - 5, time.time() + 5)
+    assert other.requests == 0
+
+
+def test_golden_records_are_scored_by_one_colour_through_the_alb(endpoint: str) -> None:
+    """The listener rule that Terraform declares routes on the slot header; here a loopback server stands in
+    for the ALB (moto routes no traffic) and records what reached it."""
+    seen: list[tuple[str | None, str, list]] = []
+
+    class Alb(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append((self.headers.get(SLOT_HEADER), self.path, body))
+            payload = json.dumps({"predictions": [{"probability": 0.5, "decision": False}] * len(body)}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Alb)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        backend = platform(endpoint, public_urls={"production": f"http://127.0.0.1:{server.server_port}"}).backend(
+            "production"
+        )
+        status, answer = backend.score("green", [{"f0": 1.0}, {"f0": 2.0}])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert status == 200 and len(answer["predictions"]) == 2
+    assert seen == [("green", "/predict", [{"f0": 1.0}, {"f0": 2.0}])]
+
+
+def aws_config(tmp_path: Path, endpoint: str, **deployment) -> Path:
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    raw["deployment"] = {
+        **raw["deployment"],
+        "platform": "aws",
+        "bake_seconds": 120,
+        "aws": {"project": PROJECT, "region": REGION, "endpoint_url": endpoint, "poll_seconds": 0.05},
+        **deployment,
+    }
+    path = tmp_path / "aws.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_the_config_alone_selects_the_aws_platform(endpoint: str, tmp_path: Path, settings) -> None:
+    config = parse_config(yaml.safe_load(aws_config(tmp_path, endpoint).read_text()), "aws.yaml")
+    chosen = serving_platform(settings, config)
+    assert isinstance(chosen, AwsServingPlatform)
+    assert chosen.ecs.endpoint_url == endpoint and chosen.project == PROJECT
+
+
+@pytest.mark.parametrize(
+    ("deployment", "message"),
+    [
+        ({"canary": {"steps": [10, 100], "shadow_percent": 5}}, "cannot mirror traffic"),
+        ({"bake_seconds": 10}, "bake_seconds: on AWS each analysis sample is one 1 s metric period"),
+        ({"aws": {"metric_period_seconds": 7}}, "metric_period_seconds must be 1, 5, 10, 30"),
+    ],
+)
+def test_aws_deployment_settings_that_cannot_work_are_refused(tmp_path: Path, deployment: dict, message: str) -> None:
+    raw = yaml.safe_load(aws_config(tmp_path, "http://127.0.0.1:1", **deployment).read_text())
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw, "aws.yaml")
+
+
+def test_status_shows_the_aws_environment(endpoint: str, tmp_path: Path) -> None:
+    names = provision(endpoint)
+    backend = platform(endpoint).backend("production")
+    with TaskRegistrar(endpoint, names):
+        backend.launch("blue", ModelRef("fraud_detector", "4"))
+    env = {
+        **os.environ,
+        **CREDENTIALS,
+        "ML_ASSETS_HOME": str(tmp_path),
+        "ML_ASSETS_CONFIG": str(aws_config(tmp_path, endpoint)),
+    }
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "ml-assets"), "status", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    production = json.loads(done.stdout)["production"]
+    assert production["url"].startswith("http://") and ":80" in production["url"]
+    assert production["weights"] == {"blue": 100, "green": 0}
+    assert production["variants"]["blue"]["version"] == "4"
+    assert production["variants"]["blue"]["health"].endswith("running 2/2, targets {'healthy': 2}")
+    assert "gateway" not in production
+    staging = json.loads(done.stdout)["staging"]  # never applied: named, and production is still shown
+    assert "load balancer 'mla-test-staging'" in staging["error"] and "LoadBalancerNotFound" in staging["error"]
+    stopped = subprocess.run(
+        [str(Path(sys.executable).parent / "ml-assets"), "stop"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert stopped.returncode == 0 and "nothing runs on this machine" in stopped.stdout

@@ -1,0 +1,17 @@
+variable "project" {
+  description = "Project name: the prefix of every resource name (as deployment.aws.project in the pipeline config)."
+  type        = string
+  default     = "ml-assets"
+}
+
+variable "region" {
+  description = "AWS region of the state bucket and the image repositories."
+  type        = string
+  default     = "eu-west-1"
+}
+
+variable "images_kept" {
+  description = "Images kept per ECR repository."
+  type        = number
+  default     = 50
+}

@@ -1,0 +1,463 @@
+# The ECS cluster and the platform services: the MLflow tracking server and Dagster (webserver, daemon, code
+# location). Pipeline runs are separate ECS tasks started by the daemon's EcsRunLauncher, so they scale out.
+
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  namespace   = "${var.name}.internal"
+  mlflow_url  = "http://mlflow.${local.namespace}:5000"
+  dagster_pg  = { DAGSTER_PG_HOST = var.database_address, DAGSTER_PG_DB = "dagster", DAGSTER_PG_USERNAME = var.database_username }
+  pg_password = [{ name = "DAGSTER_PG_PASSWORD", valueFrom = "${var.database_secret_arn}:password::" }]
+  common_environment = {
+    AWS_REGION                           = data.aws_region.current.region
+    ML_ASSETS_CONFIG                     = var.pipeline_config
+    ML_ASSETS_HOME                       = "/tmp/ml_assets"
+    MLFLOW_TRACKING_URI                  = local.mlflow_url
+    ML_ASSETS_DATA_BUCKET                = var.data_bucket
+    DAGSTER_RUN_TASK_DEFINITION          = "${var.name}-dagster-run"
+    DAGSTER_COMPUTE_LOGS_BUCKET          = var.artifacts_bucket
+    GX_ANALYTICS_ENABLED                 = "false"
+    MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR = "false"
+  }
+  # Containers run with a read-only root file system; /tmp is the only writable place.
+  tmp_volume = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
+  components = {
+    mlflow = {
+      command     = ["ml-assets", "mlflow-server", "--host", "0.0.0.0", "--port", "5000"]
+      port        = 5000
+      cpu         = 512
+      memory      = 1024
+      task_role   = aws_iam_role.mlflow.arn
+      environment = { MLFLOW_DB_HOST = var.database_address, MLFLOW_DB_NAME = "mlflow", MLFLOW_DB_USER = var.database_username, MLFLOW_ARTIFACTS_DESTINATION = "s3://${var.artifacts_bucket}/mlflow" }
+      secrets     = [{ name = "MLFLOW_DB_PASSWORD", valueFrom = "${var.database_secret_arn}:password::" }]
+    }
+    code-location = {
+      command     = ["dagster", "code-server", "start", "-h", "0.0.0.0", "-p", "4000", "-m", "ml_assets.definitions"]
+      port        = 4000
+      cpu         = 1024
+      memory      = 4096
+      task_role   = aws_iam_role.dagster.arn
+      environment = merge(local.dagster_pg, { DAGSTER_CURRENT_IMAGE = var.code_location_image })
+      secrets     = local.pg_password
+    }
+    dagster-webserver = {
+      command     = ["dagster-webserver", "-h", "0.0.0.0", "-p", "3000", "-w", "/opt/ml_assets/deploy/workspace.yaml"]
+      port        = 3000
+      cpu         = 512
+      memory      = 2048
+      task_role   = aws_iam_role.dagster.arn
+      environment = local.dagster_pg
+      secrets     = local.pg_password
+    }
+    dagster-daemon = {
+      command     = ["dagster-daemon", "run", "-w", "/opt/ml_assets/deploy/workspace.yaml"]
+      port        = null
+      cpu         = 512
+      memory      = 2048
+      task_role   = aws_iam_role.dagster.arn
+      environment = local.dagster_pg
+      secrets     = local.pg_password
+    }
+  }
+}
+
+resource "aws_ecs_cluster" "this" {
+  name = var.name
+  setting {
+    name  = "containerInsights"
+    value = "enhanced"
+  }
+  configuration {
+    execute_command_configuration {
+      kms_key_id = var.kms_key_arn
+      logging    = "OVERRIDE"
+      log_configuration {
+        cloud_watch_encryption_enabled = true
+        cloud_watch_log_group_name     = aws_cloudwatch_log_group.this["exec"].name
+      }
+    }
+  }
+}
+
+resource "aws_ecs_cluster_capacity_providers" "this" {
+  cluster_name       = aws_ecs_cluster.this.name
+  capacity_providers = ["FARGATE", "FARGATE_SPOT"]
+  default_capacity_provider_strategy {
+    capacity_provider = "FARGATE"
+    weight            = 1
+  }
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  for_each          = toset(["mlflow", "code-location", "dagster-webserver", "dagster-daemon", "dagster-run", "model-server", "exec"])
+  name              = "/ecs/${var.name}/${each.key}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+}
+
+resource "aws_service_discovery_private_dns_namespace" "this" {
+  name        = local.namespace
+  description = "Internal names of the platform services"
+  vpc         = var.vpc_id
+}
+
+resource "aws_service_discovery_service" "this" {
+  for_each = { for key, component in local.components : key => component if component.port != null }
+  name     = each.key == "code-location" ? "code-location" : (each.key == "mlflow" ? "mlflow" : "dagster")
+  dns_config {
+    namespace_id = aws_service_discovery_private_dns_namespace.this.id
+    dns_records {
+      type = "A"
+      ttl  = 10
+    }
+    routing_policy = "MULTIVALUE"
+  }
+  health_check_custom_config {
+    failure_threshold = 1
+  }
+}
+
+# -- network ---------------------------------------------------------------------------------------------------
+
+resource "aws_security_group" "tasks" {
+  name        = "${var.name}-platform-tasks"
+  description = "Dagster, MLflow and pipeline runs: reachable from each other only"
+  vpc_id      = var.vpc_id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "tasks_from_tasks" {
+  for_each                     = toset(["3000", "4000", "5000"])
+  security_group_id            = aws_security_group.tasks.id
+  description                  = "Platform services from platform tasks"
+  ip_protocol                  = "tcp"
+  from_port                    = tonumber(each.key)
+  to_port                      = tonumber(each.key)
+  referenced_security_group_id = aws_security_group.tasks.id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "mlflow_from_model_servers" {
+  security_group_id            = aws_security_group.tasks.id
+  description                  = "MLflow from the model servers (they load registered models)"
+  ip_protocol                  = "tcp"
+  from_port                    = 5000
+  to_port                      = 5000
+  referenced_security_group_id = aws_security_group.model_servers.id
+}
+
+# Model servers: the serving module lets the load balancer in on 8080.
+resource "aws_security_group" "model_servers" {
+  # checkov:skip=CKV2_AWS_5:Attached to the model-server services in the serving module, which checkov scans separately.
+  name        = "${var.name}-model-servers"
+  description = "Model servers: reachable from the load balancer only"
+  vpc_id      = var.vpc_id
+}
+
+resource "aws_vpc_security_group_egress_rule" "model_servers_https" {
+  security_group_id = aws_security_group.model_servers.id
+  description       = "ECR, S3 (model artifacts) and CloudWatch over HTTPS"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+resource "aws_vpc_security_group_egress_rule" "model_servers_mlflow" {
+  security_group_id            = aws_security_group.model_servers.id
+  description                  = "The MLflow registry"
+  ip_protocol                  = "tcp"
+  from_port                    = 5000
+  to_port                      = 5000
+  referenced_security_group_id = aws_security_group.tasks.id
+}
+
+resource "aws_vpc_security_group_egress_rule" "tasks_https" {
+  security_group_id = aws_security_group.tasks.id
+  description       = "AWS APIs, ECR and S3 over HTTPS (through the NAT gateways)"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+resource "aws_vpc_security_group_egress_rule" "tasks_in_vpc" {
+  for_each          = toset(["80", "3000", "4000", "5000", "5432", "8080"])
+  security_group_id = aws_security_group.tasks.id
+  description       = "Platform services, the database, and the internal load balancer inside the VPC"
+  ip_protocol       = "tcp"
+  from_port         = tonumber(each.key)
+  to_port           = tonumber(each.key)
+  cidr_ipv4         = var.vpc_cidr
+}
+
+# -- identities ------------------------------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+# Used by ECS itself to pull images, write logs and read the database secret into the container.
+resource "aws_iam_role" "execution" {
+  name               = "${var.name}-task-execution"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+resource "aws_iam_role_policy_attachment" "execution" {
+  role       = aws_iam_role.execution.name
+  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+}
+
+resource "aws_iam_role_policy" "execution_secrets" {
+  name = "read-database-secret"
+  role = aws_iam_role.execution.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      { Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = var.database_secret_arn },
+      { Effect = "Allow", Action = ["kms:Decrypt"], Resource = var.kms_key_arn }
+    ]
+  })
+}
+
+resource "aws_iam_role" "mlflow" {
+  name               = "${var.name}-mlflow"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+resource "aws_iam_role_policy" "mlflow" {
+  name = "artifacts"
+  role = aws_iam_role.mlflow.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      { Effect = "Allow", Action = ["s3:ListBucket"], Resource = var.artifacts_bucket_arn },
+      { Effect = "Allow", Action = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], Resource = "${var.artifacts_bucket_arn}/mlflow/*" },
+      { Effect = "Allow", Action = ["kms:Decrypt", "kms:GenerateDataKey"], Resource = var.kms_key_arn }
+    ]
+  })
+}
+
+# Model servers read model artifacts and publish their per-second metrics; nothing else.
+resource "aws_iam_role" "model_server" {
+  name               = "${var.name}-model-server"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+resource "aws_iam_role_policy" "model_server" {
+  name = "artifacts-and-metrics"
+  role = aws_iam_role.model_server.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      { Effect = "Allow", Action = ["s3:GetObject"], Resource = "${var.artifacts_bucket_arn}/mlflow/*" },
+      { Effect = "Allow", Action = ["kms:Decrypt"], Resource = var.kms_key_arn },
+      {
+        Effect    = "Allow"
+        Action    = ["cloudwatch:PutMetricData"]
+        Resource  = "*"
+        Condition = { StringEquals = { "cloudwatch:namespace" = var.serving_metrics_namespace } }
+      }
+    ]
+  })
+}
+
+# Dagster services and the pipeline runs they launch: data, artifacts, releases (ECS, ALB, CloudWatch).
+resource "aws_iam_role" "dagster" {
+  name               = "${var.name}-dagster"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+resource "aws_iam_role_policy" "dagster" {
+  # checkov:skip=CKV_AWS_355:ecs:RegisterTaskDefinition, ecs:Describe*, cloudwatch:GetMetricData and ec2:DescribeNetworkInterfaces support no resource-level permissions.
+  # checkov:skip=CKV_AWS_290:RegisterTaskDefinition supports no resource-level permissions; iam:PassRole below limits what a definition can use.
+  name = "pipeline"
+  role = aws_iam_role.dagster.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "Data"
+        Effect   = "Allow"
+        Action   = ["s3:ListBucket"]
+        Resource = [var.data_bucket_arn, var.artifacts_bucket_arn]
+      },
+      {
+        Sid      = "DataObjects"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+        Resource = ["${var.data_bucket_arn}/*", "${var.artifacts_bucket_arn}/*"]
+      },
+      { Sid = "Encryption", Effect = "Allow", Action = ["kms:Decrypt", "kms:GenerateDataKey"], Resource = var.kms_key_arn },
+      {
+        Sid    = "RunsAndReleasesOnThisCluster"
+        Effect = "Allow"
+        Action = ["ecs:RunTask", "ecs:StopTask", "ecs:DescribeTasks", "ecs:UpdateService", "ecs:DescribeServices", "ecs:TagResource"]
+        Resource = [
+          "arn:aws:ecs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:task-definition/${var.name}-*",
+          "arn:aws:ecs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:task/${var.name}/*",
+          "arn:aws:ecs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:service/${var.name}/*",
+        ]
+      },
+      {
+        Sid      = "NoResourceLevelPermissions"
+        Effect   = "Allow"
+        Action   = ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition", "ecs:ListTasks", "ec2:DescribeNetworkInterfaces", "elasticloadbalancing:Describe*", "cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms"]
+        Resource = "*"
+      },
+      {
+        Sid       = "PipelineMetrics"
+        Effect    = "Allow"
+        Action    = ["cloudwatch:PutMetricData"]
+        Resource  = "*"
+        Condition = { StringLike = { "cloudwatch:namespace" = ["MLPipeline/*", "MLAssets/*"] } }
+      },
+      {
+        Sid    = "AlarmsAndDashboard"
+        Effect = "Allow"
+        Action = ["cloudwatch:PutMetricAlarm", "cloudwatch:PutDashboard"]
+        Resource = [
+          "arn:aws:cloudwatch:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:alarm:${var.pipeline_name}-*",
+          "arn:aws:cloudwatch::${data.aws_caller_identity.current.account_id}:dashboard/${var.pipeline_name}-*",
+        ]
+      },
+      {
+        Sid      = "ShiftTrafficOnThisEnvironment"
+        Effect   = "Allow"
+        Action   = ["elasticloadbalancing:ModifyListener"]
+        Resource = "arn:aws:elasticloadbalancing:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:listener/app/${var.name}/*"
+      },
+      {
+        Sid       = "LaunchWithThePlatformRoles"
+        Effect    = "Allow"
+        Action    = ["iam:PassRole"]
+        Resource  = [aws_iam_role.execution.arn, aws_iam_role.dagster.arn, aws_iam_role.model_server.arn]
+        Condition = { StringEquals = { "iam:PassedToService" = "ecs-tasks.amazonaws.com" } }
+      },
+      {
+        Sid      = "Logs"
+        Effect   = "Allow"
+        Action   = ["logs:GetLogEvents"]
+        Resource = "${aws_cloudwatch_log_group.this["dagster-run"].arn}:*"
+      },
+      {
+        Sid      = "DatabaseSecret"
+        Effect   = "Allow"
+        Action   = ["secretsmanager:GetSecretValue"]
+        Resource = var.database_secret_arn
+      }
+    ]
+  })
+}
+
+# -- tasks and services ----------------------------------------------------------------------------------------
+
+resource "aws_ecs_task_definition" "this" {
+  for_each                 = local.components
+  family                   = "${var.name}-${each.key}"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = each.value.cpu
+  memory                   = each.value.memory
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = each.value.task_role
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = "X86_64"
+  }
+  volume {
+    name = "tmp"
+  }
+  container_definitions = jsonencode([{
+    name                   = each.key
+    image                  = var.code_location_image
+    command                = each.value.command
+    essential              = true
+    readonlyRootFilesystem = true
+    mountPoints            = local.tmp_volume
+    portMappings           = each.value.port == null ? [] : [{ containerPort = each.value.port, protocol = "tcp" }]
+    environment            = [for key, value in merge(local.common_environment, each.value.environment) : { name = key, value = value }]
+    secrets                = each.value.secrets
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.this[each.key].name
+        awslogs-region        = data.aws_region.current.region
+        awslogs-stream-prefix = each.key
+      }
+    }
+  }])
+}
+
+# The task definition the EcsRunLauncher starts each pipeline run with (dagster.yaml names it).
+resource "aws_ecs_task_definition" "run" {
+  family                   = "${var.name}-dagster-run"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.run_cpu
+  memory                   = var.run_memory
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = aws_iam_role.dagster.arn
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = "X86_64"
+  }
+  volume {
+    name = "tmp"
+  }
+  container_definitions = jsonencode([{
+    name                   = "run"
+    image                  = var.code_location_image
+    essential              = true
+    readonlyRootFilesystem = true
+    mountPoints            = local.tmp_volume
+    environment            = [for key, value in merge(local.common_environment, local.dagster_pg) : { name = key, value = value }]
+    secrets                = local.pg_password
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.this["dagster-run"].name
+        awslogs-region        = data.aws_region.current.region
+        awslogs-stream-prefix = "run"
+      }
+    }
+  }])
+}
+
+resource "aws_ecs_service" "this" {
+  for_each                           = local.components
+  name                               = "${var.name}-${each.key}"
+  cluster                            = aws_ecs_cluster.this.id
+  task_definition                    = aws_ecs_task_definition.this[each.key].arn
+  desired_count                      = 1
+  launch_type                        = "FARGATE"
+  platform_version                   = "LATEST"
+  deployment_minimum_healthy_percent = each.key == "dagster-daemon" ? 0 : 100
+  deployment_maximum_percent         = each.key == "dagster-daemon" ? 100 : 200
+  enable_execute_command             = false
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+  network_configuration {
+    subnets          = var.private_subnet_ids
+    security_groups  = [aws_security_group.tasks.id]
+    assign_public_ip = false
+  }
+  dynamic "service_registries" {
+    for_each = each.value.port == null ? [] : [aws_service_discovery_service.this[each.key].arn]
+    content {
+      registry_arn = service_registries.value
+    }
+  }
+}

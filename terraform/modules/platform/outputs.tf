@@ -1,0 +1,40 @@
+output "cluster_name" {
+  value = aws_ecs_cluster.this.name
+}
+
+output "cluster_arn" {
+  value = aws_ecs_cluster.this.arn
+}
+
+output "tasks_security_group_id" {
+  value = aws_security_group.tasks.id
+}
+
+output "execution_role_arn" {
+  value = aws_iam_role.execution.arn
+}
+
+output "run_task_definition_family" {
+  value = aws_ecs_task_definition.run.family
+}
+
+output "mlflow_tracking_uri" {
+  value = local.mlflow_url
+}
+
+output "dagster_webserver_url" {
+  description = "Internal only: reach it through a VPN or SSM port forwarding."
+  value       = "http://dagster.${local.namespace}:3000"
+}
+
+output "model_server_log_group" {
+  value = aws_cloudwatch_log_group.this["model-server"].name
+}
+
+output "model_servers_security_group_id" {
+  value = aws_security_group.model_servers.id
+}
+
+output "model_server_role_arn" {
+  value = aws_iam_role.model_server.arn
+}

@@ -4,13 +4,16 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov pins libraries that clash with the pipeline's, so it gets a virtualenv of its own.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 export ML_ASSETS_HOME ?= $(CURDIR)/.ml_assets
 export DAGSTER_HOME ?= $(ML_ASSETS_HOME)/dagster
 export GX_ANALYTICS_ENABLED ?= false
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR ?= false
 export MLFLOW_TRACKING_URI ?= sqlite:///$(ML_ASSETS_HOME)/mlflow/mlflow.db
 
-.PHONY: install demo test lint ui mlflow-ui stop lock clean help
+.PHONY: install demo test lint ui mlflow-ui stop lock checkov clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -21,6 +24,11 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
+
+$(CHECKOV_STAMP): requirements-checkov.lock
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.lock
+	touch $(CHECKOV_STAMP)
 
 install: $(STAMP)  ## create .venv with the pinned dependency set
 
@@ -33,7 +41,7 @@ demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## generate data, materialize the w
 	$(BIN)/dagster asset materialize -m ml_assets.definitions --select '*'
 	@$(BIN)/ml-assets summary
 
-test: lint  ## lint, then run the whole test suite
+test: lint $(CHECKOV_STAMP)  ## lint, then run the whole test suite (AWS on moto, Terraform, workflow checks included)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)  ## ruff: lint rules and formatting
@@ -49,8 +57,12 @@ mlflow-ui: $(STAMP)  ## MLflow UI on http://127.0.0.1:5000 over the project's tr
 stop: $(STAMP)  ## stop every gateway and model server started from this state folder
 	$(BIN)/ml-assets stop
 
-lock: $(STAMP)  ## re-resolve and record the dependency set after editing pyproject.toml
+lock: $(STAMP) $(CHECKOV_STAMP)  ## re-resolve and record the dependency sets after editing pyproject.toml
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^ml_assets' > requirements.lock
+	$(CHECKOV_VENV)/bin/python -m pip freeze > requirements-checkov.lock
+
+checkov: $(CHECKOV_STAMP)  ## checkov over terraform/ (zero failed checks; skips are justified beside them)
+	$(CHECKOV_VENV)/bin/checkov -d terraform --framework terraform --quiet --compact
 
 clean:  ## remove the state folder (landing data, Dagster runs, MLflow store, reports)
 	rm -rf $(ML_ASSETS_HOME)

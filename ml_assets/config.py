@@ -192,7 +192,7 @@ class AwsConfig(_Strict):
     region: str | None = Field(default=None, description="Default: AWS_REGION / the AWS profile's region.")
     endpoint_url: str | None = Field(default=None, description="An AWS-compatible endpoint (tests); default AWS.")
     max_attempts: int = Field(default=8, ge=1, le=20, description="Per call, adaptive retry mode (throttling).")
-    listener_port: int = Field(default=80, gt=0, lt=65536)
+    listener_port: int = Field(default=443, gt=0, lt=65536, description="The HTTPS listener Terraform creates.")
     desired_count: int = Field(default=2, ge=1, description="Model-server tasks per live colour.")
     stabilize_timeout_seconds: float = Field(default=900.0, gt=0, description="ECS steady state, then targets.")
     poll_seconds: float = Field(default=10.0, gt=0)
@@ -320,13 +320,33 @@ def parse_config(raw: Any, source: str = "<config>") -> PipelineConfig:
         raise ConfigError(f"{source}: invalid pipeline config\n{_format_errors(error)}") from None
 
 
-def load_config(path: str | Path) -> PipelineConfig:
-    """Read and validate a pipeline config file."""
-    path = Path(path)
+def merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``changes`` applied: mappings merge key by key, anything else is replaced."""
+    out = dict(base)
+    for key, value in changes.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def read_raw(path: Path, seen: tuple[Path, ...] = ()) -> Any:
+    """The YAML of ``path``; a top-level ``extends: other.yaml`` (relative to it) is read first and merged under."""
+    if path in seen:
+        raise ConfigError(f"{path}: 'extends' loops through {' -> '.join(str(p) for p in (*seen, path))}")
     try:
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found (set ML_ASSETS_CONFIG to a valid path)") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
-    return parse_config(raw, str(path))
+    if isinstance(raw, dict) and "extends" in raw:
+        parent = read_raw((path.parent / str(raw["extends"])).resolve(), (*seen, path))
+        if not isinstance(parent, dict):
+            raise ConfigError(f"{path}: extends {raw['extends']!r}, which is not a mapping")
+        raw = merged(parent, {key: value for key, value in raw.items() if key != "extends"})
+    return raw
+
+
+def load_config(path: str | Path) -> PipelineConfig:
+    """Read and validate a pipeline config file (which may extend another)."""
+    path = Path(path).resolve()
+    return parse_config(read_raw(path), str(path))

@@ -157,6 +157,7 @@ def platform(endpoint: str, max_attempts: int = 4, **overrides: Any) -> AwsServi
     connection = {"region": REGION, "endpoint_url": endpoint, "max_attempts": max_attempts}
     settings = {
         "project": PROJECT,
+        "listener_port": 80,  # moto's listener is plain HTTP (no certificate); Terraform's is HTTPS on 443
         "desired_count": 2,
         "stabilize_timeout_seconds": 5.0,
         "poll_seconds": 0.05,

@@ -128,7 +128,13 @@ def aws_config(tmp_path: Path, endpoint: str, **deployment) -> Path:
         **raw["deployment"],
         "platform": "aws",
         "bake_seconds": 120,
-        "aws": {"project": PROJECT, "region": REGION, "endpoint_url": endpoint, "poll_seconds": 0.05},
+        "aws": {
+            "project": PROJECT,
+            "region": REGION,
+            "endpoint_url": endpoint,
+            "poll_seconds": 0.05,
+            "listener_port": 80,
+        },
         **deployment,
     }
     path = tmp_path / "aws.yaml"

@@ -211,7 +211,7 @@ class AwsServingPlatform(ConfigurableResource):
     alb: AlbResource
     cloudwatch: CloudWatchResource
     project: str = "ml-assets"
-    listener_port: int = 80
+    listener_port: int = 443
     desired_count: int = 2
     stabilize_timeout_seconds: float = 900.0
     poll_seconds: float = 10.0

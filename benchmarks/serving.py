@@ -27,7 +27,8 @@ import pandas as pd
 from ml_assets.config import load_config
 from ml_assets.features import build_features
 from ml_assets.features.split import split_dataset
-from ml_assets.resources.local_platform import LocalBackend, free_port, http
+from ml_assets.resources.http import http
+from ml_assets.resources.local_platform import LocalBackend, free_port
 from ml_assets.resources.mlflow_registry import MlflowRegistry
 from ml_assets.serving.replay import replay
 from ml_assets.serving.scoring import Scorer

@@ -11,6 +11,8 @@ from ml_assets.deployment.assets import build_deployment_assets
 from ml_assets.deployment.checks import build_deployment_checks
 from ml_assets.features.assets import build_feature_assets
 from ml_assets.resources import build_resources
+from ml_assets.security.assets import build_security_assets
+from ml_assets.security.checks import build_security_checks
 from ml_assets.settings import Settings, load_settings
 from ml_assets.training.assets import build_candidate_asset, build_model_asset
 from ml_assets.training.checks import build_model_checks
@@ -22,11 +24,13 @@ def build_definitions(config: PipelineConfig, settings: Settings) -> Definitions
         *build_feature_assets(config),
         *(build_model_asset(name, algorithm, config) for name, algorithm in config.algorithms.items()),
         build_candidate_asset(config),
+        *build_security_assets(),
         *build_deployment_assets(config),
     ]
     checks = [
         *build_data_checks(config),
         *(build_model_checks(name, algorithm, config) for name, algorithm in config.algorithms.items()),
+        *build_security_checks(),
         *build_deployment_checks(config),
     ]
     # One process per run: the steps share imports (GE, MLflow, xgboost) instead of re-importing them per step.

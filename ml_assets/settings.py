@@ -7,6 +7,8 @@ Every path a user may want elsewhere comes from one environment variable:
   (default: ``.ml_assets`` in the current directory, which the repository ignores).
 - ``MLFLOW_TRACKING_URI`` / ``MLFLOW_REGISTRY_URI``: a remote MLflow server; default SQLite in the state folder.
 - ``DAGSTER_HOME``: the Dagster instance; the Makefile points it into the state folder.
+- ``ML_ASSETS_DEPENDENCY_AUDIT``: ``off`` skips pip-audit (reported as "not run", a warning), for machines that
+  must not reach the advisory database; default ``on``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class Settings:
     home: Path
     mlflow_tracking_uri: str
     mlflow_registry_uri: str
+    dependency_audit: bool = True
 
     @property
     def mlflow_dir(self) -> Path:
@@ -53,4 +56,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     default_tracking = f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
     tracking = env.get("MLFLOW_TRACKING_URI") or default_tracking
     registry = env.get("MLFLOW_REGISTRY_URI") or tracking
-    return Settings(config_path=config_path, home=home, mlflow_tracking_uri=tracking, mlflow_registry_uri=registry)
+    audit = env.get("ML_ASSETS_DEPENDENCY_AUDIT", "on").strip().lower() not in ("off", "0", "false", "no")
+    return Settings(
+        config_path=config_path,
+        home=home,
+        mlflow_tracking_uri=tracking,
+        mlflow_registry_uri=registry,
+        dependency_audit=audit,
+    )

@@ -98,6 +98,8 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    # Tests reach 127.0.0.1 only; the audit's real run against an unreachable database is in test_security.
+    monkeypatch.setenv("ML_ASSETS_DEPENDENCY_AUDIT", "off")
     (home / "dagster").mkdir(parents=True)
     (home / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     (home / "mlflow").mkdir(parents=True)

@@ -25,12 +25,14 @@ def test_definitions_load(path, settings: Settings) -> None:
         "xgboost_model",
         "neural_network_model",
         "candidate_model",
+        "security_scan",
         "staging_deployment",
         "production_deployment",
     }
     assert graph.get(AssetKey("candidate_model")).parent_keys >= {
         AssetKey(f"{a}_model") for a in ("random_forest", "xgboost", "neural_network")
     }
+    assert AssetKey("security_scan") in graph.get(AssetKey("staging_deployment")).parent_keys
     groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
     assert groups["raw_data"] == "data" and groups["features"] == "features" and groups["candidate_model"] == "training"
     specs = {(s.asset_key.to_user_string(), s.name): s for c in defs.asset_checks for s in c.check_specs}
@@ -46,6 +48,7 @@ def test_definitions_load(path, settings: Settings) -> None:
         "robustness",
         "cross_validation",
     }
+    assert {name for asset, name in specs if asset == "security_scan"} == {"static_analysis", "dependency_audit"}
 
 
 def test_module_loads_the_configured_file(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:

@@ -15,8 +15,8 @@ from ml_assets.definitions import build_definitions
 from ml_assets.deployment.plans import held_out_records
 from ml_assets.features.assets import feature_columns_of
 from ml_assets.reporting import pipeline_summary
+from ml_assets.resources.http import http
 from ml_assets.resources.landing import LandingFolder
-from ml_assets.resources.local_platform import http
 from ml_assets.resources.mlflow_registry import MlflowRegistry
 from ml_assets.settings import PACKAGE_DIR, Settings
 from ml_assets.simulate import SimulationSpec, simulate_days

@@ -96,6 +96,7 @@ def build_deployment_assets(config: PipelineConfig) -> list[AssetsDefinition]:
     @asset(
         group_name="deployment",
         kinds={"python"},
+        deps=["security_scan"],  # its blocking checks must pass first
         description="The candidate serving in staging (health and golden records checked before the switch).",
     )
     def staging_deployment(

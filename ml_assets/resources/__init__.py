@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ml_assets.config import PipelineConfig
-from ml_assets.settings import Settings
+from ml_assets.settings import PACKAGE_DIR, Settings
 
 
 def build_resources(settings: Settings, config: PipelineConfig) -> dict[str, Any]:
@@ -14,6 +14,7 @@ def build_resources(settings: Settings, config: PipelineConfig) -> dict[str, Any
     from ml_assets.resources.landing import LandingFolder
     from ml_assets.resources.mlflow_registry import MlflowRegistry
     from ml_assets.resources.reports import ReportStore
+    from ml_assets.resources.security import SecurityScanner
     from ml_assets.resources.validation import GreatExpectationsValidator
 
     reports = settings.reports_dir / config.name
@@ -30,7 +31,16 @@ def build_resources(settings: Settings, config: PipelineConfig) -> dict[str, Any
         ),
         "reports": ReportStore(base_dir=str(reports)),
         "platform": serving_platform(settings, config),
+        "security": SecurityScanner(
+            package_dir=str(PACKAGE_DIR), requirements=_lock_file(), audit_enabled=settings.dependency_audit
+        ),
     }
+
+
+def _lock_file() -> str | None:
+    """The pinned set: requirements.lock beside the package (a checkout, or the image's /opt/ml_assets)."""
+    path = PACKAGE_DIR.parent / "requirements.lock"
+    return str(path) if path.exists() else None
 
 
 def serving_platform(settings: Settings, config: PipelineConfig) -> Any:

@@ -7,7 +7,6 @@ they outlive the Dagster run that started them, like ECS services outlive a depl
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import signal
@@ -15,14 +14,13 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from dagster import ConfigurableResource
 
+from ml_assets.resources.http import http
 from ml_assets.rollout.analysis import ArmWindow
 from ml_assets.rollout.backend import Health, ModelRef
 
@@ -50,27 +48,6 @@ def _alive(pid: int) -> bool:
         return finished == 0
     except ChildProcessError:
         return True
-
-
-def http(method: str, url: str, body: Any = None, token: str | None = None, timeout: float = 5.0) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            payload = response.read()
-            try:
-                return response.status, json.loads(payload or b"null")
-            except ValueError:
-                return response.status, payload.decode(errors="replace")
-    except urllib.error.HTTPError as error:
-        try:
-            return error.code, json.loads(error.read() or b"null")
-        except ValueError:
-            return error.code, None
 
 
 class LocalBackend:

@@ -9,10 +9,7 @@ analysis reads the servers' one-second CloudWatch metrics: one sample per metric
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -25,6 +22,7 @@ from ml_assets.resources.aws.alb import AlbResource, metric_dimension
 from ml_assets.resources.aws.cloudwatch import CloudWatchResource
 from ml_assets.resources.aws.ecs import MODEL_URI_ENV, EcsResource, environment_of
 from ml_assets.resources.aws.session import AwsError
+from ml_assets.resources.http import http
 from ml_assets.rollout.analysis import ArmWindow
 from ml_assets.rollout.backend import SLOT_HEADER, SLOTS, Health, ModelRef
 
@@ -191,17 +189,7 @@ class AwsBackend:
 
     def score(self, slot: str, records: list[dict]) -> tuple[int, Any]:
         """Score ``records`` on one colour through the ALB (a listener rule routes on the slot header)."""
-        request = urllib.request.Request(
-            f"{self.url}/predict",
-            data=json.dumps(records).encode(),
-            method="POST",
-            headers={"Content-Type": "application/json", SLOT_HEADER: slot},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode(errors="replace")
+        return http("POST", f"{self.url}/predict", records, timeout=30, headers={SLOT_HEADER: slot})
 
 
 class AwsServingPlatform(ConfigurableResource):

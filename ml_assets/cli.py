@@ -151,6 +151,48 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def mlflow_server_command(args: argparse.Namespace, environ: dict[str, str]) -> tuple[list[str], str]:
+    """The `mlflow server` command line, and the same with the password masked (for the log)."""
+    from urllib.parse import quote
+
+    store = environ.get("MLFLOW_BACKEND_STORE_URI")
+    shown = store
+    if not store:
+        missing = [key for key in ("MLFLOW_DB_HOST", "MLFLOW_DB_USER", "MLFLOW_DB_PASSWORD") if not environ.get(key)]
+        if missing:
+            raise ValueError(f"set MLFLOW_BACKEND_STORE_URI, or {', '.join(missing)} (with MLFLOW_DB_NAME, PORT)")
+        user, password = quote(environ["MLFLOW_DB_USER"], safe=""), quote(environ["MLFLOW_DB_PASSWORD"], safe="")
+        where = (
+            f"{environ['MLFLOW_DB_HOST']}:{environ.get('MLFLOW_DB_PORT', '5432')}/"
+            f"{environ.get('MLFLOW_DB_NAME', 'mlflow')}?sslmode=require"
+        )
+        store, shown = f"postgresql://{user}:{password}@{where}", f"postgresql://{user}:***@{where}"
+    command = [
+        str(Path(sys.executable).parent / "mlflow"),
+        "server",
+        "--backend-store-uri",
+        store,
+        "--artifacts-destination",
+        environ.get("MLFLOW_ARTIFACTS_DESTINATION", "./mlartifacts"),
+        "--serve-artifacts",
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+    ]
+    if environ.get("MLFLOW_ALLOWED_HOSTS"):
+        command += ["--allowed-hosts", environ["MLFLOW_ALLOWED_HOSTS"]]
+    return command, " ".join(shown if part == store else part for part in command)
+
+
+def mlflow_server(args: argparse.Namespace) -> int:
+    """Run the MLflow tracking server (the platform's registry on AWS); replaces this process."""
+    command, shown = mlflow_server_command(args, dict(os.environ))
+    print(f"starting {shown}", flush=True)
+    os.execv(command[0], command)  # nosec B606  # our own mlflow executable, arguments built above
+    return 0  # not reached
+
+
 ENVIRONMENTS = ("staging", "production")
 
 
@@ -303,6 +345,14 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--metrics-flush-seconds", type=float, default=10.0)
     srv.add_argument("--config", type=Path)
     srv.set_defaults(func=serve)
+
+    mls = commands.add_parser(
+        "mlflow-server",
+        help="run the MLflow tracking server (MLFLOW_DB_* or MLFLOW_BACKEND_STORE_URI), artifacts proxied",
+    )
+    mls.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
+    mls.add_argument("--port", type=int, default=5000)
+    mls.set_defaults(func=mlflow_server)
 
     gw = commands.add_parser("gateway", help="run an environment's gateway in the foreground")
     gw.add_argument("--environment", choices=ENVIRONMENTS, required=True)

@@ -16,6 +16,7 @@ locals {
     MLFLOW_TRACKING_URI                  = local.mlflow_url
     ML_ASSETS_DATA_BUCKET                = var.data_bucket
     DAGSTER_RUN_TASK_DEFINITION          = "${var.name}-dagster-run"
+    DAGSTER_CODE_LOCATION_HOST           = "code-location.${local.namespace}"
     DAGSTER_COMPUTE_LOGS_BUCKET          = var.artifacts_bucket
     GX_ANALYTICS_ENABLED                 = "false"
     MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR = "false"
@@ -29,7 +30,7 @@ locals {
       cpu         = 512
       memory      = 1024
       task_role   = aws_iam_role.mlflow.arn
-      environment = { MLFLOW_DB_HOST = var.database_address, MLFLOW_DB_NAME = "mlflow", MLFLOW_DB_USER = var.database_username, MLFLOW_ARTIFACTS_DESTINATION = "s3://${var.artifacts_bucket}/mlflow" }
+      environment = { MLFLOW_DB_HOST = var.database_address, MLFLOW_DB_NAME = "mlflow", MLFLOW_DB_USER = var.database_username, MLFLOW_ARTIFACTS_DESTINATION = "s3://${var.artifacts_bucket}/mlflow", MLFLOW_ALLOWED_HOSTS = "mlflow.${local.namespace},mlflow.${local.namespace}:5000" }
       secrets     = [{ name = "MLFLOW_DB_PASSWORD", valueFrom = "${var.database_secret_arn}:password::" }]
     }
     code-location = {

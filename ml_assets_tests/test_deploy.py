@@ -1,0 +1,165 @@
+"""The production deployment files: the Dagster instance config, the workspace, and the images' entry commands,
+run here directly (no Docker engine on this machine) with the environment Terraform gives the tasks."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from argparse import Namespace
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ml_assets.cli import mlflow_server_command
+from ml_assets_tests.serving_fixtures import free_port, home_env, register_models, request, running
+
+ROOT = Path(__file__).resolve().parents[1]
+DEPLOY = ROOT / "deploy"
+BIN = Path(sys.executable).parent
+PLATFORM_TF = (ROOT / "terraform" / "modules" / "platform" / "main.tf").read_text()
+
+
+def dockerfile(name: str) -> dict[str, object]:
+    """CMD, HEALTHCHECK command and ENV of a Dockerfile (exec form)."""
+    text = (DEPLOY / f"Dockerfile.{name}").read_text().replace("\\\n", " ")
+    env = dict(re.findall(r"(\w+)=(\S+)", " ".join(re.findall(r"^ENV (.*)$", text, re.M))))
+    return {
+        "cmd": json.loads(re.search(r"^CMD (\[.*\])$", text, re.M).group(1)),
+        "healthcheck": json.loads(re.search(r"^HEALTHCHECK .*CMD (\[.*\])$", text, re.M).group(1)),
+        "env": env,
+    }
+
+
+def terraform_command(component: str) -> list[str]:
+    pattern = rf"^\s+{re.escape(component)}\s+=\s+\{{\s*command\s*=\s*(\[[^\]]*\])"
+    block = re.search(pattern, PLATFORM_TF, re.M).group(1)
+    return json.loads(block)
+
+
+def test_the_instance_config_is_valid_for_every_configured_class(tmp_path: Path, monkeypatch) -> None:
+    from dagster._config import process_config
+    from dagster._core.instance.config import dagster_instance_config
+
+    for key in ("DAGSTER_PG_HOST", "DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD", "DAGSTER_PG_DB"):
+        monkeypatch.setenv(key, "x")
+        assert key in PLATFORM_TF  # Terraform gives it to the tasks
+    for key in ("DAGSTER_RUN_TASK_DEFINITION", "DAGSTER_COMPUTE_LOGS_BUCKET"):
+        monkeypatch.setenv(key, "x")
+        assert re.search(rf"^\s+{key}\s+=", PLATFORM_TF, re.M)
+    shutil.copy(DEPLOY / "dagster.yaml", tmp_path / "dagster.yaml")
+    config, _ = dagster_instance_config(str(tmp_path))
+    assert "postgres" in config["storage"]
+    for key in ("run_coordinator", "run_launcher", "compute_logs"):
+        section = config[key]
+        cls = getattr(importlib.import_module(section["module"]), section["class"])
+        result = process_config(cls.config_type(), section.get("config") or {})
+        assert result.success, (key, [error.message for error in result.errors])
+    assert config["run_launcher"]["class"] == "EcsRunLauncher"
+    assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
+    # The run task's container is the one the launcher overrides.
+    assert (
+        'name                   = "run"' in PLATFORM_TF and config["run_launcher"]["config"]["container_name"] == "run"
+    )
+
+
+def test_the_workspace_reaches_the_code_location_by_its_cloud_map_name() -> None:
+    workspace = yaml.safe_load((DEPLOY / "workspace.yaml").read_text())
+    server = workspace["load_from"][0]["grpc_server"]
+    assert server["host"] == {"env": "DAGSTER_CODE_LOCATION_HOST"} and server["port"] == 4000
+    assert 'DAGSTER_CODE_LOCATION_HOST           = "code-location.${local.namespace}"' in PLATFORM_TF
+    for component in ("dagster-webserver", "dagster-daemon"):
+        command = terraform_command(component)
+        assert "/opt/ml_assets/deploy/workspace.yaml" in command
+    assert "COPY deploy/workspace.yaml ./deploy/workspace.yaml" in (DEPLOY / "Dockerfile.code-location").read_text()
+
+
+def loopback(command: list[str], port: int) -> list[str]:
+    """The image's command with the address a test may bind (loopback) and a free port."""
+    out = []
+    for part in command:
+        out.append({"0.0.0.0": "127.0.0.1", "4000": str(port), "5000": str(port)}.get(part, part))
+    return out
+
+
+def test_the_model_server_image_command_serves_the_version_a_release_names(tmp_path: Path) -> None:
+    image = dockerfile("model-server")
+    assert image["cmd"] == ["ml-assets", "serve"]
+    _, versions, _ = register_models(tmp_path)
+    port = free_port()
+    env = {
+        **home_env(tmp_path),
+        **{k: v for k, v in image["env"].items() if k.startswith("ML_ASSETS_") and k != "ML_ASSETS_HOME"},
+        "ML_ASSETS_HOST": "127.0.0.1",  # the image binds 0.0.0.0; tests stay on loopback
+        "ML_ASSETS_PORT": str(port),
+        "ML_ASSETS_MODEL_URI": f"models:/test_mlp/{versions['mlp'].version}",  # set by the release
+        "ML_ASSETS_SLOT": "green",
+        "ML_ASSETS_ENVIRONMENT": "production",
+    }
+    assert image["env"]["ML_ASSETS_PORT"] == "8080"
+    with running([str(BIN / image["cmd"][0]), *image["cmd"][1:]], env, f"http://127.0.0.1:{port}/health"):
+        status, health = request(f"http://127.0.0.1:{port}/health")
+        probe = [part.replace("8080", str(port)) for part in image["healthcheck"]]
+        checked = subprocess.run([sys.executable, *probe[1:]], timeout=30)
+    assert status == 200 and health["variant"] == "green" and health["version"] == versions["mlp"].version
+    assert checked.returncode == 0
+
+
+def test_the_code_location_image_command_serves_the_definitions(tmp_path: Path) -> None:
+    image = dockerfile("code-location")
+    assert image["cmd"] == terraform_command("code-location")
+    port = free_port()
+    command = loopback(image["cmd"], port)
+    env = {**home_env(tmp_path), "DAGSTER_HOME": str(tmp_path / "dagster")}
+    (tmp_path / "dagster").mkdir()
+    (tmp_path / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    process = subprocess.Popen(
+        [str(BIN / command[0]), *command[1:]],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    probe = loopback(image["healthcheck"], port)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            checked = subprocess.run([str(BIN / probe[0]), *probe[1:]], capture_output=True, text=True, timeout=30)
+            if checked.returncode == 0:
+                break
+            assert process.poll() is None, process.stdout.read()
+            assert time.monotonic() < deadline, checked.stdout + checked.stderr
+            time.sleep(1)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_the_mlflow_server_command_serves_and_never_prints_the_password(tmp_path: Path) -> None:
+    assert terraform_command("mlflow")[:2] == ["ml-assets", "mlflow-server"]
+    args = Namespace(host="127.0.0.1", port=5000)
+    secret = "p@ss:w/rd"
+    command, shown = mlflow_server_command(
+        args, {"MLFLOW_DB_HOST": "db.internal", "MLFLOW_DB_USER": "ml_assets", "MLFLOW_DB_PASSWORD": secret}
+    )
+    store = command[command.index("--backend-store-uri") + 1]
+    assert store == "postgresql://ml_assets:p%40ss%3Aw%2Frd@db.internal:5432/mlflow?sslmode=require"
+    assert secret not in shown and "p%40ss" not in shown and "ml_assets:***@db.internal" in shown
+    with pytest.raises(ValueError, match="MLFLOW_DB_PASSWORD"):
+        mlflow_server_command(args, {"MLFLOW_DB_HOST": "db.internal", "MLFLOW_DB_USER": "ml_assets"})
+
+    port = free_port()
+    env = {
+        "MLFLOW_BACKEND_STORE_URI": f"sqlite:///{tmp_path}/mlflow.db",
+        "MLFLOW_ARTIFACTS_DESTINATION": str(tmp_path / "artifacts"),
+    }
+    command = loopback(terraform_command("mlflow"), port)
+    with running([str(BIN / command[0]), *command[1:]], env, f"http://127.0.0.1:{port}/health", timeout=120) as process:
+        assert request(f"http://127.0.0.1:{port}/health")[0] == 200
+    assert "starting" in process.stdout.read()

@@ -45,7 +45,7 @@ def _generate_transactions(args: argparse.Namespace, config: PipelineConfig, set
         drift=drift,
     )
     first = 0 if args.write_from is None else max(0, (args.write_from - start).days)
-    landing = LandingFolder(path=str(settings.landing_dir(config.dataset.landing_dir)))
+    landing = LandingFolder(path=settings.resolve_location(config.dataset.landing_dir))
     total = frauds = files = 0
     for date, frame in simulate_days(spec, first_day=first):
         landing.write(frame, f"transactions_{date:%Y-%m-%d}.{config.dataset.file_format}")
@@ -64,7 +64,7 @@ def _generate_sklearn(config: PipelineConfig, settings: Settings) -> int:
     generator = config.dataset.generator
     assert isinstance(generator, SklearnDatasetGenerator)
     frame = load_dataset(generator.name, generator.target, generator.positive_class)
-    landing = LandingFolder(path=str(settings.landing_dir(config.dataset.landing_dir)))
+    landing = LandingFolder(path=settings.resolve_location(config.dataset.landing_dir))
     path = landing.write(frame, f"{generator.name}.{config.dataset.file_format}")
     print(f"wrote {len(frame):,} rows ({frame[generator.target].mean():.2%} positive) to {path}")
     return 0

@@ -200,6 +200,11 @@ class AwsConfig(_Strict):
         default=1, description="One analysis sample per period (1 s: high-resolution metrics).", ge=1
     )
     metrics_namespace: str = SERVING_NAMESPACE
+    state_location: str | None = Field(
+        default=None,
+        description="Where rollout states live, e.g. s3://${ML_ASSETS_DATA_BUCKET}/rollouts (default: the state "
+        "folder). Shared storage lets the next run, on any machine, reconcile a release a dead run left behind.",
+    )
     public_urls: dict[str, str] = Field(
         default={}, description="Per environment, how clients reach it (DNS name, https); default the ALB's name."
     )

@@ -72,14 +72,17 @@ def _serving_lines(config: PipelineConfig, settings: Settings) -> list[str]:
 
 def _example_record(config: PipelineConfig, settings: Settings) -> dict | None:
     """The first held-out record of the last training_data materialization, rounded for reading."""
+    import io
+
     import pandas as pd
 
     from ml_assets.deployment.plans import held_out_records
     from ml_assets.features.assets import feature_columns_of
+    from ml_assets.resources.storage import open_store
 
-    path = settings.storage_dir / config.name / "training_data.parquet"
-    if not path.exists():
+    try:
+        frame = pd.read_parquet(io.BytesIO(open_store(settings.storage_for(config.name)).read("training_data.parquet")))
+    except FileNotFoundError:
         return None
-    frame = pd.read_parquet(path)
     records = held_out_records(frame, feature_columns_of(frame), 1)
     return {k: round(v, 4) for k, v in records[0].items()} if records else None

@@ -7,6 +7,8 @@ Every path a user may want elsewhere comes from one environment variable:
   (default: ``.ml_assets`` in the current directory, which the repository ignores).
 - ``MLFLOW_TRACKING_URI`` / ``MLFLOW_REGISTRY_URI``: a remote MLflow server; default SQLite in the state folder.
 - ``DAGSTER_HOME``: the Dagster instance; the Makefile points it into the state folder.
+- ``ML_ASSETS_STORAGE``: where asset values live, a folder or ``s3://bucket/prefix`` (default: the state
+  folder's ``storage``); CI jobs on different machines share a run's values through S3.
 - ``ML_ASSETS_DEPENDENCY_AUDIT``: ``off`` skips pip-audit (reported as "not run", a warning), for machines that
   must not reach the advisory database; default ``on``.
 """
@@ -30,6 +32,7 @@ class Settings:
     mlflow_tracking_uri: str
     mlflow_registry_uri: str
     dependency_audit: bool = True
+    storage: str = ""
 
     @property
     def mlflow_dir(self) -> Path:
@@ -39,14 +42,21 @@ class Settings:
     def reports_dir(self) -> Path:
         return self.home / "reports"
 
-    @property
-    def storage_dir(self) -> Path:
-        return self.home / "storage"
+    def storage_for(self, pipeline: str) -> str:
+        """Where a pipeline's asset values live (a folder or an S3 prefix)."""
+        base = self.storage or str(self.home / "storage")
+        return f"{base.rstrip('/')}/{pipeline}"
 
-    def landing_dir(self, relative: str) -> Path:
-        """A landing folder named in the config; relative paths live in the state folder."""
-        path = Path(relative).expanduser()
-        return path if path.is_absolute() else self.home / path
+    def resolve_location(self, location: str) -> str:
+        """A location named in the config (landing data, rollout state): ``${VARS}`` expanded, relative paths in
+        the state folder, ``s3://bucket/prefix`` as it is."""
+        expanded = os.path.expandvars(location)
+        if "$" in expanded:
+            raise ValueError(f"location {location!r}: an environment variable it names is not set")
+        if "://" in expanded:
+            return expanded
+        path = Path(expanded).expanduser()
+        return str(path if path.is_absolute() else self.home / path)
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -63,4 +73,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         mlflow_tracking_uri=tracking,
         mlflow_registry_uri=registry,
         dependency_audit=audit,
+        storage=env.get("ML_ASSETS_STORAGE", ""),
     )

@@ -42,6 +42,12 @@ from ml_assets.serving.cloudwatch import CloudWatchPublisher
 BIN = Path(sys.executable).parent
 REGION = "eu-west-1"
 PROJECT = "mla-test"
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+}
 
 
 @contextmanager

@@ -119,3 +119,26 @@ def write_config(tmp_path: Path, raw: dict[str, Any]) -> Path:
 
 def yesterday() -> dt.date:
     return dt.date.today() - dt.timedelta(days=1)
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto running as a real HTTP server on 127.0.0.1, for every AWS test of the session."""
+    from ml_assets_tests.aws_fixtures import moto_server
+
+    with moto_server(tmp_path_factory.mktemp("moto")) as url:
+        yield url
+
+
+@pytest.fixture
+def endpoint(moto: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh, empty moto account and test credentials; boto3 clients made anew."""
+    from ml_assets.resources.aws.session import _client
+    from ml_assets_tests.aws_fixtures import CREDENTIALS, reset
+
+    for key, value in CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto)
+    reset(moto)
+    _client.cache_clear()
+    return moto

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,35 +19,13 @@ from ml_assets_tests.aws_fixtures import (
     TaskRegistrar,
     TrafficSimulator,
     client,
-    moto_server,
     platform,
     provision,
-    reset,
 )
 from ml_assets_tests.fake_backend import MemoryStateStore
 
 MODEL = "fraud_detector"
 ANALYSIS = AnalysisConfig(min_requests=150, min_latency_samples=40, min_score_samples=60)
-
-
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_server(tmp_path_factory.mktemp("moto")) as url:
-        yield url
-
-
-@pytest.fixture
-def endpoint(moto: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    reset(moto)
-    _client.cache_clear()
-    return moto
 
 
 def plan(strategy: str, **overrides) -> ReleasePlan:

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,10 +17,9 @@ import yaml
 from ml_assets.config import ConfigError, parse_config
 from ml_assets.resources import serving_platform
 from ml_assets.resources.aws.platform import AwsServingPlatform
-from ml_assets.resources.aws.session import _client
 from ml_assets.rollout.backend import SLOT_HEADER, ModelRef
 from ml_assets.settings import DEFAULT_CONFIG
-from ml_assets_tests.aws_fixtures import PROJECT, REGION, TaskRegistrar, moto_server, platform, provision, reset
+from ml_assets_tests.aws_fixtures import CREDENTIALS, PROJECT, REGION, TaskRegistrar, platform, provision
 from ml_assets_tests.serving_fixtures import (
     as_records,
     free_port,
@@ -32,28 +30,6 @@ from ml_assets_tests.serving_fixtures import (
     serve_command,
     synthetic,
 )
-
-CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-}
-
-
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_server(tmp_path_factory.mktemp("moto")) as url:
-        yield url
-
-
-@pytest.fixture
-def endpoint(moto: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    for key, value in CREDENTIALS.items():
-        monkeypatch.setenv(key, value)
-    reset(moto)
-    _client.cache_clear()
-    return moto
 
 
 def test_model_server_publishes_per_second_metrics_that_the_release_analysis_reads(

@@ -15,14 +15,14 @@ def day(tmp_path: Path) -> pd.DataFrame:
 
 
 def _load(landing: LandingFolder, name: str, config: PipelineConfig) -> pd.DataFrame:
-    return conform(landing.read(Path(landing.path) / name)[0], config.data_schema, name)
+    return conform(landing.read(name)[0], config.data_schema, name)
 
 
 def test_good_files_load_with_stable_dtypes(tmp_path: Path, day: pd.DataFrame, fraud_config: PipelineConfig) -> None:
     landing = LandingFolder(path=str(tmp_path))
     landing.write(day, "a.parquet")
     landing.write(day, "b.csv")
-    frames = [(p.name, conform(landing.read(p)[0], fraud_config.data_schema, p.name)) for p in landing.files()]
+    frames = [(p.name, conform(landing.read(p.name)[0], fraud_config.data_schema, p.name)) for p in landing.files()]
     combined = concat_sources(frames)
     assert len(combined) == 2 * len(day)
     assert combined.dtypes["TX_AMOUNT"] == "float64" and str(combined.dtypes["TX_FRAUD"]) == "Int64"

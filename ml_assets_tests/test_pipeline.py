@@ -49,7 +49,7 @@ def registered_versions(settings: Settings, model_name: str) -> list[Any]:
 def write_simulated(settings: Settings, days: int = 40, customers: int = 300) -> None:
     start = dt.date.today() - dt.timedelta(days=days)
     spec = SimulationSpec(customers=customers, terminals=2 * customers, start=start, days=days, seed=42)
-    landing = LandingFolder(path=str(settings.landing_dir("landing/fraud")))
+    landing = LandingFolder(path=settings.resolve_location("landing/fraud"))
     for date, frame in simulate_days(spec):
         landing.write(frame, f"transactions_{date:%Y-%m-%d}.parquet")
 
@@ -148,7 +148,7 @@ def test_no_model_passing_its_gates_moves_no_alias(settings: Settings) -> None:
 
 @pytest.mark.parametrize("case", sorted(CONTENT_CASES))
 def test_bad_content_stops_the_graph_before_training(settings: Settings, case: str) -> None:
-    landing = LandingFolder(path=str(settings.landing_dir("landing/fraud")))
+    landing = LandingFolder(path=settings.resolve_location("landing/fraud"))
     days = recent_transactions(days=3)
     for index, (date, frame) in enumerate(days):
         bad = case == "stale" or index == 1
@@ -173,7 +173,7 @@ def test_bad_content_stops_the_graph_before_training(settings: Settings, case: s
 def test_unloadable_file_fails_raw_data_naming_the_file(
     settings: Settings, name: str, content: bytes, message: str
 ) -> None:
-    landing = LandingFolder(path=str(settings.landing_dir("landing/fraud")))
+    landing = LandingFolder(path=settings.resolve_location("landing/fraud"))
     for date, frame in recent_transactions(days=2):
         landing.write(frame, f"transactions_{date}.parquet")
     (Path(landing.path) / name).write_bytes(content)
@@ -185,7 +185,7 @@ def test_unloadable_file_fails_raw_data_naming_the_file(
 
 def test_breast_cancer_config_runs_the_same_graph(settings: Settings) -> None:
     raw = deep_update(raw_config(PACKAGE_DIR / "configs" / "breast_cancer.yaml"), {"deployment": fast_deployment()})
-    LandingFolder(path=str(settings.landing_dir("landing/breast_cancer"))).write(
+    LandingFolder(path=settings.resolve_location("landing/breast_cancer")).write(
         load_dataset("breast_cancer", "malignant", 0), "breast_cancer.csv"
     )
     result = run(settings, raw)

@@ -19,9 +19,9 @@ def build_data_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         if not files:
             raise DataLoadError(f"no landing files in {landing.path}: run `ml-assets generate-data` or add files")
         frames, digests = [], {}
-        for path in files:
-            raw, digests[path.name] = landing.read(path)
-            frames.append((path.name, conform(raw, schema, path.name)))
+        for item in files:
+            raw, digests[item.name] = landing.read(item.name)
+            frames.append((item.name, conform(raw, schema, item.name)))
         frame = concat_sources(frames)
         version = data_version(digests)  # the hash of exactly the bytes that were loaded
         frame.attrs[DATA_VERSION_ATTR] = version

@@ -19,8 +19,8 @@ def build_resources(settings: Settings, config: PipelineConfig) -> dict[str, Any
 
     reports = settings.reports_dir / config.name
     return {
-        "io_manager": ParquetJsonIOManager(base_dir=str(settings.storage_dir / config.name)),
-        "landing": LandingFolder(path=str(settings.landing_dir(config.dataset.landing_dir))),
+        "io_manager": ParquetJsonIOManager(base_dir=settings.storage_for(config.name)),
+        "landing": LandingFolder(path=settings.resolve_location(config.dataset.landing_dir)),
         "validator": GreatExpectationsValidator(docs_dir=str(reports / "data_docs")),
         "registry": MlflowRegistry(
             tracking_uri=settings.mlflow_tracking_uri,
@@ -66,7 +66,9 @@ def serving_platform(settings: Settings, config: PipelineConfig) -> Any:
             metric_period_seconds=aws.metric_period_seconds,
             metrics_namespace=aws.metrics_namespace,
             public_urls=dict(aws.public_urls),
-            home=str(settings.home),
+            state_location=settings.resolve_location(aws.state_location)
+            if aws.state_location
+            else str(settings.home / "rollouts"),
         )
     from ml_assets.resources.local_platform import LocalServingPlatform
 

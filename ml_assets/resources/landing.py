@@ -1,17 +1,20 @@
-"""The landing folder: where new data files arrive (one file per day for the fraud simulator)."""
+"""The landing folder: where new data files arrive (one file per day for the fraud simulator).
+
+A folder on this machine, or an S3 prefix (``s3://bucket/prefix``) read through dagster-aws's S3Resource.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import io
-import os
 import warnings
-from pathlib import Path
+from pathlib import PurePosixPath
 
 import pandas as pd
 from dagster import ConfigurableResource
 
 from ml_assets.data.schema import DataLoadError
+from ml_assets.resources.storage import ObjectStore, StoredObject, open_store
 
 SUFFIXES = (".parquet", ".csv")
 
@@ -21,39 +24,41 @@ class LandingFolder(ConfigurableResource):
 
     path: str
 
-    def files(self) -> list[Path]:
-        root = Path(self.path)
-        if not root.is_dir():
-            return []
-        return sorted(p for p in root.iterdir() if p.is_file() and p.suffix in SUFFIXES and not p.name.startswith("."))
+    @property
+    def store(self) -> ObjectStore:
+        return open_store(self.path)
 
-    def read(self, path: Path) -> tuple[pd.DataFrame, str]:
+    def files(self) -> list[StoredObject]:
+        """The landing files (Parquet or CSV), by name, with a version that changes when a file changes."""
+        return [item for item in self.store.list() if PurePosixPath(item.name).suffix in SUFFIXES]
+
+    def read(self, name: str) -> tuple[pd.DataFrame, str]:
         """The file's records and the SHA-256 of the bytes they were parsed from (read once)."""
-        content = path.read_bytes()
+        content = self.store.read(name)
         digest = hashlib.sha256(content).hexdigest()
+        suffix = PurePosixPath(name).suffix
         if not content:
-            raise DataLoadError(f"{path.name}: the file is empty (0 bytes)")
+            raise DataLoadError(f"{name}: the file is empty (0 bytes)")
         try:
-            if path.suffix == ".parquet":
+            if suffix == ".parquet":
                 return pd.read_parquet(io.BytesIO(content)), digest
             with warnings.catch_warnings():
                 # Rows longer than the header would silently become an index or lose data: reject them.
                 warnings.simplefilter("error", pd.errors.ParserWarning)
                 return pd.read_csv(io.BytesIO(content), index_col=False), digest
         except pd.errors.EmptyDataError:
-            raise DataLoadError(f"{path.name}: the file has no header and no rows") from None
+            raise DataLoadError(f"{name}: the file has no header and no rows") from None
         except Exception as error:  # pyarrow and the CSV parser raise many types; all mean "not readable"
-            kind = "Parquet" if path.suffix == ".parquet" else "CSV"
-            raise DataLoadError(f"{path.name}: not a valid {kind} file ({type(error).__name__}: {error})") from None
+            kind = "Parquet" if suffix == ".parquet" else "CSV"
+            raise DataLoadError(f"{name}: not a valid {kind} file ({type(error).__name__}: {error})") from None
 
-    def write(self, frame: pd.DataFrame, name: str) -> Path:
-        root = Path(self.path)
-        root.mkdir(parents=True, exist_ok=True)
-        target = root / name
-        tmp = root / f".{name}.tmp"
-        if target.suffix == ".parquet":
-            frame.to_parquet(tmp, index=False)
+    def write(self, frame: pd.DataFrame, name: str) -> str:
+        """Write ``frame`` as ``name`` (Parquet or CSV by its suffix); returns where it went."""
+        buffer = io.BytesIO()
+        if PurePosixPath(name).suffix == ".parquet":
+            frame.to_parquet(buffer, index=False)
         else:
-            frame.to_csv(tmp, index=False)
-        os.replace(tmp, target)
-        return target
+            frame.to_csv(buffer, index=False)
+        store = self.store
+        store.write(name, buffer.getvalue())
+        return f"{store.url}/{name}"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 from dagster import ConfigurableResource
@@ -207,7 +206,7 @@ class AwsServingPlatform(ConfigurableResource):
     metrics_namespace: str = SERVING_NAMESPACE
     container_name: str = "model-server"
     public_urls: dict[str, str] = Field(default_factory=dict)
-    home: str = ".ml_assets"
+    state_location: str = ".ml_assets/rollouts"
 
     def backend(self, environment: str) -> AwsBackend:
         return AwsBackend(self, environment)
@@ -218,4 +217,4 @@ class AwsServingPlatform(ConfigurableResource):
     def state_store(self):
         from ml_assets.resources.rollout_state import JsonStateStore
 
-        return JsonStateStore(Path(self.home) / "rollouts")
+        return JsonStateStore(self.state_location)

@@ -1,0 +1,115 @@
+"""Where files live: a local folder or an S3 prefix, behind one small interface.
+
+Landing data, asset values and rollout states use it, so the same code runs on a laptop (the state folder) and
+on AWS (``s3://bucket/prefix``, through dagster-aws's S3Resource: region, endpoint and credentials from the
+usual AWS settings). Writes are whole-object: a reader never sees a partial file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    name: str  # relative to the store
+    size: int
+    version: str  # changes whenever the content may have changed (mtime and size, or the S3 ETag)
+
+
+class ObjectStore(Protocol):
+    url: str
+
+    def list(self, prefix: str = "") -> list[StoredObject]:
+        """Objects directly under ``prefix`` (not in sub-folders), by name; hidden names (``.x``) left out."""
+
+    def read(self, name: str) -> bytes:
+        """The object's bytes; FileNotFoundError when it does not exist."""
+
+    def write(self, name: str, data: bytes) -> None: ...
+
+    def delete(self, name: str) -> None:
+        """Remove the object if it exists."""
+
+
+class LocalStore:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.url = str(self.root)
+
+    def list(self, prefix: str = "") -> list[StoredObject]:
+        folder = self.root / prefix
+        if not folder.is_dir():
+            return []
+        objects = []
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and not path.name.startswith("."):
+                stat = path.stat()
+                name = str(path.relative_to(self.root))
+                objects.append(StoredObject(name, stat.st_size, f"{stat.st_mtime_ns}-{stat.st_size}"))
+        return objects
+
+    def read(self, name: str) -> bytes:
+        return (self.root / name).read_bytes()
+
+    def write(self, name: str, data: bytes) -> None:
+        target = self.root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+
+    def delete(self, name: str) -> None:
+        (self.root / name).unlink(missing_ok=True)
+
+
+class S3Store:
+    def __init__(self, client: Any, bucket: str, prefix: str) -> None:
+        self.client, self.bucket, self.prefix = client, bucket, prefix.strip("/")
+        self.url = f"s3://{bucket}/{self.prefix}".rstrip("/")
+
+    def _key(self, name: str) -> str:
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    def list(self, prefix: str = "") -> list[StoredObject]:
+        base = self._key(prefix).rstrip("/")
+        base = f"{base}/" if base else ""
+        objects = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=base, Delimiter="/"
+        ):
+            for item in page.get("Contents", []):
+                name = item["Key"][len(self.prefix) + 1 :] if self.prefix else item["Key"]
+                if not name.rsplit("/", 1)[-1].startswith(".") and not item["Key"].endswith("/"):
+                    objects.append(StoredObject(name, item["Size"], item["ETag"].strip('"')))
+        return sorted(objects, key=lambda o: o.name)
+
+    def read(self, name: str) -> bytes:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._key(name))["Body"].read()
+        except self.client.exceptions.NoSuchKey:
+            raise FileNotFoundError(f"{self.url}/{name}") from None
+
+    def write(self, name: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self._key(name), Body=data)
+
+    def delete(self, name: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(name))
+
+
+def open_store(url: str) -> ObjectStore:
+    """A LocalStore for a path, an S3Store for ``s3://bucket/prefix``."""
+    if url.startswith("s3://"):
+        from dagster_aws.s3 import S3Resource
+
+        bucket, _, prefix = url.removeprefix("s3://").partition("/")
+        if not bucket:
+            raise ValueError(f"an S3 location needs a bucket: {url!r}")
+        client = S3Resource(endpoint_url=os.environ.get("AWS_ENDPOINT_URL")).get_client()
+        return S3Store(client, bucket, prefix)
+    if "://" in url:
+        raise ValueError(f"unsupported storage location {url!r}: use a folder or s3://bucket/prefix")
+    return LocalStore(url)

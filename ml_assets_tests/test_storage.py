@@ -1,0 +1,132 @@
+"""Storage in a folder or an S3 prefix (moto as a server): landing files, asset values, rollout states."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from dagster import asset, materialize
+
+from ml_assets.resources.io_manager import ParquetJsonIOManager
+from ml_assets.resources.landing import LandingFolder
+from ml_assets.resources.rollout_state import JsonStateStore
+from ml_assets.resources.storage import open_store
+from ml_assets.rollout.backend import ModelRef
+from ml_assets.rollout.state import RolloutState
+from ml_assets.settings import load_settings
+from ml_assets_tests.aws_fixtures import client
+
+BUCKET = "ml-assets-test-data"
+
+
+@pytest.fixture(params=["folder", "s3"])
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "folder":
+        return str(tmp_path / "store")
+    endpoint = request.getfixturevalue("endpoint")
+    client("s3", endpoint).create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    return f"s3://{BUCKET}/team/fraud"
+
+
+def test_landing_files_are_listed_read_and_hashed_the_same_way_everywhere(location: str) -> None:
+    landing = LandingFolder(path=f"{location}/landing")
+    assert landing.files() == []
+    frame = pd.DataFrame({"TX_AMOUNT": [1.5, 2.25], "TX_FRAUD": [0, 1]})
+    landing.write(frame, "transactions_2026-11-01.parquet")
+    landing.write(frame, "transactions_2026-11-02.csv")
+    store = open_store(f"{location}/landing")
+    store.write(".partial.parquet", b"in flight")  # hidden: still being written by someone
+    store.write("notes.txt", b"not data")
+    store.write("archive/old.parquet", b"a sub-folder is not this landing folder")
+
+    files = landing.files()
+    assert [f.name for f in files] == ["transactions_2026-11-01.parquet", "transactions_2026-11-02.csv"]
+    loaded, digest = landing.read(files[0].name)
+    assert loaded.equals(frame) and len(digest) == 64
+    before = files[1].version
+    landing.write(frame.assign(TX_AMOUNT=[9.0, 9.5]), "transactions_2026-11-02.csv")
+    assert landing.files()[1].version != before  # a changed file has a new version
+    with pytest.raises(FileNotFoundError):
+        landing.read("transactions_1999-01-01.parquet")
+
+
+def test_asset_values_round_trip_through_the_io_manager(location: str) -> None:
+    @asset
+    def table() -> pd.DataFrame:
+        return pd.DataFrame({"a": [1, 2, 3]})
+
+    @asset
+    def summary(table: pd.DataFrame) -> dict:
+        return {"rows": len(table)}
+
+    @asset
+    def report(summary: dict, table: pd.DataFrame) -> dict:
+        return {**summary, "total": int(table["a"].sum())}
+
+    result = materialize([table, summary, report], resources={"io_manager": ParquetJsonIOManager(base_dir=location)})
+    assert result.success
+    assert result.output_for_node("report") == {"rows": 3, "total": 6}
+    store = open_store(location)
+    assert {o.name for o in store.list()} == {"table.parquet", "summary.json", "report.json"}
+    path = result.asset_materializations_for_node("table")[0].metadata["path"].value
+    assert path == f"{store.url}/table.parquet"
+
+    # A value that changes kind replaces the old file rather than leaving both.
+    @asset(name="table")
+    def table_as_json() -> dict:
+        return {"now": "json"}
+
+    materialize([table_as_json], resources={"io_manager": ParquetJsonIOManager(base_dir=location)})
+    assert {o.name for o in store.list()} == {"table.json", "summary.json", "report.json"}
+
+
+def test_a_value_never_materialized_names_where_it_was_looked_for(location: str) -> None:
+    @asset
+    def upstream() -> dict:
+        return {}
+
+    @asset
+    def downstream(upstream: dict) -> dict:
+        return upstream
+
+    result = materialize(
+        [upstream.to_source_asset(), downstream],
+        resources={"io_manager": ParquetJsonIOManager(base_dir=location)},
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = result.get_step_failure_events()[0].event_specific_data.error.to_string()
+    assert "asset upstream has not been materialized yet" in failure and "upstream.parquet" in failure
+
+
+def test_rollout_states_survive_in_shared_storage(location: str) -> None:
+    state = RolloutState(
+        rollout_id="abc123",
+        environment="production",
+        strategy="canary",
+        stable_slot="blue",
+        candidate_slot="green",
+        stable_model=ModelRef("fraud", "1"),
+        candidate_model=ModelRef("fraud", "2"),
+        weights={"blue": 90, "green": 10},
+        started_at=1.0,
+        updated_at=2.0,
+    )
+    JsonStateStore(f"{location}/rollouts").save(state)
+    again = JsonStateStore(f"{location}/rollouts").load("production")  # another process, another machine
+    assert again is not None and again.candidate_model == ModelRef("fraud", "2") and again.weights["green"] == 10
+    assert JsonStateStore(f"{location}/rollouts").load("staging") is None
+
+
+def test_locations_in_the_config_expand_variables_and_refuse_unknown_ones(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ML_ASSETS_HOME", str(tmp_path))
+    monkeypatch.setenv("ML_ASSETS_DATA_BUCKET", "team-bucket")
+    settings = load_settings()
+    assert settings.resolve_location("s3://${ML_ASSETS_DATA_BUCKET}/landing") == "s3://team-bucket/landing"
+    assert settings.resolve_location("landing/fraud") == str(tmp_path / "landing/fraud")
+    monkeypatch.delenv("ML_ASSETS_DATA_BUCKET")
+    with pytest.raises(ValueError, match="an environment variable it names is not set"):
+        settings.resolve_location("s3://${ML_ASSETS_DATA_BUCKET}/landing")
+    with pytest.raises(ValueError, match="unsupported storage location 'gs://x/y'"):
+        open_store("gs://x/y")

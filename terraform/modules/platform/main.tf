@@ -15,6 +15,7 @@ locals {
     ML_ASSETS_HOME                       = "/tmp/ml_assets"
     MLFLOW_TRACKING_URI                  = local.mlflow_url
     ML_ASSETS_DATA_BUCKET                = var.data_bucket
+    ML_ASSETS_STORAGE                    = "s3://${var.data_bucket}/assets"
     DAGSTER_RUN_TASK_DEFINITION          = "${var.name}-dagster-run"
     DAGSTER_CODE_LOCATION_HOST           = "code-location.${local.namespace}"
     DAGSTER_COMPUTE_LOGS_BUCKET          = var.artifacts_bucket

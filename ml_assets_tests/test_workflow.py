@@ -1,0 +1,112 @@
+"""The CI workflow: valid for GitHub, its selections resolve against the Definitions, and its jobs, run here in
+order on small data (each with its own Dagster instance, as separate runners would), take a model to production."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from dagster import AssetSelection
+
+from ml_assets.config import load_config
+from ml_assets.definitions import build_definitions
+from ml_assets.settings import PACKAGE_DIR, Settings
+from ml_assets_tests.conftest import small_fraud_raw
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW = ROOT / ".github" / "workflows" / "ml_pipeline.yml"
+ACTION = ROOT / ".github" / "actions" / "setup" / "action.yml"
+BIN = Path(sys.executable).parent
+ORDER = ["data-validation", "training", "model-tests", "security-scan", "staging", "production"]
+
+
+def workflow() -> dict:
+    return yaml.safe_load(WORKFLOW.read_text())
+
+
+def job_selections() -> list[tuple[str, str]]:
+    """(job, selection) for every `dagster asset materialize` in the workflow, the matrix expanded, in job order."""
+    jobs = workflow()["jobs"]
+    out = []
+    for name in ORDER:
+        job = jobs[name]
+        matrix = job.get("strategy", {}).get("matrix", {})
+        for step in job["steps"]:
+            found = re.search(
+                r"dagster asset materialize -m ml_assets\.definitions --select \"([^\"]+)\"", step.get("run", "")
+            )
+            if not found:
+                continue
+            if "${{ matrix.algorithm }}" in found.group(1):
+                out += [(name, found.group(1).replace("${{ matrix.algorithm }}", a)) for a in matrix["algorithm"]]
+            else:
+                out.append((name, found.group(1)))
+    return out
+
+
+@pytest.mark.parametrize(("path", "schema"), [(WORKFLOW, "vendor.github-workflows"), (ACTION, "vendor.github-actions")])
+def test_the_files_validate_against_githubs_schemas(path: Path, schema: str) -> None:
+    done = subprocess.run(
+        [str(BIN / "check-jsonschema"), "--builtin-schema", schema, str(path)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_triggers_and_the_order_of_the_jobs() -> None:
+    spec = workflow()
+    triggers = spec[True] if True in spec else spec["on"]  # YAML 1.1 reads the key `on` as true
+    assert "ml_assets/**" in triggers["push"]["paths"] and "data/**" in triggers["push"]["paths"]
+    assert "pull_request" in triggers and triggers["schedule"] == [{"cron": "0 2 * * *"}]
+    jobs = spec["jobs"]
+    assert list(jobs) == ORDER
+    for before, after in itertools.pairwise(ORDER):
+        assert jobs[after]["needs"] == before
+    assert jobs["training"]["strategy"]["matrix"]["algorithm"] == list(
+        load_config(PACKAGE_DIR / "configs" / "fraud.yaml").algorithms
+    )
+    assert "refs/heads/develop" in jobs["staging"]["if"] and "pull_request" in jobs["staging"]["if"]
+    assert jobs["production"]["if"].endswith("github.ref == 'refs/heads/main'")
+    assert jobs["production"]["environment"] == "production"
+
+
+def test_every_selection_resolves_and_together_they_cover_the_graph(settings: Settings, monkeypatch) -> None:
+    monkeypatch.setenv("ML_ASSETS_DATA_BUCKET", "bucket")
+    config_path = ROOT / workflow()["env"]["ML_ASSETS_CONFIG"]
+    defs = build_definitions(load_config(config_path), settings)
+    graph = defs.resolve_asset_graph()
+    covered = set()
+    for job, selection in job_selections():
+        keys = AssetSelection.from_coercible(selection.split(",")).resolve(graph)
+        assert keys, (job, selection)
+        covered |= keys
+    assert covered == graph.get_all_asset_keys()
+
+
+@pytest.mark.pipeline
+def test_the_jobs_in_order_take_a_model_to_production(settings: Settings, tmp_path: Path) -> None:
+    """What .ci/run does with the workflow: the same commands, one state shared as the runners share S3 and MLflow."""
+    config = tmp_path / "fraud_small.yaml"
+    config.write_text(yaml.safe_dump(small_fraud_raw(dataset={"generator": {"days": 30}})))
+    env = {**os.environ, "ML_ASSETS_CONFIG": str(config), "ML_ASSETS_STORAGE": str(tmp_path / "shared")}
+    generated = subprocess.run([str(BIN / "ml-assets"), "generate-data"], env=env, capture_output=True, text=True)
+    assert generated.returncode == 0, generated.stderr
+    for number, (job, selection) in enumerate(job_selections()):
+        runner = tmp_path / f"runner{number}"  # a fresh Dagster instance per job, as on separate runners
+        (runner / "dagster").mkdir(parents=True)
+        (runner / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        done = subprocess.run(
+            [str(BIN / "dagster"), "asset", "materialize", "-m", "ml_assets.definitions", "--select", selection],
+            env={**env, "DAGSTER_HOME": str(runner / "dagster")},
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert done.returncode == 0, f"{job} ({selection}):\n{done.stderr[-4000:]}"
+    summary = subprocess.run([str(BIN / "ml-assets"), "summary"], env=env, capture_output=True, text=True)
+    assert summary.returncode == 0 and "curl" in summary.stdout, summary.stdout + summary.stderr

@@ -50,3 +50,22 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
     scalar = write_config(tmp_path, "just a string")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="must be a mapping"):
         load_config(scalar)
+
+
+def test_a_config_extends_another_and_overrides_key_by_key(tmp_path: Path) -> None:
+    child = tmp_path / "child.yaml"
+    child.write_text(f"extends: {DEFAULT_CONFIG}\ndeployment:\n  bake_seconds: 42\n")
+    config = load_config(child)
+    base = load_config(DEFAULT_CONFIG)
+    assert config.deployment.bake_seconds == 42
+    assert config.deployment.canary == base.deployment.canary and config.algorithms == base.algorithms
+
+
+def test_extends_loops_and_missing_parents_are_named(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    with pytest.raises(ConfigError, match="'extends' loops through .*a.yaml -> .*b.yaml -> .*a.yaml"):
+        load_config(tmp_path / "a.yaml")
+    (tmp_path / "c.yaml").write_text("extends: nowhere.yaml\n")
+    with pytest.raises(ConfigError, match="nowhere.yaml: config file not found"):
+        load_config(tmp_path / "c.yaml")

@@ -64,8 +64,8 @@ def test_a_config_extends_another_and_overrides_key_by_key(tmp_path: Path) -> No
 def test_extends_loops_and_missing_parents_are_named(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
     (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
-    with pytest.raises(ConfigError, match="'extends' loops through .*a.yaml -> .*b.yaml -> .*a.yaml"):
+    with pytest.raises(ConfigError, match=r"'extends' loops through .*a\.yaml -> .*b\.yaml -> .*a\.yaml"):
         load_config(tmp_path / "a.yaml")
     (tmp_path / "c.yaml").write_text("extends: nowhere.yaml\n")
-    with pytest.raises(ConfigError, match="nowhere.yaml: config file not found"):
+    with pytest.raises(ConfigError, match=r"nowhere\.yaml: config file not found"):
         load_config(tmp_path / "c.yaml")

@@ -36,9 +36,11 @@ $(DAGSTER_HOME)/dagster.yaml:
 	mkdir -p $(DAGSTER_HOME) $(ML_ASSETS_HOME)/mlflow
 	printf 'telemetry:\n  enabled: false\n' > $@
 
-demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## generate data, materialize the whole graph, print a summary
+demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## generate data, release a model, send traffic, monitor it, print a summary
 	$(BIN)/ml-assets generate-data
-	$(BIN)/dagster asset materialize -m ml_assets.definitions --select '*'
+	$(BIN)/dagster asset materialize -m ml_assets.definitions --select '*production_deployment,data_profile'
+	$(BIN)/ml-assets traffic --requests 2000 --rate 250
+	$(BIN)/dagster asset materialize -m ml_assets.definitions --select 'production_traffic,drift_report,pipeline_health'
 	@$(BIN)/ml-assets summary
 
 test: lint $(CHECKOV_STAMP)  ## lint, then run the whole test suite (AWS on moto, Terraform, workflow checks included)

@@ -193,6 +193,44 @@ def mlflow_server(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def traffic(args: argparse.Namespace) -> int:
+    """Send recent featurized records to the production gateway, as clients would (demo and drills)."""
+    import asyncio
+    import io
+
+    import pandas as pd
+
+    from ml_assets.features.assets import feature_columns_of
+    from ml_assets.resources.storage import open_store
+    from ml_assets.serving.replay import replay
+
+    settings = load_settings()
+    config = load_config(args.config or settings.config_path)
+    try:
+        frame = pd.read_parquet(io.BytesIO(open_store(settings.storage_for(config.name)).read("features.parquet")))
+    except FileNotFoundError:
+        raise ValueError("no features yet: materialize the pipeline first (make demo)") from None
+    columns = feature_columns_of(frame)
+    stamp = config.data_schema.timestamp_column
+    if stamp:  # a uniform sample of the last days: one day alone is all weekend or all weekday
+        newest = pd.to_datetime(frame[stamp])
+        frame = frame.loc[newest > newest.max() - pd.Timedelta(days=args.days)]
+    chosen = frame.sample(min(args.requests, len(frame)), random_state=args.seed)[columns]
+    records = [{k: float(v) for k, v in row.items()} for row in chosen.to_dict(orient="records")]
+    backend = _platform(settings).live_backend("production")
+    result = asyncio.run(
+        replay(
+            f"{backend.url}/predict", records, rate=args.rate, max_requests=len(records), max_seconds=args.max_seconds
+        )
+    )
+    summary = result.summary()
+    print(
+        f"sent {result.sent} records of the last {args.days} days to {backend.url}/predict: {result.failed} failed, "
+        f"p50 {summary['p50_ms']:.1f} ms, p99 {summary['p99_ms']:.1f} ms"
+    )
+    return 0 if result.sent and not result.failed else 1
+
+
 ENVIRONMENTS = ("staging", "production")
 
 
@@ -204,7 +242,19 @@ def gateway(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     backend = LocalBackend(settings.home, args.environment, args.host, args.port)
-    app = create_gateway_app(Gateway(args.environment, backend.token, backend.dir / "routing.json"))
+    dashboard = None
+    if args.environment == "production":  # the monitoring dashboard lives with the production gateway
+        from ml_assets.monitoring.dashboard import dashboard_data
+        from ml_assets.resources import metrics_resource
+
+        config = load_config(settings.config_path)
+        metrics = metrics_resource(settings, config)
+        gate = config.gates.min_average_precision
+
+        def dashboard() -> dict:
+            return dashboard_data(metrics, config.name, gate)
+
+    app = create_gateway_app(Gateway(args.environment, backend.token, backend.dir / "routing.json"), dashboard)
     print(f"{args.environment} gateway on http://{args.host}:{args.port}", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
@@ -366,6 +416,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = commands.add_parser("stop", help="stop every gateway and model server of this state folder")
     sp.set_defaults(func=stop)
+
+    trf = commands.add_parser("traffic", help="send recent featurized records to production, as clients would")
+    trf.add_argument("--requests", type=int, default=2000, help="records sent, one per request")
+    trf.add_argument("--days", type=int, default=7, help="drawn uniformly from the newest days")
+    trf.add_argument("--seed", type=int, default=0)
+    trf.add_argument("--rate", type=float, default=200.0, help="requests per second")
+    trf.add_argument("--max-seconds", type=float, default=120.0)
+    trf.add_argument("--config", type=Path)
+    trf.set_defaults(func=traffic)
 
     summ = commands.add_parser("summary", help="print each model's metrics and the chosen candidate")
     summ.add_argument("--config", type=Path)

@@ -261,6 +261,39 @@ class DeploymentConfig(_Strict):
         return self
 
 
+class DriftConfig(_Strict):
+    """Evidently's defaults: KS up to 1,000 reference values, normed Wasserstein above; PSI beside both."""
+
+    ks_p_value: float = Field(default=0.05, gt=0, lt=1)
+    wasserstein: float = Field(default=0.1, gt=0)
+    psi_moderate: float = Field(default=0.1, gt=0)
+    psi_severe: float = Field(default=0.25, gt=0)
+    dataset_share: float = Field(default=0.5, gt=0, le=1, description="Share of drifted features = dataset drift.")
+    min_traffic: int = Field(default=200, gt=0, description="Fewer scored records than this: no verdict.")
+
+
+class RetrainingConfig(_Strict):
+    """Guardrails of sensor-started retraining."""
+
+    on_new_data: bool = True
+    on_severe_drift: bool = True
+    debounce_seconds: float = Field(default=300.0, ge=0, description="Wait until the landing folder is quiet.")
+    max_runs_per_day: int = Field(default=3, ge=1)
+    sensor_interval_seconds: int = Field(default=60, ge=1)
+
+
+class MonitoringConfig(_Strict):
+    """Daily monitoring: drift of production traffic, recent performance, the seed's metrics and alarms."""
+
+    metrics: Literal["local", "cloudwatch"] = Field(
+        default="local", description="local: SQLite in the state folder; cloudwatch: CloudWatch (AWS)."
+    )
+    schedule: str = Field(default="0 2 * * *", description="Cron (UTC) of the monitoring job.")
+    recent_days: int = Field(default=7, gt=0, description="Performance on the last days whose labels have arrived.")
+    drift: DriftConfig = DriftConfig()
+    retraining: RetrainingConfig = RetrainingConfig()
+
+
 class RegistryConfig(_Strict):
     model_name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     experiment: str | None = None
@@ -279,6 +312,7 @@ class PipelineConfig(_Strict):
     selection: SelectionConfig = SelectionConfig()
     registry: RegistryConfig
     deployment: DeploymentConfig = DeploymentConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
 
     @model_validator(mode="after")
     def _consistent(self) -> PipelineConfig:

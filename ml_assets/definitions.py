@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from dagster import Definitions, in_process_executor
+from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
 
+from ml_assets.automation.sensors import build_automation
 from ml_assets.config import PipelineConfig, load_config
 from ml_assets.data.assets import build_data_assets
 from ml_assets.data.checks import build_data_checks
 from ml_assets.deployment.assets import build_deployment_assets
 from ml_assets.deployment.checks import build_deployment_checks
 from ml_assets.features.assets import build_feature_assets
+from ml_assets.monitoring.assets import build_monitoring_assets
+from ml_assets.monitoring.checks import build_monitoring_checks
 from ml_assets.resources import build_resources
 from ml_assets.security.assets import build_security_assets
 from ml_assets.security.checks import build_security_checks
@@ -26,16 +29,34 @@ def build_definitions(config: PipelineConfig, settings: Settings) -> Definitions
         build_candidate_asset(config),
         *build_security_assets(),
         *build_deployment_assets(config),
+        *build_monitoring_assets(config),
     ]
     checks = [
         *build_data_checks(config),
         *(build_model_checks(name, algorithm, config) for name, algorithm in config.algorithms.items()),
         *build_security_checks(),
         *build_deployment_checks(config),
+        *build_monitoring_checks(config),
     ]
+    monitoring = AssetSelection.groups("monitoring")
+    retraining_job = define_asset_job(
+        "retraining",
+        selection=AssetSelection.all() - monitoring,
+        description="Validation, features, training, gates, security scan, staging and production release.",
+    )
+    monitoring_job = define_asset_job(
+        "monitoring", selection=monitoring, description="Production traffic, drift report, pipeline health."
+    )
+    sensors, schedules = build_automation(config, retraining_job, monitoring_job)
     # One process per run: the steps share imports (GE, MLflow, xgboost) instead of re-importing them per step.
     return Definitions(
-        assets=assets, asset_checks=checks, resources=build_resources(settings, config), executor=in_process_executor
+        assets=assets,
+        asset_checks=checks,
+        jobs=[retraining_job, monitoring_job],
+        sensors=sensors,
+        schedules=schedules,
+        resources=build_resources(settings, config),
+        executor=in_process_executor,
     )
 
 

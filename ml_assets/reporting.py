@@ -58,7 +58,11 @@ def _serving_lines(config: PipelineConfig, settings: Settings) -> list[str]:
     backend = serving_platform(settings, config).live_backend("production")
     served = backend.serving()
     if not served:
-        return ["", "production: not deployed (ml-assets status shows the environments)"]
+        return [
+            "",
+            "production: not deployed (ml-assets status shows the environments)",
+            *_monitoring_lines(config, settings),
+        ]
     weights = backend.read_weights()
     serving = ", ".join(f"{slot} {weights.get(slot, 0)}% v{model.version}" for slot, model in served.items())
     lines = ["", f"production: {backend.url} ({serving or 'no traffic routed'})"]
@@ -67,7 +71,26 @@ def _serving_lines(config: PipelineConfig, settings: Settings) -> list[str]:
         body = json.dumps(record, separators=(",", ":"))
         lines.append(f"  curl -s -X POST {backend.url}/predict -H 'Content-Type: application/json' -d '{body}'")
     lines.append(f"  curl -s {backend.url}/health")
+    if hasattr(backend, "gateway_running"):  # the local production gateway serves the monitoring dashboard
+        lines.append(f"monitoring dashboard: {backend.url}/dashboard")
+    lines += _monitoring_lines(config, settings)
     return lines
+
+
+def _monitoring_lines(config: PipelineConfig, settings: Settings) -> list[str]:
+    """The alarm states and the latest value of each metric that has one."""
+    from ml_assets.monitoring import catalog
+    from ml_assets.resources import metrics_resource
+
+    metrics = metrics_resource(settings, config)
+    namespace = catalog.pipeline_namespace(config.name)
+    health = metrics.health(namespace, list(catalog.PIPELINE_METRICS), hours=24 * 14)
+    if not health:
+        return []
+    values = ", ".join(f"{name} {entry['current_value']:.4g}" for name, entry in health.items())
+    states = metrics.alarm_states(namespace, catalog.pipeline_alarms(config.name, config.gates.min_average_precision))
+    alarms = ", ".join(f"{a.name.removeprefix(config.name + '-')} {a.state}" for a in states)
+    return [f"  metrics: {values}", f"  alarms:  {alarms}"]
 
 
 def _example_record(config: PipelineConfig, settings: Settings) -> dict | None:

@@ -28,6 +28,9 @@ def test_definitions_load(path, settings: Settings) -> None:
         "security_scan",
         "staging_deployment",
         "production_deployment",
+        "production_traffic",
+        "drift_report",
+        "pipeline_health",
     }
     assert graph.get(AssetKey("candidate_model")).parent_keys >= {
         AssetKey(f"{a}_model") for a in ("random_forest", "xgboost", "neural_network")
@@ -36,7 +39,11 @@ def test_definitions_load(path, settings: Settings) -> None:
     groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
     assert groups["raw_data"] == "data" and groups["features"] == "features" and groups["candidate_model"] == "training"
     specs = {(s.asset_key.to_user_string(), s.name): s for c in defs.asset_checks for s in c.check_specs}
-    assert all(spec.blocking for spec in specs.values())
+    assert all(spec.blocking for key, spec in specs.items() if key != ("drift_report", "drift"))
+    assert {job.name for job in defs.jobs} == {"retraining", "monitoring"}
+    assert {s.name for s in defs.sensors} == {"landing_sensor", "drift_sensor", "failure_alert"}
+    (schedule,) = defs.schedules
+    assert schedule.cron_schedule == "0 2 * * *" and schedule.execution_timezone == "UTC"
     assert ("raw_data", "freshness") in specs or path != DEFAULT_CONFIG
     assert {name for asset, name in specs if asset == "xgboost_model"} == {
         "loads",

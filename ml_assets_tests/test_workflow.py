@@ -75,7 +75,8 @@ def test_triggers_and_the_order_of_the_jobs() -> None:
     assert jobs["production"]["environment"] == "production"
 
 
-def test_every_selection_resolves_and_together_they_cover_the_graph(settings: Settings, monkeypatch) -> None:
+def test_every_selection_resolves_and_together_they_cover_the_pipeline(settings: Settings, monkeypatch) -> None:
+    """Everything but monitoring, which the daily schedule and the sensors run in Dagster itself."""
     monkeypatch.setenv("ML_ASSETS_DATA_BUCKET", "bucket")
     config_path = ROOT / workflow()["env"]["ML_ASSETS_CONFIG"]
     defs = build_definitions(load_config(config_path), settings)
@@ -85,7 +86,8 @@ def test_every_selection_resolves_and_together_they_cover_the_graph(settings: Se
         keys = AssetSelection.from_coercible(selection.split(",")).resolve(graph)
         assert keys, (job, selection)
         covered |= keys
-    assert covered == graph.get_all_asset_keys()
+    monitoring = AssetSelection.groups("monitoring").resolve(graph)
+    assert monitoring and covered == graph.get_all_asset_keys() - monitoring
 
 
 @pytest.mark.pipeline

@@ -17,6 +17,8 @@ from dagster import (
 
 from ml_assets.config import PipelineConfig
 from ml_assets.data.expectations import plan_suite, planned_checks, summarize
+from ml_assets.monitoring.catalog import DATA_QUALITY, pipeline_namespace
+from ml_assets.resources.metrics import MetricsResource
 from ml_assets.resources.validation import GreatExpectationsValidator
 
 
@@ -32,13 +34,19 @@ def build_data_checks(config: PipelineConfig) -> list[AssetChecksDefinition]:
         description="The Great Expectations suite built from the config's schema.",
     )
     def data_validation(
-        context: AssetCheckExecutionContext, raw_data: pd.DataFrame, validator: GreatExpectationsValidator
+        context: AssetCheckExecutionContext,
+        raw_data: pd.DataFrame,
+        validator: GreatExpectationsValidator,
+        metrics: MetricsResource,
     ) -> Iterator[AssetCheckResult]:
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         plan = plan_suite(schema, now)
         outcomes, docs = validator.validate(
             raw_data, plan, suite_name=f"{config.name}_raw_data", id_column=schema.id_column
         )
+        if outcomes:  # the seed's DataQualityScore: the share of expectations met, in percent
+            met = 100.0 * sum(o.success for o in outcomes) / len(outcomes)
+            metrics.put(pipeline_namespace(config.name), DATA_QUALITY, met)
         for outcome in summarize(outcomes, list(checks)):
             if not outcome.passed:
                 context.log.error(f"{outcome.check} failed: " + " | ".join(outcome.failures))

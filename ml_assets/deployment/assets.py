@@ -1,6 +1,7 @@
 """Staging and production deployments of the candidate on the serving platform."""
 
 import contextlib
+import time
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,8 @@ from dagster import AssetExecutionContext, AssetsDefinition, Failure, MetadataVa
 from ml_assets.config import PipelineConfig
 from ml_assets.deployment.plans import held_out_records, release_plan
 from ml_assets.features.assets import feature_columns_of
+from ml_assets.monitoring.catalog import PIPELINE_EXECUTION_TIME, pipeline_namespace
+from ml_assets.resources.metrics import MetricsResource
 from ml_assets.resources.mlflow_registry import MlflowRegistry
 from ml_assets.resources.reports import ReportStore
 from ml_assets.rollout.backend import ModelRef, ServingBackend, ServingPlatform
@@ -137,6 +140,7 @@ def build_deployment_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         platform: ResourceParam[ServingPlatform],
         registry: MlflowRegistry,
         reports: ReportStore,
+        metrics: MetricsResource,
     ) -> Output[dict]:
         state, backend, report = _release(
             context, "production", None, staging_deployment, training_data, platform, registry, reports, config, True
@@ -150,6 +154,9 @@ def build_deployment_assets(config: PipelineConfig) -> list[AssetsDefinition]:
             context.log.info(f"{name} v{version} is the champion ({state.reason})")
         else:
             context.log.error(f"release of {name} v{version} rolled back: {state.reason}")
+        record = context.instance.get_run_record_by_id(context.run_id)
+        if record is not None and record.start_time:  # the seed's PipelineExecutionTime: data to release
+            metrics.put(pipeline_namespace(config.name), PIPELINE_EXECUTION_TIME, time.time() - record.start_time)
         value = {
             "environment": "production",
             "url": backend.url,

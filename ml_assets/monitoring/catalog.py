@@ -17,6 +17,7 @@ DATA_DRIFT = "DataDriftScore"
 MODEL_DRIFT = "ModelDriftScore"
 PIPELINE_EXECUTION_TIME = "PipelineExecutionTime"
 DATA_QUALITY = "DataQualityScore"
+PIPELINE_FAILURES = "PipelineFailures"
 
 PIPELINE_METRICS: dict[str, tuple[str, str]] = {
     MODEL_QUALITY: ("None", "the champion's primary metric on recent labelled data (average precision for fraud)"),
@@ -25,6 +26,7 @@ PIPELINE_METRICS: dict[str, tuple[str, str]] = {
     MODEL_DRIFT: ("None", "PSI of production scores against the training scores"),
     PIPELINE_EXECUTION_TIME: ("Seconds", "wall time of a pipeline run"),
     DATA_QUALITY: ("Percent", "share of data-validation expectations met"),
+    PIPELINE_FAILURES: ("Count", "failed pipeline runs (the run-failure sensor)"),
 }
 
 # Model-server metrics, published per second by each task (dimensions Environment and Slot).

@@ -31,10 +31,21 @@ def build_resources(settings: Settings, config: PipelineConfig) -> dict[str, Any
         ),
         "reports": ReportStore(base_dir=str(reports)),
         "platform": serving_platform(settings, config),
+        "metrics": metrics_resource(settings, config),
         "security": SecurityScanner(
             package_dir=str(PACKAGE_DIR), requirements=_lock_file(), audit_enabled=settings.dependency_audit
         ),
     }
+
+
+def metrics_resource(settings: Settings, config: PipelineConfig) -> Any:
+    """Metrics in SQLite in the state folder, or in CloudWatch (monitoring.metrics)."""
+    from ml_assets.resources.metrics import MetricsResource
+
+    if config.monitoring.metrics == "cloudwatch":
+        aws = config.deployment.aws
+        return MetricsResource(backend="cloudwatch", region=aws.region, endpoint_url=aws.endpoint_url)
+    return MetricsResource(backend="local", path=str(settings.home / "metrics" / f"{config.name}.db"))
 
 
 def _lock_file() -> str | None:

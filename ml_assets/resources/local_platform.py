@@ -236,8 +236,9 @@ class LocalBackend:
             raise PlatformError(f"{self.environment}: no variant in {slot}")
         return http("POST", f"{variant['url']}/predict", records, timeout=30)
 
-    def sample(self) -> dict[str, Any]:
-        return self._admin("GET", "/sample")
+    def sample(self, drain: bool = False) -> dict[str, Any]:
+        """The gateway's sample of scored requests; ``drain`` starts a new one."""
+        return self._admin("GET", "/sample?drain=true" if drain else "/sample")
 
     def stop_all(self) -> None:
         for pid_file in self.dir.glob("*.pid"):

@@ -16,7 +16,7 @@ import json
 import os
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -230,7 +230,9 @@ class Gateway:
         self._save()
 
 
-def create_gateway_app(gateway: Gateway) -> Starlette:
+def create_gateway_app(gateway: Gateway, dashboard: Callable[[], dict[str, Any]] | None = None) -> Starlette:
+    """The gateway's app; ``dashboard`` (optional) supplies the monitoring page's data at /dashboard."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         timeout = aiohttp.ClientTimeout(total=gateway.upstream_timeout_s)
@@ -292,10 +294,33 @@ def create_gateway_app(gateway: Gateway) -> Starlette:
         return gateway._records(slot).window(since, until)
 
     async def get_sample(request: Request) -> Any:
-        return {"seen": gateway.sample.seen, "items": gateway.sample.items}
+        """The scored-request sample; ``?drain=true`` also starts a new one (each monitoring run sees new traffic)."""
+        answer = {"seen": gateway.sample.seen, "items": gateway.sample.items}
+        if request.query_params.get("drain") == "true":
+            gateway.sample = ScoredSample(capacity=gateway.sample.capacity, seed=gateway.sample.seen)
+        return answer
 
+    async def dashboard_page(request: Request) -> Response:
+        from ml_assets.monitoring.dashboard import page
+
+        return Response(page(), media_type="text/html")
+
+    async def dashboard_data(request: Request) -> Response:
+        from starlette.concurrency import run_in_threadpool
+
+        return Response(orjson.dumps(await run_in_threadpool(dashboard)), media_type="application/json")
+
+    monitoring = (
+        [
+            Route("/dashboard", dashboard_page, methods=["GET"]),
+            Route("/dashboard/data", dashboard_data, methods=["GET"]),
+        ]
+        if dashboard is not None
+        else []
+    )
     return Starlette(
         routes=[
+            *monitoring,
             Route("/predict", predict, methods=["POST"]),
             Route("/invocations", invocations, methods=["POST"]),
             Route("/health", health, methods=["GET"]),

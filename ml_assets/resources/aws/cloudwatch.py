@@ -33,8 +33,11 @@ class CloudWatchResource(AwsClientResource):
                 MetricData=datums[start : start + MAX_DATUMS_PER_CALL],
             )
 
-    def series(self, queries: dict[str, dict[str, Any]], since: float, until: float) -> dict[str, np.ndarray]:
-        """Values of each ``{id: MetricStat}`` between two times, oldest first (every page read)."""
+    def series(
+        self, queries: dict[str, dict[str, Any]], since: float, until: float, with_timestamps: bool = False
+    ) -> dict[str, Any]:
+        """Values of each ``{id: MetricStat}`` between two times, oldest first (every page read); with
+        ``with_timestamps``, (timestamps, values) pairs."""
         ids = list(queries)
         values: dict[str, list[tuple[dt.datetime, float]]] = {query_id: [] for query_id in ids}
         for start in range(0, len(ids), MAX_QUERIES_PER_CALL):
@@ -55,10 +58,13 @@ class CloudWatchResource(AwsClientResource):
                 token = answer.get("NextToken")
                 if not token:
                     break
-        return {
-            query_id: np.array([value for _, value in sorted(points, key=lambda p: p[0])], dtype=float)
-            for query_id, points in values.items()
-        }
+        out: dict[str, Any] = {}
+        for query_id, points in values.items():
+            ordered = sorted(points, key=lambda p: p[0])
+            data = np.array([value for _, value in ordered], dtype=float)
+            stamps = np.array([moment.timestamp() for moment, _ in ordered], dtype=float)
+            out[query_id] = (stamps, data) if with_timestamps else data
+        return out
 
     def put_alarm(self, namespace: str, alarm: AlarmSpec, actions: list[str] | None = None) -> None:
         self.call(

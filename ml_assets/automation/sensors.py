@@ -1,0 +1,121 @@
+"""Sensors and the schedule: retraining on new landing data or severe drift, daily monitoring, failure alerts."""
+
+import logging
+import os
+import time
+from typing import Any
+
+from dagster import (
+    AssetKey,
+    DagsterRunStatus,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    RunFailureSensorContext,
+    RunRequest,
+    RunsFilter,
+    ScheduleDefinition,
+    SensorEvaluationContext,
+    SkipReason,
+    run_failure_sensor,
+    sensor,
+)
+
+from ml_assets.automation.triggers import drift_decision, landing_decision
+from ml_assets.config import PipelineConfig
+from ml_assets.monitoring import catalog
+from ml_assets.resources.landing import LandingFolder
+from ml_assets.resources.metrics import MetricsResource
+
+log = logging.getLogger("ml_assets.alerts")
+ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+TRIGGER_TAG = "ml_assets/trigger"
+WEBHOOK_ENV = "ML_ASSETS_ALERT_WEBHOOK"
+
+
+def retraining_runs(instance, job_name: str, now: float) -> tuple[int, int]:
+    """(queued or running, started in the last 24 h) retraining runs."""
+    active = instance.get_runs_count(RunsFilter(job_name=job_name, statuses=ACTIVE))
+    import datetime as dt
+
+    since = dt.datetime.fromtimestamp(now - 86_400, tz=dt.UTC)
+    recent = instance.get_runs_count(RunsFilter(job_name=job_name, created_after=since))
+    return active, recent
+
+
+def build_automation(config: PipelineConfig, retraining: Any, monitoring: Any) -> tuple[list, list]:
+    """(sensors, schedules)."""
+    guardrails = config.monitoring.retraining
+    namespace = catalog.pipeline_namespace(config.name)
+
+    @sensor(
+        job=retraining,
+        minimum_interval_seconds=guardrails.sensor_interval_seconds,
+        default_status=DefaultSensorStatus.RUNNING if guardrails.on_new_data else DefaultSensorStatus.STOPPED,
+        description="New or changed landing files (a folder or an S3 prefix) start a retraining run: validation, "
+        "training, gates, staging, production. Debounced, one at a time, capped per day.",
+    )
+    def landing_sensor(context: SensorEvaluationContext, landing: LandingFolder):
+        now = time.time()
+        listing = {item.name: item.version for item in landing.files()}
+        active, recent = retraining_runs(context.instance, retraining.name, now)
+        decision = landing_decision(
+            context.cursor, listing, now, guardrails.debounce_seconds, active, recent, guardrails.max_runs_per_day
+        )
+        context.update_cursor(decision.cursor)
+        if not decision.run:
+            return SkipReason(decision.reason)
+        context.log.info(decision.reason)
+        return RunRequest(run_key=decision.run_key, tags={TRIGGER_TAG: "new_data", "ml_assets/release": "production"})
+
+    @sensor(
+        job=retraining,
+        minimum_interval_seconds=guardrails.sensor_interval_seconds,
+        default_status=DefaultSensorStatus.RUNNING if guardrails.on_severe_drift else DefaultSensorStatus.STOPPED,
+        description="A drift report with severe drift starts a retraining run (same guardrails).",
+    )
+    def drift_sensor(context: SensorEvaluationContext):
+        event = context.instance.get_latest_materialization_event(AssetKey("drift_report"))
+        latest = None
+        if event is not None and event.asset_materialization is not None:
+            severity = event.asset_materialization.metadata.get("severity")
+            latest = (event.storage_id, severity.value if severity is not None else "none")
+        active, recent = retraining_runs(context.instance, retraining.name, time.time())
+        decision = drift_decision(context.cursor, latest, active, recent, guardrails.max_runs_per_day)
+        context.update_cursor(decision.cursor)
+        if not decision.run:
+            return SkipReason(decision.reason)
+        context.log.info(decision.reason)
+        return RunRequest(
+            run_key=decision.run_key, tags={TRIGGER_TAG: "severe_drift", "ml_assets/release": "production"}
+        )
+
+    @run_failure_sensor(
+        default_status=DefaultSensorStatus.RUNNING,
+        description="A failed run raises an alert: the PipelineFailures metric, an error log line, and a POST to "
+        f"${WEBHOOK_ENV} when it is set.",
+    )
+    def failure_alert(context: RunFailureSensorContext, metrics: MetricsResource):
+        run = context.dagster_run
+        message = f"run {run.run_id} of {run.job_name} failed: {context.failure_event.message}"
+        log.error(message)
+        context.log.error(message)
+        metrics.put(namespace, catalog.PIPELINE_FAILURES, 1.0)
+        url = os.environ.get(WEBHOOK_ENV)
+        if url:
+            from ml_assets.resources.http import http
+
+            body = {"text": message, "job": run.job_name, "run_id": run.run_id, "pipeline": config.name}
+            try:
+                http("POST", url, body, timeout=10)
+            except (OSError, ValueError) as error:  # an unreachable webhook must not hide the alert itself
+                context.log.error(f"alert webhook {url} failed: {error}")
+
+    schedule = ScheduleDefinition(
+        name="daily_monitoring",
+        job=monitoring,
+        cron_schedule=config.monitoring.schedule,
+        execution_timezone="UTC",
+        default_status=DefaultScheduleStatus.RUNNING,
+        description="Production traffic, drift report and pipeline health, every day.",
+    )
+    return [landing_sensor, drift_sensor, failure_alert], [schedule]

@@ -1,0 +1,199 @@
+"""Monitoring assets: production traffic, its drift against the training data, and the pipeline's health."""
+
+import time
+
+import numpy as np
+import pandas as pd
+from dagster import AssetExecutionContext, AssetsDefinition, Failure, MetadataValue, Output, ResourceParam, asset
+
+from ml_assets.config import PipelineConfig
+from ml_assets.features.assets import feature_columns_of
+from ml_assets.features.split import SPLIT_COLUMN
+from ml_assets.monitoring import catalog, drift
+from ml_assets.monitoring.report import render
+from ml_assets.resources.metrics import MetricsResource
+from ml_assets.resources.mlflow_registry import MlflowRegistry
+from ml_assets.resources.reports import ReportStore
+from ml_assets.rollout.backend import ServingPlatform
+from ml_assets.training.assets import CHAMPION_ALIAS
+from ml_assets.training.metrics import classification_metrics
+
+REFERENCE_ROWS = 200_000  # enough for stable distributions, bounded memory
+
+
+def thresholds_of(config: PipelineConfig) -> drift.DriftThresholds:
+    settings = config.monitoring.drift
+    return drift.DriftThresholds(
+        ks_p_value=settings.ks_p_value,
+        wasserstein=settings.wasserstein,
+        psi_moderate=settings.psi_moderate,
+        psi_severe=settings.psi_severe,
+        dataset_share=settings.dataset_share,
+    )
+
+
+def recent_labelled(features: pd.DataFrame, config: PipelineConfig, now: pd.Timestamp) -> pd.DataFrame:
+    """Records of the last ``recent_days`` whose labels have arrived (older than the label delay)."""
+    column = config.data_schema.timestamp_column
+    if column is None or column not in features.columns:
+        return features.iloc[0:0]
+    newest_labelled = now - pd.Timedelta(days=config.features.delay_days)
+    since = newest_labelled - pd.Timedelta(days=config.monitoring.recent_days)
+    stamps = pd.to_datetime(features[column])
+    return features.loc[(stamps > since) & (stamps <= newest_labelled)]
+
+
+def build_monitoring_assets(config: PipelineConfig) -> list[AssetsDefinition]:
+    namespace = catalog.pipeline_namespace(config.name)
+    target = config.data_schema.target
+
+    @asset(
+        group_name="monitoring",
+        kinds={"python"},
+        description="Scored production requests since the last monitoring run (features, score, model version; a "
+        "bounded uniform sample kept by the production gateway), and the latency the clients saw.",
+    )
+    def production_traffic(
+        context: AssetExecutionContext, platform: ResourceParam[ServingPlatform], metrics: MetricsResource
+    ) -> Output[pd.DataFrame]:
+        backend = platform.live_backend("production")
+        if not hasattr(backend, "sample"):
+            raise Failure(description="production traffic capture is available on the local platform only")
+        served = backend.serving()
+        if not served:
+            raise Failure(description="nothing serves in production: deploy a model first (make demo)")
+        sample = backend.sample(drain=True)
+        rows = [
+            {
+                "at": item["at"],
+                "slot": item["slot"],
+                "version": str(item["version"]),
+                "score": item["score"],
+                **item["features"],
+            }
+            for item in sample["items"]
+            if isinstance(item.get("features"), dict) and item.get("score") is not None
+        ]
+        frame = pd.DataFrame(rows)
+        now = time.time()
+        latencies = [backend.window(slot, now - 86_400, now).latencies_ms for slot in served]
+        latency = np.concatenate(latencies) if latencies else np.empty(0)
+        if len(latency):
+            metrics.put(namespace, catalog.PREDICTION_LATENCY, float(latency.mean()), at=now)
+        context.log.info(f"{len(frame)} scored records sampled from {sample['seen']} since the last monitoring run")
+        return Output(
+            frame,
+            metadata={
+                "records": len(frame),
+                "requests_seen": sample["seen"],
+                "versions": MetadataValue.json(sorted(frame["version"].unique().tolist()) if len(frame) else []),
+                "latency_ms_mean": float(latency.mean()) if len(latency) else 0.0,
+            },
+        )
+
+    @asset(
+        group_name="monitoring",
+        kinds={"python"},
+        description="Per-feature drift of production traffic against the training data (PSI, KS or Wasserstein), "
+        "prediction drift, the share of drifted features, and the champion's performance on recent labelled "
+        "records; an HTML report with plots. Publishes DataDriftScore, ModelDriftScore and ModelQuality.",
+    )
+    def drift_report(
+        context: AssetExecutionContext,
+        production_traffic: pd.DataFrame,
+        training_data: pd.DataFrame,
+        features: pd.DataFrame,
+        registry: MlflowRegistry,
+        reports: ReportStore,
+        metrics: MetricsResource,
+    ) -> Output[dict]:
+        columns = feature_columns_of(training_data)
+        minimum = config.monitoring.drift.min_traffic
+        if len(production_traffic) < minimum:
+            raise Failure(
+                description=f"only {len(production_traffic)} scored production records since the last report "
+                f"(at least {minimum} needed for a verdict; monitoring.drift.min_traffic)"
+            )
+        train = training_data.loc[training_data[SPLIT_COLUMN] == "train"]
+        reference = (
+            train.sample(min(len(train), REFERENCE_ROWS), random_state=0) if len(train) > REFERENCE_ROWS else train
+        )
+        name = config.registry.model_name
+        version = registry.version_for_alias(name, CHAMPION_ALIAS) or str(production_traffic["version"].mode()[0])
+        model = registry.load_model(name, version)
+        reference_scores = np.asarray(model.predict_proba(reference[columns]))[:, 1]
+        current_scores = production_traffic["score"].to_numpy(float)
+        report = drift.drift_report(
+            reference, production_traffic, columns, reference_scores, current_scores, thresholds_of(config)
+        )
+        labelled = recent_labelled(features, config, pd.Timestamp.now())
+        performance = None
+        if len(labelled) and labelled[target].nunique() == 2:
+            scores = np.asarray(model.predict_proba(labelled[columns]))[:, 1]
+            performance = {
+                k: v
+                for k, v in classification_metrics(
+                    labelled[target].to_numpy(), scores, config.evaluation.decision_threshold
+                ).items()
+                if k in ("average_precision", "roc_auc", "precision", "recall")
+            }
+        now = time.time()
+        metrics.put(namespace, catalog.DATA_DRIFT, report.share_drifted, at=now)
+        if report.score_psi is not None:
+            metrics.put(namespace, catalog.MODEL_DRIFT, report.score_psi, at=now)
+        primary = config.selection.primary_metric
+        if performance and primary in performance:
+            metrics.put(namespace, catalog.MODEL_QUALITY, performance[primary], at=now)
+        page = render(
+            report,
+            reference,
+            production_traffic,
+            reference_scores,
+            current_scores,
+            performance,
+            f"{config.name}: drift of production traffic (champion v{version})",
+        )
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
+        html_path = reports.write(f"drift/{stamp}.html", page)
+        reports.write("drift/latest.html", page)
+        context.log.info(f"drift {report.severity}: {'; '.join(report.reasons) or 'none'}")
+        value = {**report.as_dict(), "champion_version": version, "performance": performance, "report": str(html_path)}
+        return Output(
+            value,
+            metadata={
+                "severity": report.severity,
+                "share_drifted": report.share_drifted,
+                "drifted_features": MetadataValue.json(report.drifted_features),
+                "score_psi": report.score_psi if report.score_psi is not None else 0.0,
+                "average_precision_recent": (performance or {}).get("average_precision", float("nan")),
+                "labelled_recent_records": len(labelled),
+                "report": MetadataValue.path(str(html_path)),
+            },
+        )
+
+    @asset(
+        group_name="monitoring",
+        kinds={"python"},
+        deps=["drift_report"],
+        description="The seed's alarms evaluated with CloudWatch's semantics (or read from CloudWatch) and each "
+        "metric's current value, range and trend over the last day.",
+    )
+    def pipeline_health(context: AssetExecutionContext, metrics: MetricsResource) -> Output[dict]:
+        alarms = catalog.pipeline_alarms(config.name, config.gates.min_average_precision)
+        metrics.ensure_alarms(namespace, alarms)
+        states = metrics.alarm_states(namespace, alarms)
+        health = metrics.health(namespace, list(catalog.PIPELINE_METRICS))
+        for state in states:
+            if state.state == "ALARM":
+                context.log.error(f"ALARM {state.name}: {state.reason}")
+        value = {"alarms": {s.name: {"state": s.state, "reason": s.reason} for s in states}, "metrics": health}
+        return Output(
+            value,
+            metadata={
+                "alarms_in_alarm": sum(s.state == "ALARM" for s in states),
+                "alarms": MetadataValue.json(value["alarms"]),
+                "metrics": MetadataValue.json(health),
+            },
+        )
+
+    return [production_traffic, drift_report, pipeline_health]

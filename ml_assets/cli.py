@@ -244,15 +244,15 @@ def gateway(args: argparse.Namespace) -> int:
     backend = LocalBackend(settings.home, args.environment, args.host, args.port)
     dashboard = None
     if args.environment == "production":  # the monitoring dashboard lives with the production gateway
+        from ml_assets.monitoring.catalog import alarms_of
         from ml_assets.monitoring.dashboard import dashboard_data
         from ml_assets.resources import metrics_resource
 
         config = load_config(settings.config_path)
-        metrics = metrics_resource(settings, config)
-        gate = config.gates.min_average_precision
+        metrics, alarms = metrics_resource(settings, config), alarms_of(config)
 
         def dashboard() -> dict:
-            return dashboard_data(metrics, config.name, gate)
+            return dashboard_data(metrics, config.name, alarms)
 
     app = create_gateway_app(Gateway(args.environment, backend.token, backend.dir / "routing.json"), dashboard)
     print(f"{args.environment} gateway on http://{args.host}:{args.port}", flush=True)

@@ -290,6 +290,8 @@ class MonitoringConfig(_Strict):
     )
     schedule: str = Field(default="0 2 * * *", description="Cron (UTC) of the monitoring job.")
     recent_days: int = Field(default=7, gt=0, description="Performance on the last days whose labels have arrived.")
+    alarm_period_seconds: int = Field(default=300, gt=0, description="The seed's alarms: 5-minute averages...")
+    alarm_evaluation_periods: int = Field(default=2, gt=0, description="...two of which must breach.")
     drift: DriftConfig = DriftConfig()
     retraining: RetrainingConfig = RetrainingConfig()
 

@@ -88,7 +88,7 @@ def _monitoring_lines(config: PipelineConfig, settings: Settings) -> list[str]:
     if not health:
         return []
     values = ", ".join(f"{name} {entry['current_value']:.4g}" for name, entry in health.items())
-    states = metrics.alarm_states(namespace, catalog.pipeline_alarms(config.name, config.gates.min_average_precision))
+    states = metrics.alarm_states(namespace, catalog.alarms_of(config))
     alarms = ", ".join(f"{a.name.removeprefix(config.name + '-')} {a.state}" for a in states)
     return [f"  metrics: {values}", f"  alarms:  {alarms}"]
 

@@ -179,8 +179,9 @@ def build_monitoring_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         "metric's current value, range and trend over the last day.",
     )
     def pipeline_health(context: AssetExecutionContext, metrics: MetricsResource) -> Output[dict]:
-        alarms = catalog.pipeline_alarms(config.name, config.gates.min_average_precision)
+        alarms = catalog.alarms_of(config)
         metrics.ensure_alarms(namespace, alarms)
+        metrics.ensure_dashboard(config.name, config.deployment.aws.region or "")
         states = metrics.alarm_states(namespace, alarms)
         health = metrics.health(namespace, list(catalog.PIPELINE_METRICS))
         for state in states:

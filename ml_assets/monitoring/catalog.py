@@ -7,8 +7,11 @@ keeps the two in step.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from ml_assets.config import PipelineConfig
 
 # Pipeline metrics: (name, unit, what it measures)
 MODEL_QUALITY = "ModelQuality"
@@ -57,9 +60,11 @@ class AlarmSpec:
     statistic: str = "Average"
 
 
-def pipeline_alarms(pipeline: str, min_model_quality: float) -> list[AlarmSpec]:
+def pipeline_alarms(
+    pipeline: str, min_model_quality: float, period_seconds: int = 300, evaluation_periods: int = 2
+) -> list[AlarmSpec]:
     """The seed's four alarms; model quality is judged against the model gate's own minimum."""
-    return [
+    alarms = [
         AlarmSpec(
             f"{pipeline}-{MODEL_QUALITY}-Low",
             MODEL_QUALITY,
@@ -83,6 +88,18 @@ def pipeline_alarms(pipeline: str, min_model_quality: float) -> list[AlarmSpec]:
             "Pipeline run took longer than an hour",
         ),
     ]
+    return [replace(a, period_seconds=period_seconds, evaluation_periods=evaluation_periods) for a in alarms]
+
+
+def alarms_of(config: PipelineConfig) -> list[AlarmSpec]:
+    """The seed's alarms as a pipeline config sets them up."""
+    monitoring = config.monitoring
+    return pipeline_alarms(
+        config.name,
+        config.gates.min_average_precision,
+        monitoring.alarm_period_seconds,
+        monitoring.alarm_evaluation_periods,
+    )
 
 
 # The seed's dashboard: (title, metrics), two widgets a row.

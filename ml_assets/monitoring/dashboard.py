@@ -13,7 +13,7 @@ from typing import Any
 from ml_assets.monitoring import catalog
 
 
-def dashboard_data(metrics: Any, pipeline: str, min_model_quality: float, days: float = 14.0) -> dict[str, Any]:
+def dashboard_data(metrics: Any, pipeline: str, alarms: list[catalog.AlarmSpec], days: float = 14.0) -> dict[str, Any]:
     """Series of every pipeline metric and the alarms' states, from the metrics resource."""
     now = time.time()
     namespace = catalog.pipeline_namespace(pipeline)
@@ -25,12 +25,12 @@ def dashboard_data(metrics: Any, pipeline: str, min_model_quality: float, days: 
             "description": description,
             "points": [[float(t), float(v)] for t, v in zip(times, values, strict=True)],
         }
-    alarms = metrics.alarm_states(namespace, catalog.pipeline_alarms(pipeline, min_model_quality), now)
+    states = metrics.alarm_states(namespace, alarms, now)
     return {
         "pipeline": pipeline,
         "generated_at": now,
         "metrics": series,
-        "alarms": [{"name": a.name, "metric": a.metric, "state": a.state, "reason": a.reason} for a in alarms],
+        "alarms": [{"name": a.name, "metric": a.metric, "state": a.state, "reason": a.reason} for a in states],
     }
 
 

@@ -118,6 +118,13 @@ class MetricsResource(ConfigurableResource):
             for alarm in alarms:
                 cloudwatch.put_alarm(namespace, alarm, self.alarm_actions)
 
+    def ensure_dashboard(self, pipeline: str, region: str) -> None:
+        """The seed's CloudWatch dashboard (locally the production gateway serves /dashboard instead)."""
+        if self.backend == "cloudwatch":
+            from ml_assets.monitoring.catalog import cloudwatch_dashboard, dashboard_name
+
+            self._cloudwatch().put_dashboard(dashboard_name(pipeline), cloudwatch_dashboard(pipeline, region))
+
     def alarm_states(self, namespace: str, alarms: list[AlarmSpec], now: float | None = None) -> list[AlarmState]:
         now = time.time() if now is None else now
         if self.backend == "cloudwatch":

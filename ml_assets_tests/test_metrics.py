@@ -1,24 +1,77 @@
-import numpy as np
+"""The metrics resource: the same questions answered by SQLite in the state folder and by CloudWatch (moto)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
 import pytest
 
-from ml_assets.training.metrics import card_precision_at_k, classification_metrics
+from ml_assets.monitoring.catalog import DATA_DRIFT, MODEL_QUALITY, dashboard_name, pipeline_alarms
+from ml_assets.resources.metrics import MetricsResource
+from ml_assets_tests.aws_fixtures import REGION, client
+
+NAMESPACE = "MLPipeline/fraud"
 
 
-def test_card_precision_takes_each_cards_daily_max() -> None:
-    day = np.array([0, 0, 0, 0, 1, 1, 1])
-    card = np.array([1, 1, 2, 3, 1, 2, 3])
-    score = np.array([0.9, 0.1, 0.8, 0.2, 0.3, 0.7, 0.6])
-    label = np.array([0, 1, 0, 0, 0, 0, 1])
-    # day 0: top-2 cards are 1 (max 0.9, label max 1) and 2 (0.8, 0) -> 0.5; day 1: cards 2 (0) and 3 (1) -> 0.5
-    assert card_precision_at_k(score, label, card, day, k=2) == 0.5
+@pytest.fixture(params=["local", "cloudwatch"])
+def metrics(request: pytest.FixtureRequest, tmp_path: Path) -> MetricsResource:
+    if request.param == "local":
+        return MetricsResource(backend="local", path=str(tmp_path / "metrics.db"))
+    endpoint = request.getfixturevalue("endpoint")
+    return MetricsResource(backend="cloudwatch", region=REGION, endpoint_url=endpoint)
 
 
-def test_threshold_metrics() -> None:
-    labels = np.array([0, 0, 1, 1, 1])
-    scores = np.array([0.1, 0.6, 0.7, 0.4, 0.9])
-    metrics = classification_metrics(labels, scores, threshold=0.5)
-    assert metrics["precision"] == 2 / 3 and metrics["recall"] == 2 / 3
-    assert metrics["true_positives"] == 2 and metrics["false_positives"] == 1
-    assert metrics["average_precision"] == pytest.approx(11 / 12)  # 1/3 * (1 + 1 + 3/4)
-    assert metrics["roc_auc"] == pytest.approx(5 / 6)
-    assert "card_precision" not in metrics
+def test_values_come_back_in_order_with_a_health_summary(metrics: MetricsResource) -> None:
+    now = time.time()
+    for minutes, value in ((50, 0.70), (30, 0.66), (10, 0.61)):
+        metrics.put(NAMESPACE, MODEL_QUALITY, value, at=now - minutes * 60)
+    times, values = metrics.series(NAMESPACE, MODEL_QUALITY, now - 3600, now + 60)
+    assert list(values) == pytest.approx([0.70, 0.66, 0.61]) and list(times) == sorted(times)
+    health = metrics.health(NAMESPACE, [MODEL_QUALITY, DATA_DRIFT], now=now + 60)
+    assert set(health) == {MODEL_QUALITY}  # no data, no entry
+    entry = health[MODEL_QUALITY]
+    assert entry["current_value"] == pytest.approx(0.61) and entry["min_value"] == pytest.approx(0.61)
+    assert entry["max_value"] == pytest.approx(0.70) and entry["trend"] == "decreasing"
+
+
+def test_a_value_that_is_not_finite_is_refused(metrics: MetricsResource) -> None:
+    with pytest.raises(ValueError, match="DataDriftScore: value nan is not finite"):
+        metrics.put(NAMESPACE, DATA_DRIFT, float("nan"))
+
+
+def test_local_alarms_follow_cloudwatch_semantics(tmp_path: Path) -> None:
+    metrics = MetricsResource(backend="local", path=str(tmp_path / "metrics.db"))
+    alarms = pipeline_alarms("fraud", 0.4, period_seconds=60, evaluation_periods=2)
+    clock = time.time()
+    now = clock - clock % 60 + 60  # evaluated at a period boundary: [now-120, now-60), [now-60, now)
+    assert {s.state for s in metrics.alarm_states(NAMESPACE, alarms, now)} == {"INSUFFICIENT_DATA"}
+    metrics.put(NAMESPACE, DATA_DRIFT, 0.6, at=now - 90)
+    metrics.put(NAMESPACE, DATA_DRIFT, 0.7, at=now - 30)
+    states = {s.metric: s for s in metrics.alarm_states(NAMESPACE, alarms, now)}
+    assert states[DATA_DRIFT].state == "ALARM" and states[MODEL_QUALITY].state == "INSUFFICIENT_DATA"
+
+
+def test_cloudwatch_gets_the_seeds_alarms_and_dashboard(endpoint: str) -> None:
+    metrics = MetricsResource(backend="cloudwatch", region=REGION, endpoint_url=endpoint)
+    alarms = pipeline_alarms("fraud", 0.4)
+    metrics.ensure_alarms(NAMESPACE, alarms)
+    metrics.ensure_dashboard("fraud", REGION)
+    cloudwatch = client("cloudwatch", endpoint)
+    created = {a["AlarmName"]: a for a in cloudwatch.describe_alarms()["MetricAlarms"]}
+    assert set(created) == {a.name for a in alarms}
+    quality = created["fraud-ModelQuality-Low"]
+    assert quality["Threshold"] == 0.4 and quality["ComparisonOperator"] == "LessThanThreshold"
+    assert quality["Period"] == 300 and quality["EvaluationPeriods"] == 2 and quality["Namespace"] == NAMESPACE
+    body = json.loads(cloudwatch.get_dashboard(DashboardName=dashboard_name("fraud"))["DashboardBody"])
+    assert [w["properties"]["title"] for w in body["widgets"]] == [
+        "Model Performance",
+        "Prediction Latency",
+        "Drift Detection",
+        "Pipeline Execution Time",
+    ]
+    # moto never evaluates alarms (a gap): the state CloudWatch would report is set by hand and read back.
+    cloudwatch.set_alarm_state(AlarmName="fraud-DataDrift-High", StateValue="ALARM", StateReason="test")
+    states = {s.name: s.state for s in metrics.alarm_states(NAMESPACE, alarms)}
+    assert states["fraud-DataDrift-High"] == "ALARM" and set(states) == {a.name for a in alarms}

@@ -74,11 +74,11 @@ def build_automation(config: PipelineConfig, retraining: Any, monitoring: Any) -
         description="A drift report with severe drift starts a retraining run (same guardrails).",
     )
     def drift_sensor(context: SensorEvaluationContext):
-        event = context.instance.get_latest_materialization_event(AssetKey("drift_report"))
+        records = context.instance.fetch_materializations(AssetKey("drift_report"), limit=1).records
         latest = None
-        if event is not None and event.asset_materialization is not None:
-            severity = event.asset_materialization.metadata.get("severity")
-            latest = (event.storage_id, severity.value if severity is not None else "none")
+        if records and records[0].asset_materialization is not None:
+            severity = records[0].asset_materialization.metadata.get("severity")
+            latest = (records[0].storage_id, severity.value if severity is not None else "none")
         active, recent = retraining_runs(context.instance, retraining.name, time.time())
         decision = drift_decision(context.cursor, latest, active, recent, guardrails.max_runs_per_day)
         context.update_cursor(decision.cursor)

@@ -1,0 +1,85 @@
+"""Drift statistics: Evidently's methods and thresholds, exact distances, verdicts and severities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import ks_2samp, wasserstein_distance
+
+from ml_assets.monitoring.drift import DriftThresholds, drift_report, feature_drift
+
+RNG = np.random.default_rng(7)
+
+
+def test_large_samples_use_the_normed_wasserstein_distance_exactly() -> None:
+    reference, current = RNG.normal(0, 2, 50_000), RNG.normal(0.5, 2, 40_000)
+    result = feature_drift("x", reference, current)
+    exact = wasserstein_distance(reference, current) / reference.std()
+    assert result.method == "wasserstein" and result.statistic == pytest.approx(exact, rel=2e-3)
+    assert result.drifted and result.threshold == 0.1  # a quarter of a standard deviation
+
+
+def test_a_negligible_shift_on_a_large_sample_is_not_drift() -> None:
+    """KS would flag it (p far below 0.05); the normed Wasserstein distance does not, as in Evidently."""
+    reference, current = RNG.normal(0, 1, 200_000), RNG.normal(0.03, 1, 200_000)
+    assert ks_2samp(reference, current).pvalue < 1e-6
+    assert not feature_drift("x", reference, current).drifted
+
+
+def test_small_samples_use_the_ks_test() -> None:
+    reference = RNG.normal(0, 1, 500)
+    same, shifted = RNG.normal(0, 1, 500), RNG.normal(1, 1, 500)
+    assert feature_drift("x", reference, same).method == "ks"
+    assert not feature_drift("x", reference, same).drifted
+    result = feature_drift("x", reference, shifted)
+    assert result.drifted and result.statistic == pytest.approx(ks_2samp(reference, shifted).pvalue)
+
+
+def test_constant_and_binary_features() -> None:
+    assert not feature_drift("flag", np.zeros(5000), np.zeros(5000)).drifted
+    weekend = feature_drift("weekend", RNG.random(10_000) < 0.28, RNG.random(10_000) < 0.9)
+    assert weekend.drifted and weekend.psi > 0.25
+
+
+def frames(shifted: int, columns: int = 6, n: int = 20_000) -> tuple[pd.DataFrame, pd.DataFrame]:
+    names = [f"f{i}" for i in range(columns)]
+    reference = pd.DataFrame({c: RNG.normal(0, 1, n) for c in names})
+    current = pd.DataFrame({c: RNG.normal(1.0 if i < shifted else 0.0, 1, n) for i, c in enumerate(names)})
+    return reference, current
+
+
+def test_severity_follows_the_share_of_drifted_features_and_the_scores() -> None:
+    reference, current = frames(shifted=0)
+    scores = RNG.beta(1, 30, 20_000)
+    calm = drift_report(reference, current, list(reference), scores, RNG.beta(1, 30, 20_000))
+    assert calm.severity == "none" and calm.reasons == [] and calm.share_drifted == 0
+
+    reference, current = frames(shifted=2)
+    some = drift_report(reference, current, list(reference), scores, RNG.beta(1, 30, 20_000))
+    assert some.severity == "moderate" and some.drifted_features == ["f0", "f1"]
+    assert some.reasons == ["2 of 6 features drifted"]
+
+    reference, current = frames(shifted=3)
+    half = drift_report(reference, current, list(reference))
+    assert half.severity == "severe" and half.dataset_drift and "dataset drift: 50% of features" in half.reasons[0]
+
+    reference, current = frames(shifted=0)
+    shifted_scores = drift_report(reference, current, list(reference), scores, np.clip(scores * 4, 0, 1))
+    assert shifted_scores.severity == "severe" and "prediction drift: score PSI" in shifted_scores.reasons[0]
+
+
+def test_thresholds_come_from_the_config() -> None:
+    reference, current = frames(shifted=1)
+    strict = drift_report(reference, current, list(reference), thresholds=DriftThresholds(dataset_share=0.1))
+    assert strict.severity == "severe"
+
+
+def test_bad_inputs_are_named() -> None:
+    reference, current = frames(shifted=0)
+    with pytest.raises(ValueError, match=r"column\(s\) \['missing'\] missing from the reference data"):
+        drift_report(reference, current, ["f0", "missing"])
+    with pytest.raises(ValueError, match="no current records"):
+        drift_report(reference, current.iloc[0:0], ["f0"])
+    with pytest.raises(ValueError, match="x: no finite values"):
+        feature_drift("x", np.array([np.nan, np.inf]), np.array([1.0]))

@@ -13,7 +13,7 @@ export GX_ANALYTICS_ENABLED ?= false
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR ?= false
 export MLFLOW_TRACKING_URI ?= sqlite:///$(ML_ASSETS_HOME)/mlflow/mlflow.db
 
-.PHONY: install demo test lint ui mlflow-ui stop lock checkov clean help
+.PHONY: install demo test lint browser ui mlflow-ui stop lock checkov clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,7 +43,11 @@ demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## generate data, release a model, 
 	$(BIN)/dagster asset materialize -m ml_assets.definitions --select 'production_traffic,drift_report,pipeline_health'
 	@$(BIN)/ml-assets summary
 
-test: lint $(CHECKOV_STAMP)  ## lint, then run the whole test suite (AWS on moto, Terraform, workflow checks included)
+browser:  ## Debian's Chromium, for the dashboard test (installed once, as root)
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] || { echo "run as root or install Debian's chromium package" >&2; exit 1; }; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: lint $(CHECKOV_STAMP) browser  ## lint, then run the whole test suite (AWS on moto, Terraform, workflow and dashboard checks)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)  ## ruff: lint rules and formatting

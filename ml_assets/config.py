@@ -292,6 +292,7 @@ class MonitoringConfig(_Strict):
     recent_days: int = Field(default=7, gt=0, description="Performance on the last days whose labels have arrived.")
     alarm_period_seconds: int = Field(default=300, gt=0, description="The seed's alarms: 5-minute averages...")
     alarm_evaluation_periods: int = Field(default=2, gt=0, description="...two of which must breach.")
+    alarm_datapoints_to_alarm: int | None = Field(default=None, gt=0, description="M of N (default: all N).")
     drift: DriftConfig = DriftConfig()
     retraining: RetrainingConfig = RetrainingConfig()
 

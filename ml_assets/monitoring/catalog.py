@@ -58,10 +58,15 @@ class AlarmSpec:
     period_seconds: int = 300
     evaluation_periods: int = 2
     statistic: str = "Average"
+    datapoints_to_alarm: int | None = None  # M of N; None: all evaluation periods (CloudWatch's default)
 
 
 def pipeline_alarms(
-    pipeline: str, min_model_quality: float, period_seconds: int = 300, evaluation_periods: int = 2
+    pipeline: str,
+    min_model_quality: float,
+    period_seconds: int = 300,
+    evaluation_periods: int = 2,
+    datapoints_to_alarm: int | None = None,
 ) -> list[AlarmSpec]:
     """The seed's four alarms; model quality is judged against the model gate's own minimum."""
     alarms = [
@@ -88,7 +93,15 @@ def pipeline_alarms(
             "Pipeline run took longer than an hour",
         ),
     ]
-    return [replace(a, period_seconds=period_seconds, evaluation_periods=evaluation_periods) for a in alarms]
+    return [
+        replace(
+            a,
+            period_seconds=period_seconds,
+            evaluation_periods=evaluation_periods,
+            datapoints_to_alarm=datapoints_to_alarm,
+        )
+        for a in alarms
+    ]
 
 
 def alarms_of(config: PipelineConfig) -> list[AlarmSpec]:

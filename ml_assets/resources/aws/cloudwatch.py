@@ -81,6 +81,7 @@ class CloudWatchResource(AwsClientResource):
             Threshold=alarm.threshold,
             ComparisonOperator=alarm.comparison,
             TreatMissingData="missing",
+            DatapointsToAlarm=alarm.datapoints_to_alarm or alarm.evaluation_periods,
             ActionsEnabled=bool(actions),
             AlarmActions=actions or [],
         )

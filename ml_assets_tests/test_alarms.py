@@ -38,6 +38,10 @@ def test_less_than_threshold_alarms_on_low_quality() -> None:
 def test_alarm_windows_follow_the_config() -> None:
     fast = pipeline_alarms("fraud", 0.4, period_seconds=1, evaluation_periods=2)[2]
     assert evaluate(fast, [NOW - 1.5, NOW - 0.5], [0.5, 0.6], NOW).state == "ALARM"
+    one_of_five = pipeline_alarms("fraud", 0.4, period_seconds=2, evaluation_periods=5, datapoints_to_alarm=1)[2]
+    state = evaluate(one_of_five, [NOW - 7, NOW - 3], [0.1, 0.6], NOW)
+    assert state.state == "ALARM" and state.values == [None, 0.1, None, 0.6, None]
+    assert evaluate(one_of_five, [NOW - 7], [0.1], NOW).state == "OK"
 
 
 def test_the_seeds_trend() -> None:

@@ -49,14 +49,8 @@ def period_values(
     return out
 
 
-def evaluate(
-    alarm: AlarmSpec,
-    timestamps: Sequence[float],
-    values: Sequence[float],
-    now: float,
-    datapoints_to_alarm: int | None = None,
-) -> AlarmState:
-    needed = datapoints_to_alarm or alarm.evaluation_periods
+def evaluate(alarm: AlarmSpec, timestamps: Sequence[float], values: Sequence[float], now: float) -> AlarmState:
+    needed = alarm.datapoints_to_alarm or alarm.evaluation_periods
     window = period_values(timestamps, values, now, alarm.period_seconds, alarm.evaluation_periods, alarm.statistic)
     present = [v for v in window if v is not None]
     breaching = [v for v in present if COMPARE[alarm.comparison](v, alarm.threshold)]

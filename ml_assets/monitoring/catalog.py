@@ -112,6 +112,7 @@ def alarms_of(config: PipelineConfig) -> list[AlarmSpec]:
         config.gates.min_average_precision,
         monitoring.alarm_period_seconds,
         monitoring.alarm_evaluation_periods,
+        monitoring.alarm_datapoints_to_alarm,
     )
 
 

@@ -13,7 +13,7 @@ export GX_ANALYTICS_ENABLED ?= false
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR ?= false
 export MLFLOW_TRACKING_URI ?= sqlite:///$(ML_ASSETS_HOME)/mlflow/mlflow.db
 
-.PHONY: install demo test lint browser ui mlflow-ui stop lock checkov clean help
+.PHONY: install demo test lint browser ui mlflow-ui stop lock checkov bench-env clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -69,6 +69,10 @@ lock: $(STAMP) $(CHECKOV_STAMP)  ## re-resolve and record the dependency sets af
 
 checkov: $(CHECKOV_STAMP)  ## checkov over terraform/ (zero failed checks; skips are justified beside them)
 	$(CHECKOV_VENV)/bin/checkov -d terraform --framework terraform --quiet --compact
+
+bench-env: $(STAMP)  ## .venv-bench: the project plus Evidently 0.7 (pandas < 3.1) for benchmarks/drift.py
+	test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install --quiet -c requirements.lock -e . 'evidently==0.7.23' 'pandas<3.1'
 
 clean:  ## remove the state folder (landing data, Dagster runs, MLflow store, reports)
 	rm -rf $(ML_ASSETS_HOME)

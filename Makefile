@@ -39,7 +39,7 @@ $(DAGSTER_HOME)/dagster.yaml:
 demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## generate data, release a model, send traffic, monitor it, print a summary
 	$(BIN)/ml-assets generate-data
 	$(BIN)/dagster asset materialize -m ml_assets.definitions --select '*production_deployment,data_profile'
-	$(BIN)/ml-assets traffic --requests 2000 --rate 250
+	$(BIN)/ml-assets traffic --requests 2000 --rate 100
 	$(BIN)/dagster asset materialize -m ml_assets.definitions --select 'production_traffic,drift_report,pipeline_health'
 	@$(BIN)/ml-assets summary
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import statistics
 import time
 
@@ -61,15 +60,12 @@ def evidently_verdicts(reference: pd.DataFrame, current: pd.DataFrame, columns: 
     seconds = time.perf_counter() - started
     verdicts = {}
     for metric in snapshot.dict()["metrics"]:
-        found = re.match(
-            r"ValueDrift\(column=([^,)]+)(?:,method=([^,)]+))?(?:,threshold=([^,)]+))?", metric["metric_id"]
-        )
-        if not found:
+        config = metric.get("config", {})
+        if not config.get("type", "").endswith("ValueDrift"):
             continue
-        column, method, threshold = found.group(1), (found.group(2) or "").lower(), float(found.group(3) or "nan")
-        value = float(metric["value"])
-        p_value = "p_value" in method or method.startswith("k-s") or method.startswith("ks")
-        verdicts[column] = (method, value, value <= threshold if p_value else value >= threshold)
+        method, threshold, value = config["method"], float(config["threshold"]), float(metric["value"])
+        p_value = "p_value" in method.lower() or "k-s" in method.lower() or "ks" in method.lower().split()
+        verdicts[config["column"]] = (method, value, value <= threshold if p_value else value >= threshold)
     return verdicts, seconds
 
 

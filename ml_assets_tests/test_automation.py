@@ -26,6 +26,7 @@ from ml_assets.definitions import build_definitions
 from ml_assets.resources.landing import LandingFolder
 from ml_assets.resources.metrics import MetricsResource
 from ml_assets.settings import Settings
+from ml_assets_tests.aws_fixtures import REGION, client
 from ml_assets_tests.conftest import small_fraud_raw
 
 FILES = {"a.parquet": "1", "b.parquet": "1"}
@@ -82,9 +83,18 @@ def sensor(defs, name: str):
     return next(s for s in defs.sensors if s.name == name)
 
 
-def test_the_landing_sensor_starts_retraining_on_new_files(defs, settings: Settings) -> None:
+@pytest.fixture(params=["folder", "s3"])
+def landing_location(request: pytest.FixtureRequest, settings: Settings) -> str:
+    if request.param == "folder":
+        return settings.resolve_location("landing/fraud")
+    endpoint = request.getfixturevalue("endpoint")
+    client("s3", endpoint).create_bucket(Bucket="landing", CreateBucketConfiguration={"LocationConstraint": REGION})
+    return "s3://landing/fraud/daily"
+
+
+def test_the_landing_sensor_starts_retraining_on_new_files(defs, landing_location: str) -> None:
     instance = DagsterInstance.ephemeral()
-    landing = LandingFolder(path=str(settings.resolve_location("landing/fraud")))
+    landing = LandingFolder(path=landing_location)
     landing.write(pd.DataFrame({"x": [1]}), "transactions_2026-11-01.parquet")
     landing_sensor = sensor(defs, "landing_sensor")
     context = build_sensor_context(instance=instance, resources={"landing": landing})

@@ -141,8 +141,17 @@ def serve(args: argparse.Namespace) -> int:
             args.variant,
             flush_seconds=args.metrics_flush_seconds,
         )
+    traffic_log = None
+    if args.traffic_log:
+        from ml_assets.resources.storage import open_store
+        from ml_assets.serving.traffic_log import TrafficLog
+
+        store = open_store(args.traffic_log)
+        traffic_log = TrafficLog(
+            store.write, args.environment, args.variant, version, flush_seconds=args.metrics_flush_seconds
+        )
     scorer = Scorer(model, features, threshold, name, version)
-    app = create_app(scorer, variant=args.variant, chaos=chaos, publisher=publisher)
+    app = create_app(scorer, variant=args.variant, chaos=chaos, publisher=publisher, traffic_log=traffic_log)
     print(
         f"serving {name} v{version} ({len(features)} features) as {args.variant} on http://{args.host}:{args.port}",
         flush=True,
@@ -392,7 +401,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("ML_ASSETS_CLOUDWATCH_NAMESPACE"),
         help="also publish per-second metrics to this CloudWatch namespace ($ML_ASSETS_CLOUDWATCH_NAMESPACE)",
     )
-    srv.add_argument("--metrics-flush-seconds", type=float, default=10.0)
+    srv.add_argument(
+        "--traffic-log",
+        default=os.environ.get("ML_ASSETS_TRAFFIC_LOG"),
+        help="also write a sample of scored records to this folder or s3://bucket/prefix ($ML_ASSETS_TRAFFIC_LOG)",
+    )
+    srv.add_argument("--metrics-flush-seconds", type=float, default=10.0, help="CloudWatch and traffic-log flushes")
     srv.add_argument("--config", type=Path)
     srv.set_defaults(func=serve)
 

@@ -205,6 +205,11 @@ class AwsConfig(_Strict):
         description="Where rollout states live, e.g. s3://${ML_ASSETS_DATA_BUCKET}/rollouts (default: the state "
         "folder). Shared storage lets the next run, on any machine, reconcile a release a dead run left behind.",
     )
+    traffic_log: str | None = Field(
+        default=None,
+        description="Where model servers write their sample of scored requests, e.g. "
+        "s3://${ML_ASSETS_DATA_BUCKET}/traffic (drift monitoring on AWS reads it).",
+    )
     public_urls: dict[str, str] = Field(
         default={}, description="Per environment, how clients reach it (DNS name, https); default the ALB's name."
     )

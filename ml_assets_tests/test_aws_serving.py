@@ -17,9 +17,10 @@ import yaml
 from ml_assets.config import ConfigError, parse_config
 from ml_assets.resources import serving_platform
 from ml_assets.resources.aws.platform import AwsServingPlatform
+from ml_assets.resources.aws.session import AwsError
 from ml_assets.rollout.backend import SLOT_HEADER, ModelRef
 from ml_assets.settings import DEFAULT_CONFIG
-from ml_assets_tests.aws_fixtures import CREDENTIALS, PROJECT, REGION, TaskRegistrar, platform, provision
+from ml_assets_tests.aws_fixtures import CREDENTIALS, PROJECT, REGION, TaskRegistrar, client, platform, provision
 from ml_assets_tests.serving_fixtures import (
     as_records,
     free_port,
@@ -63,6 +64,41 @@ def test_model_server_publishes_per_second_metrics_that_the_release_analysis_rea
     assert ((window.scores >= 0) & (window.scores <= 1)).all()
     other = platform(endpoint).backend("production").window("blue", started - 5, time.time() + 5)
     assert other.requests == 0
+
+
+def test_model_servers_write_a_traffic_sample_that_monitoring_drains(endpoint: str, tmp_path: Path) -> None:
+    client("s3", endpoint).create_bucket(Bucket="data", CreateBucketConfiguration={"LocationConstraint": REGION})
+    _, versions, _ = register_models(tmp_path)
+    port = free_port()
+    env = {
+        **home_env(tmp_path),
+        **CREDENTIALS,
+        "AWS_ENDPOINT_URL": endpoint,
+        "ML_ASSETS_TRAFFIC_LOG": "s3://data/traffic",
+        "ML_ASSETS_ENVIRONMENT": "production",
+        "ML_ASSETS_SLOT": "blue",
+    }
+    version = versions["xgboost"].version
+    command = [
+        *serve_command(f"models:/test_xgboost/{version}", port, variant="blue"),
+        "--metrics-flush-seconds",
+        "0.5",
+    ]
+    x, _ = synthetic(60, seed=4)
+    with running(command, env, f"http://127.0.0.1:{port}/health"):
+        url = f"http://127.0.0.1:{port}/predict"
+        assert all(request(url, record)[0] == 200 for record in as_records(x)[:40])
+        assert request(url, as_records(x)[40:])[0] == 200  # one request with 20 records
+        assert request(url, {"f0": "bad"})[0] == 422  # not scored, not sampled
+    backend = platform(endpoint, traffic_log="s3://data/traffic").backend("production")
+    sample = backend.sample(drain=True)
+    assert sample["seen"] == 60 and len(sample["items"]) == 60
+    item = sample["items"][0]
+    assert item["slot"] == "blue" and item["version"] == version and set(item["features"]) == set(x.columns)
+    assert 0 <= item["score"] <= 1
+    assert backend.sample(drain=True) == {"seen": 0, "items": []}  # drained: the next run sees only new traffic
+    with pytest.raises(AwsError, match="no traffic log"):
+        platform(endpoint).backend("production").sample()
 
 
 def test_golden_records_are_scored_by_one_colour_through_the_alb(endpoint: str) -> None:

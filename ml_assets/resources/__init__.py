@@ -77,6 +77,7 @@ def serving_platform(settings: Settings, config: PipelineConfig) -> Any:
             metric_period_seconds=aws.metric_period_seconds,
             metrics_namespace=aws.metrics_namespace,
             public_urls=dict(aws.public_urls),
+            traffic_log=settings.resolve_location(aws.traffic_log) if aws.traffic_log else None,
             state_location=settings.resolve_location(aws.state_location)
             if aws.state_location
             else str(settings.home / "rollouts"),

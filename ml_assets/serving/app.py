@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from ml_assets.serving.cloudwatch import CloudWatchPublisher
 from ml_assets.serving.scoring import InputError, Scorer, mlflow_records
+from ml_assets.serving.traffic_log import TrafficLog
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 DRAIN_FACTOR = 16
@@ -123,8 +124,10 @@ def create_app(
     max_body_bytes: int = 1_000_000,
     chaos: Chaos = Chaos(),
     publisher: CloudWatchPublisher | None = None,
+    traffic_log: TrafficLog | None = None,
 ) -> Starlette:
-    """The app; ``publisher`` (optional) also sends per-second metrics to CloudWatch."""
+    """The app; ``publisher`` (optional) sends per-second metrics to CloudWatch, ``traffic_log`` (optional) writes
+    a sample of scored records to storage for drift monitoring."""
     metrics = Metrics(scorer, variant)
     identity = {"model": scorer.name, "version": scorer.version, "variant": variant}
 
@@ -144,8 +147,9 @@ def create_app(
                 publisher.record(503, 1000 * (time.perf_counter() - started), [])
             return json_response({"error": "injected fault (chaos testing)"}, 503)
         scores: list[float] = []
+        records: list[Any] = []
         try:
-            body, scores = build(await read_json(request, max_body_bytes))
+            body, scores, records = build(await read_json(request, max_body_bytes))
             response = json_response(body)
         except RequestError as error:
             response = json_response(error.body, error.status)
@@ -157,22 +161,26 @@ def create_app(
             metrics.latency.observe(elapsed)
         if publisher is not None:
             publisher.record(response.status_code, 1000 * elapsed, scores)
+        if traffic_log is not None and scores:
+            pairs = [(r, s) for r, s in zip(records, scores, strict=False) if isinstance(r, dict)]
+            traffic_log.record([r for r, _ in pairs], [s for _, s in pairs])
         return response
 
-    def predict_body(payload: Any) -> tuple[dict[str, Any], list[float]]:
+    def predict_body(payload: Any) -> tuple[dict[str, Any], list[float], list[Any]]:
         single = isinstance(payload, dict)
         records = [payload] if single else payload
         if not isinstance(records, list):
             raise InputError("the body must be one record (an object) or a list of records")
         probabilities, decisions = score(records)
         if single:
-            return {"probability": probabilities[0], "decision": decisions[0], **identity}, probabilities
+            return {"probability": probabilities[0], "decision": decisions[0], **identity}, probabilities, records
         predictions = [{"probability": p, "decision": d} for p, d in zip(probabilities, decisions, strict=True)]
-        return {"predictions": predictions, **identity}, probabilities
+        return {"predictions": predictions, **identity}, probabilities, records
 
-    def invocations_body(payload: Any) -> tuple[dict[str, Any], list[float]]:
-        probabilities, _ = score(mlflow_records(payload, scorer.features))
-        return {"predictions": probabilities}, probabilities
+    def invocations_body(payload: Any) -> tuple[dict[str, Any], list[float], list[Any]]:
+        records = mlflow_records(payload, scorer.features)
+        probabilities, _ = score(records)
+        return {"predictions": probabilities}, probabilities, records
 
     async def predict(request: Request) -> Response:
         return await handle(request, "predict", predict_body)
@@ -188,13 +196,14 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        if publisher is not None:
-            publisher.start()
+        observers = [o for o in (publisher, traffic_log) if o is not None]
+        for observer in observers:
+            observer.start()
         try:
             yield
         finally:
-            if publisher is not None:
-                publisher.stop()
+            for observer in observers:
+                observer.stop()
 
     return Starlette(
         lifespan=lifespan,

@@ -186,6 +186,28 @@ class AwsBackend:
     def retire(self, slot: str) -> None:
         self.ecs.update(self.names.cluster, self.names.service(slot), 0)
 
+    def sample(self, drain: bool = False) -> dict[str, Any]:
+        """Scored records the model servers wrote to the traffic log since the last drain (as the local gateway's
+        sample answers); ``drain`` moves the mark, so each monitoring run sees new traffic."""
+        import json
+
+        from ml_assets.resources.storage import open_store
+        from ml_assets.serving.traffic_log import read_traffic
+
+        if not self.platform.traffic_log:
+            raise AwsError("no traffic log: set deployment.aws.traffic_log (the model servers' ML_ASSETS_TRAFFIC_LOG)")
+        store = open_store(self.platform.traffic_log)
+        mark = f"{self.environment}/.drained"
+        try:
+            since = float(json.loads(store.read(mark))["at"])
+        except FileNotFoundError:
+            since = 0.0
+        now = time.time()
+        sample = read_traffic(store, self.environment, since)
+        if drain:
+            store.write(mark, json.dumps({"at": now}).encode())
+        return sample
+
     def score(self, slot: str, records: list[dict]) -> tuple[int, Any]:
         """Score ``records`` on one colour through the ALB (a listener rule routes on the slot header)."""
         return http("POST", f"{self.url}/predict", records, timeout=30, headers={SLOT_HEADER: slot})
@@ -206,6 +228,7 @@ class AwsServingPlatform(ConfigurableResource):
     metrics_namespace: str = SERVING_NAMESPACE
     container_name: str = "model-server"
     public_urls: dict[str, str] = Field(default_factory=dict)
+    traffic_log: str | None = None
     state_location: str = ".ml_assets/rollouts"
 
     def backend(self, environment: str) -> AwsBackend:

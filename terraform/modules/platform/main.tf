@@ -263,7 +263,8 @@ resource "aws_iam_role_policy" "model_server" {
     Version = "2012-10-17"
     Statement = [
       { Effect = "Allow", Action = ["s3:GetObject"], Resource = "${var.artifacts_bucket_arn}/mlflow/*" },
-      { Effect = "Allow", Action = ["kms:Decrypt"], Resource = var.kms_key_arn },
+      { Effect = "Allow", Action = ["s3:PutObject"], Resource = "${var.data_bucket_arn}/traffic/*" },
+      { Effect = "Allow", Action = ["kms:Decrypt", "kms:GenerateDataKey"], Resource = var.kms_key_arn },
       {
         Effect    = "Allow"
         Action    = ["cloudwatch:PutMetricData"]

@@ -362,6 +362,7 @@ resource "aws_ecs_task_definition" "model_server" {
       ML_ASSETS_PORT                 = tostring(local.container_port)
       ML_ASSETS_ENVIRONMENT          = var.environment
       ML_ASSETS_CLOUDWATCH_NAMESPACE = var.metrics_namespace
+      ML_ASSETS_TRAFFIC_LOG          = var.traffic_log
       ML_ASSETS_HOME                 = "/tmp/ml_assets"
       MLFLOW_TRACKING_URI            = var.mlflow_tracking_uri
       AWS_REGION                     = data.aws_region.current.region

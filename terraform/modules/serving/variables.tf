@@ -72,6 +72,11 @@ variable "metrics_namespace" {
   default     = "MLAssets/Serving"
 }
 
+variable "traffic_log" {
+  description = "Where each model server writes its sample of scored requests (deployment.aws.traffic_log)."
+  type        = string
+}
+
 variable "log_group" {
   type = string
 }

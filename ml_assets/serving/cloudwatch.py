@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ml_assets.monitoring.catalog import ERRORS, LATENCY, REQUESTS, SCORE, SERVING_METRICS
+from ml_assets.serving.flusher import PeriodicFlusher
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +80,10 @@ def datums(seconds: dict[int, Second], dimensions: list[dict[str, str]]) -> list
     return entries
 
 
-class CloudWatchPublisher:
+class CloudWatchPublisher(PeriodicFlusher):
     """Folds requests per second; a daemon thread flushes them every ``flush_seconds``."""
+
+    thread_name = "cloudwatch-metrics"
 
     def __init__(
         self,
@@ -97,8 +100,6 @@ class CloudWatchPublisher:
         self.dimensions = [{"Name": "Environment", "Value": environment}, {"Name": "Slot", "Value": slot}]
         self.seconds: dict[int, Second] = {}
         self.lock = threading.Lock()
-        self.stopped = threading.Event()
-        self.thread: threading.Thread | None = None
 
     def record(self, status: int, latency_ms: float, scores: list[float]) -> None:
         """One answered request; client errors (4xx) count as requests, server errors (5xx) as errors too."""
@@ -129,17 +130,3 @@ class CloudWatchPublisher:
                     self.seconds.setdefault(second, Second()).merge(folded)
             return 0
         return len(entries)
-
-    def start(self) -> None:
-        def loop() -> None:
-            while not self.stopped.wait(self.flush_seconds):
-                self.flush()
-
-        self.thread = threading.Thread(target=loop, name="cloudwatch-metrics", daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stopped.set()
-        if self.thread is not None:
-            self.thread.join(timeout=5)
-        self.flush()

@@ -16,11 +16,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ml_assets.serving.flusher import PeriodicFlusher
+
 log = logging.getLogger(__name__)
 
 
-class TrafficLog:
+class TrafficLog(PeriodicFlusher):
     """Keeps at most ``per_flush`` scored records per flush interval (uniformly) and writes them out."""
+
+    thread_name = "traffic-log"
 
     def __init__(
         self,
@@ -37,8 +41,6 @@ class TrafficLog:
         self.seen = 0
         self.rng = random.Random()
         self.lock = threading.Lock()
-        self.stopped = threading.Event()
-        self.thread: threading.Thread | None = None
         self.host = socket.gethostname()
 
     def record(self, records: list[dict[str, Any]], scores: list[float]) -> None:
@@ -68,20 +70,6 @@ class TrafficLog:
             log.warning("traffic sample not written (%s)", error)
             return 0
         return len(items)
-
-    def start(self) -> None:
-        def loop() -> None:
-            while not self.stopped.wait(self.flush_seconds):
-                self.flush()
-
-        self.thread = threading.Thread(target=loop, name="traffic-log", daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stopped.set()
-        if self.thread is not None:
-            self.thread.join(timeout=5)
-        self.flush()
 
 
 def read_traffic(store: Any, environment: str, since: float, limit: int = 5000) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Sensors and the schedule: retraining on new landing data or severe drift, daily monitoring, failure alerts."""
 
+import datetime as dt
 import logging
 import os
 import time
@@ -35,8 +36,6 @@ WEBHOOK_ENV = "ML_ASSETS_ALERT_WEBHOOK"
 def retraining_runs(instance, job_name: str, now: float) -> tuple[int, int]:
     """(queued or running, started in the last 24 h) retraining runs."""
     active = instance.get_runs_count(RunsFilter(job_name=job_name, statuses=ACTIVE))
-    import datetime as dt
-
     since = dt.datetime.fromtimestamp(now - 86_400, tz=dt.UTC)
     recent = instance.get_runs_count(RunsFilter(job_name=job_name, created_after=since))
     return active, recent

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 
 
-class PeriodicFlusher:
+class PeriodicFlusher(ABC):
     flush_seconds: float = 10.0
     thread_name: str = "flusher"
 
+    @abstractmethod
     def flush(self) -> int:
-        raise NotImplementedError
+        """Send what was collected since the last flush; returns how many items went out."""
 
     def start(self) -> None:
         self._stopped = threading.Event()

@@ -84,7 +84,29 @@ def check_config(args: argparse.Namespace) -> int:
     config = load_config(path)
     columns, algorithms = len(config.data_schema.columns), ", ".join(config.algorithms)
     print(f"{path}: valid ({config.name}: {columns} columns, algorithms {algorithms})")
+    print(release_arithmetic(config.deployment))
     return 0
+
+
+def release_arithmetic(deployment) -> str:
+    """What a good release needs to pass its first analysed phase, at the traffic the config expects."""
+    from ml_assets.rollout.planning import estimates
+
+    plan = deployment.release_plan()
+    rps, error_rate = deployment.expected_requests_per_second, deployment.analysis.expected_error_rate
+    phase, found = estimates(plan, rps, error_rate)
+    lines = [
+        f"release plan ({plan.strategy}, alpha {plan.analysis.alpha:g}): at {found[0].canary_rps:g} requests/s to "
+        f"the canary ({phase} of {rps:g} requests/s), budget {plan.max_bake_seconds:g} s per step"
+    ]
+    for estimate in found:
+        lines.append(f"  {estimate.describe()}")
+        if estimate.seconds(estimate.cautious) > plan.max_bake_seconds:
+            lines.append(
+                "  warning: more than 1 % of good releases will run out of budget and roll back; raise the first "
+                "step, the margin or max_bake_seconds"
+            )
+    return "\n".join(lines)
 
 
 def summary(args: argparse.Namespace) -> int:

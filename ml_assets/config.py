@@ -15,6 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ml_assets.monitoring.catalog import SERVING_NAMESPACE
+from ml_assets.rollout.analysis import AnalysisConfig
+from ml_assets.rollout.engine import DEFAULT_HEALTH_TIMEOUT_SECONDS, ReleasePlan
 
 ColumnType = Literal["int", "float", "datetime", "string", "bool"]
 
@@ -158,18 +160,38 @@ class SelectionConfig(_Strict):
 
 class CanaryConfig(_Strict):
     steps: list[int] = Field(default=[5, 10, 25, 50, 100], description="Traffic percentages; the last is 100.")
-    shadow_percent: int = Field(default=0, ge=0, le=100, description="Mirror this share first (0: no shadow phase).")
-    shadow_seconds: float = Field(default=0.0, ge=0)
+    shadow_percent: int = Field(
+        default=0, ge=0, le=100, description="Mirror this share first, as a phase analysed like a step (0: none)."
+    )
 
 
 class AnalysisSettings(_Strict):
-    alpha: float = Field(default=0.01, gt=0, lt=1, description="False-rollback budget across all looks.")
-    min_requests: int = Field(default=200, gt=0)
-    min_latency_samples: int = Field(default=50, gt=0)
-    min_score_samples: int = Field(default=100, gt=0)
-    error_rate_margin: float = Field(default=0.005, ge=0, le=1)
-    latency_tolerance: float = Field(default=0.25, ge=0)
-    psi_fail: float = Field(default=0.25, gt=0)
+    """What a canary must be shown not to exceed (non-inferiority margins), and the release's error budget."""
+
+    alpha: float = Field(
+        default=0.01,
+        gt=0,
+        lt=1,
+        description="The release's error budget: the chance that any bound at any look is wrong, i.e. a canary "
+        "worse than a margin is promoted or one within every margin is rolled back.",
+    )
+    error_rate_margin: float = Field(
+        default=0.015, gt=0, lt=1, description="Failure rate at most this much higher (0.015 = 1.5 points)."
+    )
+    latency_ratio_margin: float = Field(default=1.25, gt=1, description="Latency quantile at most this ratio.")
+    latency_quantile: float = Field(default=0.5, gt=0, lt=1, description="Which latency quantile (0.5: median).")
+    score_ks_margin: float = Field(
+        default=0.18,
+        gt=0,
+        lt=1,
+        description="Score distributions at most this KS distance apart (KS 0.2 ~ PSI 0.25 for a location shift).",
+    )
+    expected_requests_per_second: float | None = Field(
+        default=None, gt=0, description="Traffic during a release, for the plan check (default: replay_rate)."
+    )
+    expected_error_rate: float = Field(
+        default=0.01, ge=0, lt=1, description="The stable variant's failure rate, for the plan check."
+    )
 
 
 class LoadTestConfig(_Strict):
@@ -196,9 +218,6 @@ class AwsConfig(_Strict):
     desired_count: int = Field(default=2, ge=1, description="Model-server tasks per live colour.")
     stabilize_timeout_seconds: float = Field(default=900.0, gt=0, description="ECS steady state, then targets.")
     poll_seconds: float = Field(default=10.0, gt=0)
-    metric_period_seconds: int = Field(
-        default=1, description="One analysis sample per period (1 s: high-resolution metrics).", ge=1
-    )
     metrics_namespace: str = SERVING_NAMESPACE
     state_location: str | None = Field(
         default=None,
@@ -214,15 +233,6 @@ class AwsConfig(_Strict):
         default={}, description="Per environment, how clients reach it (DNS name, https); default the ALB's name."
     )
 
-    @model_validator(mode="after")
-    def _period(self) -> AwsConfig:
-        if self.metric_period_seconds not in (1, 5, 10, 30) and self.metric_period_seconds % 60:
-            raise ValueError(
-                f"aws.metric_period_seconds must be 1, 5, 10, 30 or a multiple of 60, got "
-                f"{self.metric_period_seconds} (CloudWatch periods)"
-            )
-        return self
-
 
 class DeploymentConfig(_Strict):
     """How a candidate reaches production: staging checks, then a canary or blue-green release."""
@@ -233,10 +243,12 @@ class DeploymentConfig(_Strict):
     aws: AwsConfig = AwsConfig()
     strategy: Literal["canary", "blue_green"] = "canary"
     canary: CanaryConfig = CanaryConfig()
-    bake_seconds: float = Field(default=30.0, gt=0, description="Time between analyses at each step.")
-    max_extensions: int = Field(default=3, ge=0, description="Extra bakes an inconclusive step may take.")
+    bake_seconds: float = Field(default=10.0, gt=0, description="Between looks; a step passes after one at least.")
+    max_bake_seconds: float = Field(
+        default=900.0, gt=0, description="A step still inconclusive after this long rolls the release back."
+    )
     retire_delay_seconds: float = Field(default=0.0, ge=0, description="Keep the old version this long after.")
-    health_timeout_seconds: float = Field(default=120.0, gt=0)
+    health_timeout_seconds: float = Field(default=DEFAULT_HEALTH_TIMEOUT_SECONDS, gt=0)
     analysis: AnalysisSettings = AnalysisSettings()
     load_test: LoadTestConfig = LoadTestConfig()
     golden_records: int = Field(
@@ -252,17 +264,56 @@ class DeploymentConfig(_Strict):
         steps = self.canary.steps
         if not steps or steps[-1] != 100 or steps != sorted(set(steps)) or steps[0] <= 0:
             raise ValueError(f"canary.steps must increase within (0, 100] and end at 100, got {steps}")
+        if self.bake_seconds > self.max_bake_seconds:
+            raise ValueError(
+                f"bake_seconds ({self.bake_seconds:g}) exceeds max_bake_seconds ({self.max_bake_seconds:g})"
+            )
         if self.platform == "aws":
             if self.canary.shadow_percent:
                 raise ValueError("canary.shadow_percent: an Application Load Balancer cannot mirror traffic; use 0")
-            period = self.aws.metric_period_seconds
-            needed = max(self.analysis.min_latency_samples, self.analysis.min_score_samples) * period
-            if self.bake_seconds * (self.max_extensions + 1) < needed:
+            if not self.aws.traffic_log:
                 raise ValueError(
-                    f"bake_seconds: on AWS each analysis sample is one {period} s metric period, and the analysis "
-                    f"needs {needed // period} of them; bake_seconds x (max_extensions + 1) = "
-                    f"{self.bake_seconds * (self.max_extensions + 1):g} s < {needed} s"
+                    "aws.traffic_log: the release analysis reads every request's outcome from the model servers' "
+                    "traffic log; set it (e.g. s3://${ML_ASSETS_DATA_BUCKET}/traffic)"
                 )
+            if self.analysis.expected_requests_per_second is None:
+                raise ValueError(
+                    "analysis.expected_requests_per_second: on AWS the clients send the traffic; say how much, so "
+                    "that the plan check can tell whether a release can reach a decision"
+                )
+        return self
+
+    @property
+    def expected_requests_per_second(self) -> float:
+        return self.analysis.expected_requests_per_second or self.replay_rate
+
+    def release_plan(self, strategy: str | None = None) -> ReleasePlan:
+        """The release engine's plan for this deployment (``strategy`` overrides, e.g. "direct" for staging)."""
+        a = self.analysis
+        return ReleasePlan(
+            strategy=strategy or self.strategy,  # type: ignore[arg-type]
+            steps=tuple(self.canary.steps),
+            bake_seconds=self.bake_seconds,
+            max_bake_seconds=self.max_bake_seconds,
+            shadow_percent=self.canary.shadow_percent,
+            retire_delay_seconds=self.retire_delay_seconds,
+            health_timeout_seconds=self.health_timeout_seconds,
+            analysis=AnalysisConfig(
+                alpha=a.alpha,
+                error_rate_margin=a.error_rate_margin,
+                latency_ratio_margin=a.latency_ratio_margin,
+                latency_quantile=a.latency_quantile,
+                score_ks_margin=a.score_ks_margin,
+            ),
+        )
+
+    @model_validator(mode="after")
+    def _decidable(self) -> DeploymentConfig:
+        from ml_assets.rollout.planning import undecidable  # scipy: only when a config is checked
+
+        problem = undecidable(self.release_plan(), self.expected_requests_per_second, self.analysis.expected_error_rate)
+        if problem:
+            raise ValueError(f"analysis: {problem}")
         return self
 
 

@@ -1,108 +1,224 @@
+"""Release strategies on the simulated platform (ml_assets.rollout.simulator) with a clock that jumps."""
+
 import pytest
 
 from ml_assets.rollout.analysis import AnalysisConfig
 from ml_assets.rollout.backend import ModelRef
 from ml_assets.rollout.clock import FakeClock
 from ml_assets.rollout.engine import ReleasePlan, RolloutEngine
-from ml_assets.rollout.state import PROMOTED, ROLLED_BACK
-from ml_assets_tests.fake_backend import Behaviour, FakeBackend, MemoryStateStore
+from ml_assets.rollout.simulator import Behaviour, SimulatedBackend
+from ml_assets.rollout.state import FAILED_OVER, PROMOTED, ROLLED_BACK, MemoryStateStore
 
-V1, V2 = ModelRef("fraud_detector", "1"), ModelRef("fraud_detector", "2")
-PLAN = ReleasePlan(bake_seconds=20, max_extensions=2, analysis=AnalysisConfig(min_requests=200, max_looks=12))
+V1, V2, V3 = ModelRef("fraud_detector", "1"), ModelRef("fraud_detector", "2"), ModelRef("fraud_detector", "3")
+# Wide margins so that a good release decides within a couple of looks at 200 requests/s.
+ANALYSIS = AnalysisConfig(error_rate_margin=0.05, latency_ratio_margin=1.5, score_ks_margin=0.3)
+PLAN = ReleasePlan(steps=(10, 50, 100), bake_seconds=20, max_bake_seconds=200, analysis=ANALYSIS)
 
 
-def setup(plan: ReleasePlan = PLAN, **behaviour) -> tuple[FakeBackend, RolloutEngine, MemoryStateStore]:
-    backend = FakeBackend(rate_per_second=100)
+def setup(plan: ReleasePlan = PLAN, **behaviour) -> tuple[SimulatedBackend, RolloutEngine, MemoryStateStore]:
+    backend = SimulatedBackend(rate_per_second=200)
     backend.behaviour_for_version["2"] = Behaviour(**behaviour)
     store = MemoryStateStore()
     engine = RolloutEngine(backend, store, FakeClock(on_sleep=backend.traffic), plan, "production")
     first = engine.release(V1)
     assert first.status == PROMOTED and backend.read_weights() == {"blue": 100}
+    engine.clock.sleep(60)  # blue serves a while
     return backend, engine, store
 
 
-def test_good_canary_goes_through_every_step() -> None:
+def answering(backend: SimulatedBackend) -> list[str]:
+    """The slots that receive traffic and answer their health check: production answers if non-empty."""
+    weights = backend.read_weights()
+    return [slot for slot, weight in weights.items() if weight and backend.health(slot).healthy]
+
+
+def test_good_canary_goes_through_every_step_on_evidence() -> None:
     backend, engine, store = setup()
     state = engine.release(V2)
     assert state.status == PROMOTED, state.reason
     weights = [e["weights"] for e in state.events if e["phase"] == "weights"]
-    assert weights == [
-        {"blue": 95, "green": 5},
-        {"blue": 90, "green": 10},
-        {"blue": 75, "green": 25},
-        {"blue": 50, "green": 50},
-        {"green": 100},
-    ]
+    assert weights == [{"blue": 90, "green": 10}, {"blue": 50, "green": 50}, {"green": 100}]
     assert backend.serving() == {"green": V2} and "blue" in backend.retired
     assert store.load("production").status == PROMOTED
     analyses = [e for e in state.events if e["phase"].startswith("analysis:")]
-    assert analyses and all({"verdict", "metrics", "alpha"} <= set(e) for e in analyses)
+    assert analyses[-1]["verdict"] == "pass"
+    failure_rate = [m for m in analyses[-1]["metrics"] if m["metric"] == "failure_rate"][0]
+    assert failure_rate["degradation_upper"] < failure_rate["margin"]
+
+
+def test_evidence_accumulates_across_steps() -> None:
+    backend, engine, _ = setup()
+    state = engine.release(V2)
+    first = [e for e in state.events if e["phase"] == "analysis:step 10%"][-1]
+    second = [e for e in state.events if e["phase"] == "analysis:step 50%"][0]
+
+    def requests(event: dict, metric: str, key: str) -> int:
+        return next(m[key] for m in event["metrics"] if m["metric"] == metric)
+
+    # Failure rate and scores keep step 10 %'s requests at step 50 %; latency starts again (the load changed).
+    assert requests(second, "failure_rate", "canary_requests") > requests(first, "failure_rate", "canary_requests")
+    assert requests(second, "latency", "canary_answered") < requests(second, "failure_rate", "canary_requests")
 
 
 @pytest.mark.parametrize(
     ("behaviour", "reason"),
     [
-        ({"error_rate": 0.08}, "canary fails more often"),
-        ({"latency_scale": 2.0}, "canary slower"),
-        ({"score_shift": 0.3}, "predictions shifted"),
+        ({"error_rate": 0.15}, "canary fails more often"),
+        ({"error_rate": 0.0, "client_error_rate": 0.15}, "canary fails more often"),
+        ({"latency_scale": 2.5}, "canary slower"),
+        ({"logit_shift": 3.0}, "predictions shifted"),
         ({"healthy": False}, "green not healthy"),
     ],
 )
 def test_bad_canaries_roll_back_with_the_reason(behaviour: dict, reason: str) -> None:
-    backend, engine, _ = setup(**behaviour)
+    backend, engine, store = setup(**behaviour)
     state = engine.release(V2)
     assert state.status == ROLLED_BACK and reason in state.reason
     assert backend.read_weights() == {"blue": 100} and backend.serving() == {"blue": V1}
+    assert store.load("production").status == ROLLED_BACK
 
 
-def test_no_traffic_is_never_a_pass() -> None:
+def test_a_canary_within_no_margin_yet_is_rolled_back_at_the_budget() -> None:
     backend, engine, _ = setup()
-    backend.rate = 0.5  # far too little traffic for the minimum sample
+    backend.rate = 2  # far too little traffic to show anything
     state = engine.release(V2)
-    assert state.status == ROLLED_BACK and "inconclusive after 2 extensions" in state.reason
+    assert state.status == ROLLED_BACK and "inconclusive after 200 s (budget 200 s)" in state.reason
+    assert backend.read_weights() == {"blue": 100}
+
+
+def test_a_traffic_gap_does_not_pass_a_release() -> None:
+    backend, engine, _ = setup()
+    engine.clock.on_sleep = lambda start, end: None  # nobody sends requests during the release
+    state = engine.release(V2)
+    looks = [e for e in state.events if e["phase"].startswith("analysis:")]
+    assert state.status == ROLLED_BACK and looks and all(e["verdict"] == "inconclusive" for e in looks)
+
+
+def test_a_clock_that_jumps_forward_exhausts_the_budget_instead_of_passing() -> None:
+    backend, engine, _ = setup()
+    traffic = backend.traffic
+
+    def jump(start: float, end: float) -> None:
+        engine.clock.t += 3600  # NTP steps the clock an hour ahead mid-bake: no traffic in that hour
+        traffic(start, end)
+
+    engine.clock.on_sleep = jump
+    state = engine.release(V2)
+    assert state.status == ROLLED_BACK and "inconclusive after" in state.reason
+
+
+def test_a_clock_that_goes_back_rolls_back() -> None:
+    backend, engine, _ = setup()
+    traffic = backend.traffic
+
+    def back(start: float, end: float) -> None:
+        traffic(start, end)
+        engine.clock.t -= 100
+
+    engine.clock.on_sleep = back
+    state = engine.release(V2)
+    assert state.status == ROLLED_BACK and "the clock went back" in state.reason
     assert backend.read_weights() == {"blue": 100}
 
 
 def test_blue_green_switches_at_once_and_rolls_back_on_a_breach() -> None:
-    plan = ReleasePlan(
-        strategy="blue_green", bake_seconds=20, max_extensions=2, analysis=AnalysisConfig(min_requests=200, max_looks=6)
-    )
+    plan = ReleasePlan(strategy="blue_green", bake_seconds=20, max_bake_seconds=200, analysis=ANALYSIS)
     backend, engine, _ = setup(plan)
-    engine.clock.sleep(60)  # blue serves a while: its traffic before the switch is the baseline
+    engine.clock.sleep(200)  # the stable colour's traffic before the switch is the baseline
     good = engine.release(V2)
-    assert good.status == PROMOTED and [e["weights"] for e in good.events if e["phase"] == "weights"] == [
-        {"green": 100}
-    ]
-    backend.behaviour_for_version["3"] = Behaviour(error_rate=0.1)
-    engine.clock.sleep(60)
-    bad = engine.release(ModelRef("fraud_detector", "3"))
+    assert good.status == PROMOTED, good.reason
+    assert [e["weights"] for e in good.events if e["phase"] == "weights"] == [{"green": 100}]
+    backend.behaviour_for_version["3"] = Behaviour(error_rate=0.2)
+    engine.clock.sleep(200)
+    bad = engine.release(V3)
     assert bad.status == ROLLED_BACK and "after switch" in bad.reason
     assert backend.read_weights() == {"green": 100} and backend.serving() == {"green": V2}
 
 
-def test_a_crashed_run_is_reconciled_by_the_next() -> None:
+class Crash(BaseException):
+    """The run dies: no except clause of the engine catches this, like a killed process."""
+
+
+class CrashingStore(MemoryStateStore):
+    """Dies right after saving the n-th transition of the release under test."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.saves, self.crash_at = 0, None
+
+    def save(self, state) -> None:
+        super().save(state)
+        self.saves += 1
+        if self.crash_at is not None and self.saves == self.crash_at:
+            raise Crash(state.phase)
+
+
+def transitions_of_a_release() -> int:
+    backend = SimulatedBackend(rate_per_second=200)
+    store = CrashingStore()
+    engine = RolloutEngine(backend, store, FakeClock(on_sleep=backend.traffic), PLAN, "production")
+    engine.release(V1)
+    before = store.saves
+    engine.release(V2)
+    return store.saves - before
+
+
+@pytest.mark.parametrize("crash_after", range(1, transitions_of_a_release() + 1))
+def test_production_answers_after_a_run_killed_at_any_transition(crash_after: int) -> None:
+    backend = SimulatedBackend(rate_per_second=200)
+    store = CrashingStore()
+    clock = FakeClock(on_sleep=backend.traffic)
+    engine = RolloutEngine(backend, store, clock, PLAN, "production")
+    engine.release(V1)
+    clock.sleep(60)
+    store.crash_at = store.saves + crash_after
+    with pytest.raises(Crash) as died:
+        engine.release(V2)
+    phase = str(died.value)
+    store.crash_at = None
+    nxt = RolloutEngine(backend, store, clock, PLAN, "production").release(V3)  # the next run
+    assert nxt.status == PROMOTED, (phase, nxt.reason)
+    assert answering(backend) == [nxt.candidate_slot] and backend.serving()[nxt.candidate_slot] == V3
+
+
+def test_a_run_killed_between_retiring_stable_and_promoted_is_finished_not_undone() -> None:
     backend, engine, store = setup()
+    original = store.save
 
-    class Crash(BaseException):
-        pass
+    def die_after_retire(state) -> None:
+        original(state)
+        if state.phase == "retired":
+            raise Crash("retired")
 
-    original = backend.traffic
-    calls = {"n": 0}
-
-    def crash_mid_release(start: float, end: float) -> None:
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise Crash
-        original(start, end)
-
-    engine.clock.on_sleep = crash_mid_release
+    store.save = die_after_retire
     with pytest.raises(Crash):
         engine.release(V2)
-    assert store.load("production").status == "running" and backend.read_weights()["green"] > 0
-    engine.clock.on_sleep = original
+    store.save = original
+    assert backend.serving() == {"green": V2} and store.load("production").status == "running"
     reconciled = engine.reconcile()
-    assert reconciled.status == ROLLED_BACK and "reconciled: the previous run stopped" in reconciled.reason
-    assert backend.read_weights() == {"blue": 100} and backend.serving() == {"blue": V1}
+    assert reconciled.status == PROMOTED and "promotion finished" in reconciled.reason
+    assert engine.reconciled is reconciled
+    assert backend.read_weights() == {"green": 100} and answering(backend) == ["green"]
+
+
+def test_reconcile_never_routes_to_a_slot_that_is_not_running() -> None:
+    backend, engine, store = setup()
+    original = store.save
+
+    def die_mid_canary(state) -> None:
+        original(state)
+        if state.phase == "weights" and state.weights.get("green") == 50:
+            raise Crash("weights")
+
+    store.save = die_mid_canary
+    with pytest.raises(Crash):
+        engine.release(V2)
+    store.save = original
+    backend.retire("blue")  # the stable slot died meanwhile
+    backend.weights = {"blue": 50, "green": 50}
+    reconciled = engine.reconcile()
+    assert reconciled.status == FAILED_OVER and "blue is not running" in reconciled.reason
+    assert backend.read_weights() == {"green": 100} and answering(backend) == ["green"]
 
 
 def test_router_failure_leaves_traffic_on_stable() -> None:
@@ -110,7 +226,7 @@ def test_router_failure_leaves_traffic_on_stable() -> None:
     original = backend.set_weights
 
     def flaky(weights: dict[str, int]) -> None:
-        if weights.get("green") == 25:
+        if weights.get("green") == 50:
             raise ConnectionError("router unreachable")
         original(weights)
 
@@ -120,28 +236,25 @@ def test_router_failure_leaves_traffic_on_stable() -> None:
     assert backend.read_weights() == {"blue": 100}
 
 
-def test_invalid_steps_are_rejected() -> None:
+def test_invalid_plans_are_rejected() -> None:
     with pytest.raises(ValueError, match="end at 100"):
         ReleasePlan(steps=(5, 50))
     with pytest.raises(ValueError, match="must increase"):
         ReleasePlan(steps=(50, 10, 100))
+    with pytest.raises(ValueError, match="bake_seconds <= max_bake_seconds"):
+        ReleasePlan(bake_seconds=60, max_bake_seconds=30)
 
 
 SHADOW_PLAN = ReleasePlan(
-    bake_seconds=20,
-    max_extensions=2,
-    shadow_percent=50,
-    shadow_seconds=20,
-    analysis=AnalysisConfig(min_requests=200, max_looks=15),
+    steps=(10, 50, 100), bake_seconds=20, max_bake_seconds=200, shadow_percent=50, analysis=ANALYSIS
 )
 
 
 def test_shadow_phase_catches_a_bad_model_before_any_traffic_moves() -> None:
-    backend, engine, _ = setup(SHADOW_PLAN, score_shift=0.3)
+    backend, engine, _ = setup(SHADOW_PLAN, logit_shift=3.0)
     state = engine.release(V2)
-    assert (
-        state.status == ROLLED_BACK and state.reason.startswith("shadow 50%") and "predictions shifted" in state.reason
-    )
+    assert state.status == ROLLED_BACK and state.reason.startswith("shadow 50%")
+    assert "predictions shifted" in state.reason
     assert not [e for e in state.events if e["phase"] == "weights"]  # the candidate never received live traffic
     assert backend.read_weights() == {"blue": 100} and backend.mirror == (None, 0)
 
@@ -149,5 +262,6 @@ def test_shadow_phase_catches_a_bad_model_before_any_traffic_moves() -> None:
 def test_shadow_then_canary_for_a_good_model() -> None:
     backend, engine, _ = setup(SHADOW_PLAN)
     state = engine.release(V2)
-    assert state.status == PROMOTED and [e["phase"] for e in state.events][1:4] == ["launched", "healthy", "shadow"]
+    assert state.status == PROMOTED, state.reason
+    assert [e["phase"] for e in state.events][1:4] == ["launched", "healthy", "shadow"]
     assert backend.mirror == (None, 0)

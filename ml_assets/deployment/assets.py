@@ -9,7 +9,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetsDefinition, Failure, MetadataValue, Output, ResourceParam, asset
 
 from ml_assets.config import PipelineConfig
-from ml_assets.deployment.plans import held_out_records, release_plan
+from ml_assets.deployment.plans import held_out_records
 from ml_assets.features.assets import feature_columns_of
 from ml_assets.monitoring.catalog import PIPELINE_EXECUTION_TIME, pipeline_namespace
 from ml_assets.resources.metrics import MetricsResource
@@ -60,7 +60,7 @@ def _release(
     golden = held_out_records(training_data, features, deployment.golden_records)
     loaded = registry.load_model(model.name, model.version)
     expected = np.asarray(loaded.predict_proba(pd.DataFrame(golden, columns=features)))[:, 1]
-    plan = release_plan(deployment, strategy)
+    plan = deployment.release_plan(strategy)
     engine = RolloutEngine(backend, platform.state_store(), SystemClock(), plan, environment, log=context.log.info)
     traffic: contextlib.AbstractContextManager = contextlib.nullcontext()
     # Held-out traffic is replayed on the local platform only: on AWS the environment has its own clients.
@@ -68,7 +68,7 @@ def _release(
         from ml_assets.serving.replay import BackgroundReplay  # aiohttp only when traffic is replayed
 
         backend.ensure_gateway()
-        longest = plan.bake_seconds * (plan.max_extensions + 1) * len(plan.steps) + plan.health_timeout_seconds
+        longest = plan.longest_seconds
         traffic = BackgroundReplay(
             f"{backend.url}/predict",
             held_out_records(training_data, features, 5000),

@@ -76,8 +76,8 @@ def build_monitoring_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         ]
         frame = pd.DataFrame(rows)
         now = time.time()
-        latencies = [backend.window(slot, now - 86_400, now).latencies_ms for slot in served]
-        latency = np.concatenate(latencies) if latencies else np.empty(0)
+        recent = [backend.outcomes(slot, now - 3600)[0] for slot in served]  # the last hour's requests
+        latency = np.concatenate([o.latency_ms[(o.status >= 200) & (o.status < 300)] for o in recent] or [[]])
         if len(latency):
             metrics.put(namespace, catalog.PREDICTION_LATENCY, float(latency.mean()), at=now)
         context.log.info(f"{len(frame)} scored records sampled from {sample['seen']} since the last monitoring run")

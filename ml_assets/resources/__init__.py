@@ -74,7 +74,6 @@ def serving_platform(settings: Settings, config: PipelineConfig) -> Any:
             desired_count=aws.desired_count,
             stabilize_timeout_seconds=aws.stabilize_timeout_seconds,
             poll_seconds=aws.poll_seconds,
-            metric_period_seconds=aws.metric_period_seconds,
             metrics_namespace=aws.metrics_namespace,
             public_urls=dict(aws.public_urls),
             traffic_log=settings.resolve_location(aws.traffic_log) if aws.traffic_log else None,

@@ -17,12 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from dagster import ConfigurableResource
 
 from ml_assets.resources.http import http
-from ml_assets.rollout.analysis import ArmWindow
 from ml_assets.rollout.backend import Health, ModelRef
+from ml_assets.rollout.evidence import Outcomes
 
 BIN = Path(sys.executable).parent
 
@@ -216,14 +215,14 @@ class LocalBackend:
         if self.gateway_running():
             self._admin("PUT", "/mirror", {"slot": slot, "percent": percent})
 
-    def window(self, slot: str, since: float, until: float) -> ArmWindow:
-        raw = self._admin("GET", f"/window?slot={slot}&since={since}&until={until}")
-        return ArmWindow(
-            raw["requests"],
-            raw["errors"],
-            np.asarray(raw["latencies_ms"], dtype=float),
-            np.asarray(raw["scores"], dtype=float),
-        )
+    def outcomes(self, slot: str, since: float, cursor: Any = None) -> tuple[Outcomes, Any]:
+        """The gateway's records of ``slot`` newer than the cursor (epoch and number); a restarted gateway
+        (new epoch) is read from its start."""
+        epoch, after = cursor or (None, 0)
+        raw = self._admin("GET", f"/outcomes?slot={slot}&since={since}&after={after}")
+        if epoch is not None and raw["epoch"] != epoch:
+            raw = self._admin("GET", f"/outcomes?slot={slot}&since={since}&after=0")
+        return Outcomes.from_columns(raw), (raw["epoch"], raw["last"])
 
     def retire(self, slot: str) -> None:
         if self.gateway_running() and slot in self.state()["variants"]:

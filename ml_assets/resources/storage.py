@@ -23,8 +23,9 @@ class StoredObject:
 class ObjectStore(Protocol):
     url: str
 
-    def list(self, prefix: str = "") -> list[StoredObject]:
-        """Objects directly under ``prefix`` (not in sub-folders), by name; hidden names (``.x``) left out."""
+    def list(self, prefix: str = "", start_after: str = "") -> list[StoredObject]:
+        """Objects directly under ``prefix`` (not in sub-folders), by name; hidden names (``.x``) left out; only
+        names after ``start_after`` when given (S3 then lists only those)."""
 
     def read(self, name: str) -> bytes:
         """The object's bytes; FileNotFoundError when it does not exist."""
@@ -40,7 +41,7 @@ class LocalStore:
         self.root = Path(root)
         self.url = str(self.root)
 
-    def list(self, prefix: str = "") -> list[StoredObject]:
+    def list(self, prefix: str = "", start_after: str = "") -> list[StoredObject]:
         folder = self.root / prefix
         if not folder.is_dir():
             return []
@@ -49,6 +50,8 @@ class LocalStore:
             if path.is_file() and not path.name.startswith("."):
                 stat = path.stat()
                 name = str(path.relative_to(self.root))
+                if name <= start_after:
+                    continue
                 objects.append(StoredObject(name, stat.st_size, f"{stat.st_mtime_ns}-{stat.st_size}"))
         return objects
 
@@ -74,12 +77,13 @@ class S3Store:
     def _key(self, name: str) -> str:
         return f"{self.prefix}/{name}" if self.prefix else name
 
-    def list(self, prefix: str = "") -> list[StoredObject]:
+    def list(self, prefix: str = "", start_after: str = "") -> list[StoredObject]:
         base = self._key(prefix).rstrip("/")
         base = f"{base}/" if base else ""
         objects = []
+        after = {"StartAfter": self._key(start_after)} if start_after else {}
         for page in self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=base, Delimiter="/"
+            Bucket=self.bucket, Prefix=base, Delimiter="/", **after
         ):
             for item in page.get("Contents", []):
                 name = item["Key"][len(self.prefix) + 1 :] if self.prefix else item["Key"]

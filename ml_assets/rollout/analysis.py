@@ -1,25 +1,46 @@
-"""Canary analysis: is the new version worse than the stable one over the same window?
+"""Canary analysis: evidence that a new version is not worse than the stable one, or that it is.
 
-Three signals, each tested one-sided (only degradation fails a release):
+"No significant difference yet" is not evidence of safety. Every look asks, per signal, for an anytime-valid
+confidence sequence (``ml_assets.rollout.sequential``) on how much worse the canary is, and compares it with a
+margin the user states in the config (non-inferiority, as in the sequential canary analysis Netflix published:
+Lindon, Sanden, Shirikian, "Rapid Regression Detection in Software Deployments through Sequential Testing",
+KDD 2022):
 
-- error rate: Fisher's exact test on error counts. Tests on means break down for sparse errors; counts do not.
-- latency: Mann-Whitney U on the raw latencies, failing only when the median also exceeds the stable median by
-  more than a tolerance (an effect-size floor, as Kayenta does), so a statistically significant 1 ms is no alarm.
-- prediction scores: PSI on stable-quantile bins with a two-sample KS test; a large shift means the new model
-  behaves very differently on the same traffic, which must stop an automatic promotion.
+- PASS when the upper bound of the degradation is below the margin (shown not worse than the margin),
+- FAIL when its lower bound is above the margin (shown worse beyond the margin),
+- INCONCLUSIVE otherwise: the engine keeps baking, up to the step's time budget, then rolls back.
 
-Every look at the data spends part of the total false-alarm budget ``alpha`` (Lan-DeMets power spending:
-cumulative alpha(t) = alpha * t**rho, t = look / max_looks), so looking at every step and every extension does
-not inflate false rollbacks. Too few samples is *inconclusive*, never a pass.
+Signals and their bounds:
+
+- failure rate, in points: every answer a client would call a failure (see ``evidence``). Each arm's rate has a
+  beta-binomial confidence sequence; the degradation is at most canary-upper minus stable-lower. Exact for
+  counts, so sparse errors are handled without a normal approximation.
+- latency, as a ratio of a quantile (the median by default): each arm's quantile has a confidence sequence from
+  the binomial count of observations below it; the ratio is at most canary-upper / stable-lower.
+- prediction scores, as the Kolmogorov-Smirnov distance between the two score distributions: each arm's
+  distribution function lies within a time-uniform DKW band, so the distance is within the sum of both radii of
+  what is observed. (PSI has no such bound; it is reported beside it. For a location shift KS 0.2 is about
+  PSI 0.25 and KS 0.13 about PSI 0.1.)
+
+One ``alpha`` for the whole release, split explicitly (:func:`split_alpha`): half to the failure rate, a quarter
+to latency, a quarter to scores, and within a signal evenly over its independent sequences and over the two
+arms. Whatever the truth, a wrong verdict (a promotion of a canary worse than a margin, or a rollback of one
+within every margin) needs at least one sequence to miss, which happens with probability at most ``alpha``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 import numpy as np
+
+from ml_assets.rollout.evidence import LATENCY_EDGES_MS, ArmEvidence
+from ml_assets.rollout.sequential import bernoulli_bounds, binomial_count_bounds, dkw_radius
+
+ALPHA_SHARES = {"failure_rate": 0.5, "latency": 0.25, "scores": 0.25}
 
 
 class Verdict(StrEnum):
@@ -29,32 +50,45 @@ class Verdict(StrEnum):
 
 
 @dataclass(frozen=True)
-class ArmWindow:
-    """What one variant did over an analysis window."""
+class AnalysisConfig:
+    """The margins a canary must be shown to stay within, and the release's total error budget."""
 
-    requests: int
-    errors: int
-    latencies_ms: np.ndarray = field(default_factory=lambda: np.empty(0))
-    scores: np.ndarray = field(default_factory=lambda: np.empty(0))
+    alpha: float = 0.01
+    error_rate_margin: float = 0.015  # absolute: 0.015 = the canary fails at most 1.5 points more often
+    latency_ratio_margin: float = 1.25  # the canary's latency quantile at most 1.25 x the stable one's
+    latency_quantile: float = 0.5
+    score_ks_margin: float = 0.18  # KS distance between the score distributions
 
-    @property
-    def error_rate(self) -> float:
-        return self.errors / self.requests if self.requests else 0.0
+    def __post_init__(self) -> None:
+        if not 0 < self.alpha < 1:
+            raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
+        if not 0 < self.error_rate_margin < 1 or not 0 < self.score_ks_margin < 1:
+            raise ValueError("error_rate_margin and score_ks_margin must be in (0, 1)")
+        if self.latency_ratio_margin <= 1 or not 0 < self.latency_quantile < 1:
+            raise ValueError("latency_ratio_margin must exceed 1 and latency_quantile be in (0, 1)")
 
 
 @dataclass(frozen=True)
-class AnalysisConfig:
-    alpha: float = 0.01
-    max_looks: int = 20
-    spending_rho: float = 3.0
-    min_requests: int = 200
-    min_latency_samples: int = 50
-    error_rate_margin: float = 0.005
-    latency_tolerance: float = 0.25
-    psi_fail: float = 0.25
-    psi_moderate: float = 0.1
-    min_score_samples: int = 100
-    score_bins: int = 10
+class MetricAlphas:
+    """The share of alpha each confidence sequence of one signal may spend (each covers both arms)."""
+
+    failure_rate: float
+    latency: float
+    scores: float
+
+
+def split_alpha(alpha: float, accumulated_scopes: int, step_scopes: int) -> MetricAlphas:
+    """Split the release's ``alpha`` across signals, then across each signal's independent sequences.
+
+    Failure rate and scores accumulate over every live step (one sequence per scope: the live steps, plus a
+    shadow phase if any); latency restarts at each analysed step, because a step's weight changes the load on
+    the canary (one sequence per step).
+    """
+    return MetricAlphas(
+        failure_rate=alpha * ALPHA_SHARES["failure_rate"] / max(accumulated_scopes, 1),
+        latency=alpha * ALPHA_SHARES["latency"] / max(step_scopes, 1),
+        scores=alpha * ALPHA_SHARES["scores"] / max(accumulated_scopes, 1),
+    )
 
 
 @dataclass(frozen=True)
@@ -68,8 +102,6 @@ class MetricResult:
 @dataclass(frozen=True)
 class AnalysisResult:
     verdict: Verdict
-    look: int
-    alpha_spent: float
     metrics: list[MetricResult]
 
     @property
@@ -80,8 +112,6 @@ class AnalysisResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "verdict": self.verdict.value,
-            "look": self.look,
-            "alpha": self.alpha_spent,
             "reason": self.reason,
             "metrics": [
                 {"metric": m.metric, "verdict": m.verdict.value, "summary": m.summary, **m.statistics}
@@ -90,106 +120,181 @@ class AnalysisResult:
         }
 
 
-def look_alpha(config: AnalysisConfig, look: int) -> float:
-    """The share of ``alpha`` that look number ``look`` (1-based) may spend."""
-    look = min(max(look, 1), config.max_looks)
+@dataclass(frozen=True)
+class Comparison:
+    """The evidence of one look: both arms over the accumulated scope, and over the current step."""
 
-    def spent(k: int) -> float:
-        return config.alpha * (k / config.max_looks) ** config.spending_rho
+    stable: ArmEvidence
+    canary: ArmEvidence
+    stable_step: ArmEvidence
+    canary_step: ArmEvidence
 
-    return spent(look) - spent(look - 1)
+
+def three_way(lower: float, upper: float, margin: float) -> Verdict:
+    """FAIL when shown worse beyond the margin, PASS when shown within it, INCONCLUSIVE otherwise."""
+    if lower > margin:
+        return Verdict.FAIL
+    if upper < margin:
+        return Verdict.PASS
+    return Verdict.INCONCLUSIVE
 
 
-def population_stability_index(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
-    """PSI over bins at the reference's quantiles (< 0.1 stable, 0.1-0.25 moderate, > 0.25 significant)."""
-    edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)))
-    if len(edges) < 2:
-        return 0.0 if np.allclose(current, reference[0]) else float("inf")
-    edges[0], edges[-1] = -np.inf, np.inf
-    ref = np.histogram(reference, edges)[0] / len(reference)
-    cur = np.histogram(current, edges)[0] / len(current)
+def _finite(value: float) -> float:
+    return value if math.isfinite(value) else float("nan")
+
+
+def failure_rate(stable: ArmEvidence, canary: ArmEvidence, alpha: float, margin: float) -> MetricResult:
+    canary_low, canary_high = bernoulli_bounds(canary.failures, canary.requests, alpha / 2)
+    stable_low, stable_high = bernoulli_bounds(stable.failures, stable.requests, alpha / 2)
+    lower, upper = canary_low - stable_high, canary_high - stable_low
+    verdict = three_way(lower, upper, margin)
+    stats = {
+        "canary_requests": canary.requests,
+        "stable_requests": stable.requests,
+        "canary_failure_rate": canary.failure_rate,
+        "stable_failure_rate": stable.failure_rate,
+        "canary_server_errors": canary.server_errors,
+        "canary_client_errors": canary.client_errors,
+        "canary_no_answer": canary.no_answer,
+        "degradation_lower": lower,
+        "degradation_upper": upper,
+        "margin": margin,
+        "alpha": alpha,
+    }
+    text = (
+        f"failures {canary.failure_rate:.2%} of {canary.requests} vs stable {stable.failure_rate:.2%} of "
+        f"{stable.requests}: {100 * lower:+.2f} to {100 * upper:+.2f} points (margin {100 * margin:+.2f})"
+    )
+    suffix = {
+        Verdict.FAIL: ": canary fails more often, beyond the margin",
+        Verdict.PASS: ": within the margin",
+        Verdict.INCONCLUSIVE: ": not yet shown either way",
+    }[verdict]
+    return MetricResult("failure_rate", verdict, text + suffix, stats)
+
+
+def quantile_bounds(counts: np.ndarray, edges: np.ndarray, q: float, alpha: float) -> tuple[float, float, float]:
+    """(lower, estimate, upper) of the ``q`` quantile of a histogram's distribution; bins widen the bounds."""
+    total = int(counts.sum())
+    if total == 0:
+        return 0.0, float("nan"), math.inf
+    lowest, highest = binomial_count_bounds(total, q, alpha)
+    cumulative = np.cumsum(counts)
+
+    def bin_of(rank: int) -> int:  # the bin holding the rank-th smallest observation (1-based)
+        return int(np.searchsorted(cumulative, rank, side="left"))
+
+    upper_rank, lower_rank = math.floor(highest) + 1, math.ceil(lowest)
+    upper = float(edges[bin_of(upper_rank) + 1]) if upper_rank <= total else math.inf
+    lower = float(edges[bin_of(lower_rank)]) if lower_rank >= 1 else float(edges[0])
+    middle = bin_of(max(1, math.ceil(q * total)))
+    estimate = float(math.sqrt(max(edges[middle], 1e-9) * edges[middle + 1]))
+    return lower, estimate, upper
+
+
+def latency(
+    stable: ArmEvidence, canary: ArmEvidence, alpha: float, margin: float, quantile: float = 0.5
+) -> MetricResult:
+    c_low, c_est, c_high = quantile_bounds(canary.latency_counts, LATENCY_EDGES_MS, quantile, alpha / 2)
+    s_low, s_est, s_high = quantile_bounds(stable.latency_counts, LATENCY_EDGES_MS, quantile, alpha / 2)
+    upper = c_high / s_low if s_low > 0 else math.inf
+    lower = c_low / s_high if math.isfinite(s_high) else 0.0
+    verdict = three_way(lower, upper, margin)
+    name = f"p{100 * quantile:g}"
+    stats = {
+        "canary_answered": canary.answered,
+        "stable_answered": stable.answered,
+        f"canary_{name}_ms": _finite(c_est),
+        f"stable_{name}_ms": _finite(s_est),
+        "ratio_lower": lower,
+        "ratio_upper": _finite(upper),
+        "margin": margin,
+        "alpha": alpha,
+    }
+    shown = f"x{upper:.2f}" if math.isfinite(upper) else "unbounded"
+    text = (
+        f"latency {name} {c_est:.2f} ms ({canary.answered}) vs {s_est:.2f} ms ({stable.answered}): "
+        f"ratio x{lower:.2f} to {shown} (margin x{margin:.2f})"
+    )
+    suffix = {
+        Verdict.FAIL: ": canary slower beyond the margin",
+        Verdict.PASS: ": within the margin",
+        Verdict.INCONCLUSIVE: ": not yet shown either way",
+    }[verdict]
+    return MetricResult("latency", verdict, text + suffix, stats)
+
+
+def ks_bounds(stable_counts: np.ndarray, canary_counts: np.ndarray, alpha: float) -> tuple[float, float, float]:
+    """(lower, observed, upper) of the Kolmogorov-Smirnov distance between two histograms' distributions."""
+    n_stable, n_canary = int(stable_counts.sum()), int(canary_counts.sum())
+    if not n_stable or not n_canary:
+        return 0.0, float("nan"), 1.0
+    stable_cdf = np.concatenate([[0.0], np.cumsum(stable_counts) / n_stable])
+    canary_cdf = np.concatenate([[0.0], np.cumsum(canary_counts) / n_canary])
+    observed = float(np.max(np.abs(canary_cdf - stable_cdf)))  # at the bin edges: a lower estimate
+    within = float(max(np.max(canary_cdf[1:] - stable_cdf[:-1]), np.max(stable_cdf[1:] - canary_cdf[:-1])))
+    radius = dkw_radius(n_stable, alpha / 2) + dkw_radius(n_canary, alpha / 2)
+    return max(0.0, observed - radius), observed, min(1.0, within + radius)
+
+
+def psi_of_counts(stable_counts: np.ndarray, canary_counts: np.ndarray, bins: int = 10) -> float:
+    """PSI over ``bins`` groups of histogram bins at the stable distribution's quantiles (for the report)."""
+    n_stable, n_canary = stable_counts.sum(), canary_counts.sum()
+    if not n_stable or not n_canary:
+        return float("nan")
+    cumulative = np.cumsum(stable_counts) / n_stable
+    cuts = np.unique(np.searchsorted(cumulative, np.linspace(0, 1, bins + 1)[1:-1], side="left"))
+    groups = np.split(np.arange(len(stable_counts)), cuts + 1)
+    ref = np.array([stable_counts[g].sum() for g in groups]) / n_stable
+    cur = np.array([canary_counts[g].sum() for g in groups]) / n_canary
     ref, cur = np.clip(ref, 1e-6, None), np.clip(cur, 1e-6, None)
     return float(np.sum((cur - ref) * np.log(cur / ref)))
 
 
-def _errors(stable: ArmWindow, canary: ArmWindow, alpha: float, config: AnalysisConfig) -> MetricResult:
-    from scipy.stats import fisher_exact
-
-    table = [[canary.errors, canary.requests - canary.errors], [stable.errors, stable.requests - stable.errors]]
-    p_value = float(fisher_exact(table, alternative="greater").pvalue)
-    diff = canary.error_rate - stable.error_rate
-    stats = {"canary_error_rate": canary.error_rate, "stable_error_rate": stable.error_rate, "p_value": p_value}
-    text = f"error rate {canary.error_rate:.2%} vs stable {stable.error_rate:.2%} (Fisher p={p_value:.2g})"
-    if p_value < alpha and diff > config.error_rate_margin:
-        return MetricResult("error_rate", Verdict.FAIL, f"{text}: canary fails more often", stats)
-    return MetricResult("error_rate", Verdict.PASS, text, stats)
-
-
-def _latency(stable: ArmWindow, canary: ArmWindow, alpha: float, config: AnalysisConfig) -> MetricResult:
-    from scipy.stats import mannwhitneyu
-
-    n = min(len(stable.latencies_ms), len(canary.latencies_ms))
-    if n < config.min_latency_samples:
-        return MetricResult(
-            "latency", Verdict.INCONCLUSIVE, f"latency: {n} of {config.min_latency_samples} samples needed", {}
-        )
-    p_value = float(mannwhitneyu(canary.latencies_ms, stable.latencies_ms, alternative="greater").pvalue)
-    ratio = float(np.median(canary.latencies_ms) / max(np.median(stable.latencies_ms), 1e-9))
+def scores(stable: ArmEvidence, canary: ArmEvidence, alpha: float, margin: float) -> MetricResult:
+    lower, observed, upper = ks_bounds(stable.score_counts, canary.score_counts, alpha)
+    verdict = three_way(lower, upper, margin)
+    psi = psi_of_counts(stable.score_counts, canary.score_counts)
     stats = {
-        "canary_p50_ms": float(np.median(canary.latencies_ms)),
-        "stable_p50_ms": float(np.median(stable.latencies_ms)),
-        "median_ratio": ratio,
-        "p_value": p_value,
+        "canary_scored": canary.scored,
+        "stable_scored": stable.scored,
+        "ks": _finite(observed),
+        "ks_lower": lower,
+        "ks_upper": upper,
+        "psi": _finite(psi),
+        "margin": margin,
+        "alpha": alpha,
     }
-    canary_ms, stable_ms = stats["canary_p50_ms"], stats["stable_p50_ms"]
-    text = f"latency p50 {canary_ms:.2f} ms vs {stable_ms:.2f} ms (x{ratio:.2f}, p={p_value:.2g})"
-    if p_value < alpha and ratio > 1 + config.latency_tolerance:
-        return MetricResult(
-            "latency", Verdict.FAIL, f"{text}: canary slower beyond {config.latency_tolerance:.0%}", stats
-        )
-    return MetricResult("latency", Verdict.PASS, text, stats)
+    text = (
+        f"scores KS {observed:.3f} ({canary.scored} vs {stable.scored}), {lower:.3f} to {upper:.3f} "
+        f"(margin {margin:.3f}), PSI {psi:.3f}"
+    )
+    suffix = {
+        Verdict.FAIL: ": predictions shifted beyond the margin",
+        Verdict.PASS: ": within the margin",
+        Verdict.INCONCLUSIVE: ": not yet shown either way",
+    }[verdict]
+    return MetricResult("scores", verdict, text + suffix, stats)
 
 
-def _scores(stable: ArmWindow, canary: ArmWindow, alpha: float, config: AnalysisConfig) -> MetricResult:
-    from scipy.stats import ks_2samp
-
-    n = min(len(stable.scores), len(canary.scores))
-    if n < config.min_score_samples:
-        return MetricResult(
-            "scores", Verdict.INCONCLUSIVE, f"scores: {n} of {config.min_score_samples} samples needed", {}
-        )
-    psi = population_stability_index(stable.scores, canary.scores, config.score_bins)
-    ks = ks_2samp(canary.scores, stable.scores)
-    stats = {"psi": psi, "ks_statistic": float(ks.statistic), "ks_p_value": float(ks.pvalue)}
-    level = "significant" if psi > config.psi_fail else "moderate" if psi > config.psi_moderate else "stable"
-    text = f"score PSI {psi:.3f} ({level}), KS {ks.statistic:.3f} (p={ks.pvalue:.2g})"
-    if psi > config.psi_fail and ks.pvalue < alpha:
-        return MetricResult("scores", Verdict.FAIL, f"{text}: predictions shifted", stats)
-    return MetricResult("scores", Verdict.PASS, text, stats)
-
-
-def analyze(stable: ArmWindow, canary: ArmWindow, look: int, config: AnalysisConfig) -> AnalysisResult:
-    """Compare the canary with the stable variant over the same window; ``look`` counts the analyses so far."""
-    alpha = look_alpha(config, look)
-    short = [
-        f"{name} has {arm.requests} of {config.min_requests} requests"
-        for name, arm in (("canary", canary), ("stable", stable))
-        if arm.requests < config.min_requests
-    ]
-    if short:
-        result = MetricResult("samples", Verdict.INCONCLUSIVE, "not enough traffic: " + ", ".join(short), {})
-        return AnalysisResult(Verdict.INCONCLUSIVE, look, alpha, [result])
+def analyze(comparison: Comparison, config: AnalysisConfig, alphas: MetricAlphas) -> AnalysisResult:
+    """One look: FAIL if any signal is shown worse beyond its margin, PASS only if every one is shown within."""
     metrics = [
-        _errors(stable, canary, alpha, config),
-        _latency(stable, canary, alpha, config),
-        _scores(stable, canary, alpha, config),
+        failure_rate(comparison.stable, comparison.canary, alphas.failure_rate, config.error_rate_margin),
+        latency(
+            comparison.stable_step,
+            comparison.canary_step,
+            alphas.latency,
+            config.latency_ratio_margin,
+            config.latency_quantile,
+        ),
+        scores(comparison.stable, comparison.canary, alphas.scores, config.score_ks_margin),
     ]
     verdicts = {m.verdict for m in metrics}
-    verdict = (
-        Verdict.FAIL
-        if Verdict.FAIL in verdicts
-        else Verdict.INCONCLUSIVE
-        if Verdict.INCONCLUSIVE in verdicts
-        else Verdict.PASS
-    )
-    return AnalysisResult(verdict, look, alpha, metrics)
+    if Verdict.FAIL in verdicts:
+        verdict = Verdict.FAIL
+    elif verdicts == {Verdict.PASS}:
+        verdict = Verdict.PASS
+    else:
+        verdict = Verdict.INCONCLUSIVE
+    return AnalysisResult(verdict, metrics)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from ml_assets.rollout.analysis import ArmWindow
+from ml_assets.rollout.evidence import Outcomes
 
 SLOTS = ("blue", "green")
 SLOT_HEADER = "X-ML-Assets-Slot"  # routes a request to one colour (golden-record checks through the ALB)
@@ -63,8 +63,9 @@ class ServingBackend(Protocol):
     def set_mirror(self, slot: str | None, percent: int) -> None:
         """Mirror a share of traffic to ``slot`` without returning its answers (None stops mirroring)."""
 
-    def window(self, slot: str, since: float, until: float) -> ArmWindow:
-        """Requests, errors, latencies and scores of ``slot`` between two clock times."""
+    def outcomes(self, slot: str, since: float, cursor: Any = None) -> tuple[Outcomes, Any]:
+        """Per-request outcomes of ``slot`` recorded at or after ``since`` that ``cursor`` has not seen yet, and
+        the cursor to pass next time (None: from the start). No outcome is returned twice."""
 
     def retire(self, slot: str) -> None:
         """Stop the slot's servers; it receives no traffic afterwards."""

@@ -1,8 +1,14 @@
 """The release engine: blue-green and canary over any ServingBackend, with analysis and automatic rollback.
 
+A step passes only on evidence that the canary is not worse than the margins (see ``analysis``); evidence of the
+failure rate and the scores accumulates from the first live step on, latency restarts at each step (a weight
+changes the canary's load). An inconclusive step keeps baking until its time budget, then the release rolls
+back: no data is never a pass, and neither is a clock that jumps (the budget runs out) or goes backwards.
+
 Every transition is saved before the next action, so a run that dies mid-release leaves a state that the next
-run reconciles (by default: all traffic back to the stable slot, the candidate retired). Rollback never waits for
-an analysis: it moves the weights back first and reads them back, then cleans up.
+run reconciles. Reconciling and rolling back route traffic only to a slot that answers its health check right
+then: the stable slot if it still runs, else the candidate; a release whose every step had passed is finished
+rather than undone. Rollback never waits for an analysis: it moves the weights first and reads them back.
 """
 
 from __future__ import annotations
@@ -10,26 +16,29 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-from ml_assets.rollout.analysis import AnalysisConfig, ArmWindow, Verdict, analyze
+from ml_assets.rollout.analysis import AnalysisConfig, Comparison, MetricAlphas, Verdict, analyze, split_alpha
 from ml_assets.rollout.backend import SLOTS, ModelRef, ServingBackend, other_slot
 from ml_assets.rollout.clock import Clock
-from ml_assets.rollout.state import PROMOTED, ROLLED_BACK, RolloutState, StateStore
+from ml_assets.rollout.evidence import ArmEvidence, Outcomes
+from ml_assets.rollout.state import FAILED_OVER, PROMOTED, ROLLED_BACK, RolloutState, StateStore
 
 Strategy = Literal["canary", "blue_green", "direct"]  # direct: switch once healthy, no analysis (staging)
+DEFAULT_HEALTH_TIMEOUT_SECONDS = 120.0
+# Phases after which the release's decision is made: a run that dies there is finished, not undone.
+DECIDED_PHASES = ("passed", "retire_delay", "retired")
 
 
 @dataclass(frozen=True)
 class ReleasePlan:
     strategy: Strategy = "canary"
     steps: tuple[int, ...] = (5, 10, 25, 50, 100)
-    bake_seconds: float = 30.0
-    max_extensions: int = 3
-    shadow_percent: int = 0
-    shadow_seconds: float = 0.0
+    bake_seconds: float = 10.0  # between looks; a step passes at the earliest after one
+    max_bake_seconds: float = 600.0  # a step still inconclusive after this long rolls the release back
+    shadow_percent: int = 0  # > 0: mirror this share to the candidate first, as a phase of its own
     retire_delay_seconds: float = 0.0
-    health_timeout_seconds: float = 60.0
+    health_timeout_seconds: float = DEFAULT_HEALTH_TIMEOUT_SECONDS
     health_poll_seconds: float = 0.5
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
@@ -38,6 +47,27 @@ class ReleasePlan:
             raise ValueError(f"canary steps must be in (0, 100] and end at 100, got {list(self.steps)}")
         if list(self.steps) != sorted(set(self.steps)):
             raise ValueError(f"canary steps must increase, got {list(self.steps)}")
+        if not 0 < self.bake_seconds <= self.max_bake_seconds:
+            raise ValueError(
+                f"need 0 < bake_seconds <= max_bake_seconds, got {self.bake_seconds}, {self.max_bake_seconds}"
+            )
+
+    @property
+    def analysed_steps(self) -> int:
+        """Phases with an analysis of their own: every canary step below 100 %, the shadow phase; one switch."""
+        if self.strategy != "canary":
+            return 1
+        return sum(1 for s in self.steps if s < 100) + (1 if self.shadow_percent else 0)
+
+    @property
+    def alphas(self) -> MetricAlphas:
+        scopes = 2 if self.strategy == "canary" and self.shadow_percent else 1
+        return split_alpha(self.analysis.alpha, accumulated_scopes=scopes, step_scopes=self.analysed_steps)
+
+    @property
+    def longest_seconds(self) -> float:
+        """The longest a release can take: every phase at its full budget, plus the health wait."""
+        return self.analysed_steps * self.max_bake_seconds + self.health_timeout_seconds + self.retire_delay_seconds
 
 
 class RolloutAborted(Exception):
@@ -45,6 +75,42 @@ class RolloutAborted(Exception):
 
 
 GoldenCheck = Callable[[str], str | None]  # slot -> None when its predictions match, else the difference
+
+
+class Feed:
+    """New outcomes of one slot, pulled through the backend's cursor; nothing before ``since`` counts."""
+
+    def __init__(self, backend: ServingBackend, slot: str, since: float) -> None:
+        self.backend, self.slot, self.since = backend, slot, since
+        self.cursor: Any = None
+
+    def pull(self) -> Outcomes:
+        outcomes, self.cursor = self.backend.outcomes(self.slot, self.since, self.cursor)
+        return outcomes.between(self.since)
+
+
+class Scope:
+    """Both arms' evidence over the accumulated scope and over the current step."""
+
+    def __init__(self, stable: Feed, canary: Feed) -> None:
+        self.stable_feed, self.canary_feed = stable, canary
+        self.stable, self.canary = ArmEvidence(), ArmEvidence()
+        self.step_start = 0.0
+        self.stable_step, self.canary_step = ArmEvidence(), ArmEvidence()
+
+    def start_step(self, at: float) -> None:
+        self.step_start = at
+        self.stable_step, self.canary_step = ArmEvidence(), ArmEvidence()
+
+    def pull(self) -> Comparison:
+        for feed, total, step in (
+            (self.stable_feed, self.stable, self.stable_step),
+            (self.canary_feed, self.canary, self.canary_step),
+        ):
+            outcomes = feed.pull()
+            total.add(outcomes)
+            step.add(outcomes.between(self.step_start))
+        return Comparison(self.stable, self.canary, self.stable_step, self.canary_step)
 
 
 class RolloutEngine:
@@ -59,6 +125,7 @@ class RolloutEngine:
     ) -> None:
         self.backend, self.store, self.clock, self.plan = backend, store, clock, plan
         self.environment, self.log = environment, log
+        self.reconciled: RolloutState | None = None  # what the last reconcile found and did
 
     # -- bookkeeping -------------------------------------------------------------------------------------------
 
@@ -78,29 +145,66 @@ class RolloutEngine:
         state.weights = dict(applied)
         self._record(state, "weights", message=str(dict(applied)), weights=dict(applied))
 
+    def _healthy(self, slot: str | None) -> bool:
+        if slot is None:
+            return False
+        try:
+            return self.backend.health(slot).healthy
+        except Exception:  # an unreachable slot is not known to be running
+            return False
+
     # -- reconciliation and rollback ---------------------------------------------------------------------------
 
     def reconcile(self) -> RolloutState | None:
-        """Finish a rollout that a crashed run left running: roll back to the stable slot."""
+        """Finish a rollout that a dead run left running: complete a decided promotion, else restore."""
         state = self.store.load(self.environment)
+        self.reconciled = None
         if state is None or state.finished:
             return state
-        self._rollback(state, f"reconciled: the previous run stopped during '{state.phase}'")
+        stopped = state.phase
+        if stopped in DECIDED_PHASES and self._healthy(state.candidate_slot):
+            weights = {state.candidate_slot: 100}
+            if state.stable_slot is not None:
+                weights[state.stable_slot] = 0
+            self._set_weights(state, weights)
+            if state.stable_slot is not None:
+                self.backend.retire(state.stable_slot)
+            state.status = PROMOTED
+            state.reason = (
+                f"reconciled: every step had passed before the previous run stopped during '{stopped}'; "
+                "promotion finished"
+            )
+            self._record(state, "promoted", message=state.reason)
+        else:
+            self._restore(state, f"reconciled: the previous run stopped during '{stopped}'")
+        self.reconciled = state
         return state
 
-    def _rollback(self, state: RolloutState, reason: str) -> None:
-        state.reason = reason
-        if state.stable_slot is not None:
-            try:
-                self.backend.set_mirror(None, 0)
-                self.backend.set_weights({state.stable_slot: 100, state.candidate_slot: 0})
-                state.weights = self.backend.read_weights()
-            finally:
-                self.backend.retire(state.candidate_slot)
+    def _restore(self, state: RolloutState, reason: str) -> None:
+        """Route everything to a slot that answers its health check now: the stable one, else the candidate."""
+        self.backend.set_mirror(None, 0)
+        stable, candidate = state.stable_slot, state.candidate_slot
+        if self._healthy(stable):
+            self.backend.set_weights({stable: 100, candidate: 0})
+            state.weights = self.backend.read_weights()
+            self.backend.retire(candidate)
+            state.status = ROLLED_BACK
+        elif stable is not None and self._healthy(candidate):
+            # The stable slot is gone: the candidate is the only thing that can answer.
+            self.backend.set_weights({candidate: 100, stable: 0})
+            state.weights = self.backend.read_weights()
+            self.backend.retire(stable)
+            state.status = FAILED_OVER
+            reason += f"; the stable slot {stable} is not running, so {candidate} serves as the only healthy slot"
         else:
-            self.backend.retire(state.candidate_slot)
-        state.status = ROLLED_BACK
-        self._record(state, "rolled_back", message=reason, weights=state.weights)
+            if stable is None:
+                self.backend.retire(candidate)  # nothing served before: nothing to restore
+            else:
+                reason += "; no slot answers its health check, weights left as they were"
+            state.weights = self.backend.read_weights()
+            state.status = ROLLED_BACK
+        state.reason = reason
+        self._record(state, state.status, message=reason, weights=state.weights)
 
     # -- release -----------------------------------------------------------------------------------------------
 
@@ -109,9 +213,8 @@ class RolloutEngine:
         self.reconcile()
         weights = self.backend.read_weights()
         serving = self.backend.serving()
-        stable = max(
-            (s for s in SLOTS if weights.get(s, 0) > 0 and s in serving), key=lambda s: weights[s], default=None
-        )
+        live = [s for s in SLOTS if weights.get(s, 0) > 0 and s in serving and self._healthy(s)]
+        stable = max(live, key=lambda s: weights[s], default=None)
         candidate = other_slot(stable) if stable else SLOTS[0]
         now = self.clock.now()
         state = RolloutState(
@@ -140,16 +243,18 @@ class RolloutEngine:
             else:
                 self._blue_green(state)
         except RolloutAborted as abort:
-            self._rollback(state, str(abort))
+            self._restore(state, str(abort))
             return state
         except Exception as error:  # any backend failure mid-release: traffic back to stable, then re-raise
-            self._rollback(state, f"{type(error).__name__}: {error}")
+            self._restore(state, f"{type(error).__name__}: {error}")
             raise
+        self._record(state, "passed", message=state.reason)
         if state.stable_slot is not None and self.plan.retire_delay_seconds:
             self._record(state, "retire_delay", seconds=self.plan.retire_delay_seconds)
             self.clock.sleep(self.plan.retire_delay_seconds)
         if state.stable_slot is not None:
             self.backend.retire(state.stable_slot)
+            self._record(state, "retired", slot=state.stable_slot)
         state.status = PROMOTED
         self._record(state, "promoted", message=state.reason or f"{model} serves 100%")
         return state
@@ -173,62 +278,75 @@ class RolloutEngine:
                 raise RolloutAborted(f"golden records: {difference}")
         self._record(state, "healthy", slot=slot, detail=health.detail)
 
-    def _bake(
-        self, state: RolloutState, stable_window: Callable[[float, float], ArmWindow], since: float, label: str
-    ) -> None:
-        """Analyse until pass; fail or too many inconclusive looks abort the release."""
-        for extension in range(self.plan.max_extensions + 1):
+    def _bake(self, state: RolloutState, scope: Scope, label: str) -> None:
+        """Look every bake until the evidence passes or fails; a step that cannot decide in its budget aborts."""
+        started = previous = self.clock.now()
+        while True:
             self.clock.sleep(self.plan.bake_seconds)
             now = self.clock.now()
+            if now < previous:
+                raise RolloutAborted(f"{label}: the clock went back {previous - now:.1f} s; the bake cannot be timed")
+            previous = now
+            result = analyze(scope.pull(), self.plan.analysis, self.plan.alphas)
             state.looks += 1
-            result = analyze(
-                stable_window(since, now),
-                self.backend.window(state.candidate_slot, since, now),
-                state.looks,
-                self.plan.analysis,
-            )
+            elapsed = now - started
             self._record(
                 state,
                 f"analysis:{label}",
-                message=f"{result.verdict.value}: {result.reason}",
-                extension=extension,
+                message=f"{result.verdict.value} after {elapsed:.0f} s: {result.reason}",
+                elapsed=elapsed,
                 **result.as_dict(),
             )
-            if result.verdict == Verdict.PASS:
-                return
             if result.verdict == Verdict.FAIL:
                 raise RolloutAborted(f"{label}: {result.reason}")
-        raise RolloutAborted(f"{label}: inconclusive after {self.plan.max_extensions} extensions: {result.reason}")
+            if result.verdict == Verdict.PASS:
+                return
+            if elapsed >= self.plan.max_bake_seconds:
+                raise RolloutAborted(
+                    f"{label}: inconclusive after {elapsed:.0f} s (budget {self.plan.max_bake_seconds:g} s): "
+                    f"{result.reason}"
+                )
 
     def _canary(self, state: RolloutState) -> None:
         stable, candidate = state.stable_slot, state.candidate_slot
         assert stable is not None
-
-        def stable_window(since: float, until: float) -> ArmWindow:
-            return self.backend.window(stable, since, until)
-
-        if self.plan.shadow_percent and self.plan.shadow_seconds:
+        if self.plan.shadow_percent:
             self.backend.set_mirror(candidate, self.plan.shadow_percent)
-            self._record(state, "shadow", percent=self.plan.shadow_percent)
             started = self.clock.now()
-            self._bake(state, stable_window, started, f"shadow {self.plan.shadow_percent}%")
+            self._record(state, "shadow", percent=self.plan.shadow_percent)
+            shadow = Scope(Feed(self.backend, stable, started), Feed(self.backend, candidate, started))
+            shadow.start_step(started)
+            self._bake(state, shadow, f"shadow {self.plan.shadow_percent}%")
             self.backend.set_mirror(None, 0)
+        live: Scope | None = None
         for step in self.plan.steps:
             self._set_weights(state, {stable: 100 - step, candidate: step})
+            applied = self.clock.now()
+            if live is None:  # evidence accumulates from the first live step on (the shadow's is its own)
+                live = Scope(Feed(self.backend, stable, applied), Feed(self.backend, candidate, applied))
+            live.start_step(applied)
             if step < 100:
-                self._bake(state, stable_window, self.clock.now(), f"step {step}%")
+                self._bake(state, live, f"step {step}%")
         state.reason = f"passed {len(self.plan.steps) - 1} canary steps"
 
     def _blue_green(self, state: RolloutState) -> None:
         stable, candidate = state.stable_slot, state.candidate_slot
         assert stable is not None
-        # After the switch the old colour serves nothing, so the baseline is its window just before the switch.
+        # After the switch the old colour serves nothing, so the baseline is its traffic just before the switch.
         switched = self.clock.now()
-        baseline_start = switched - self.plan.bake_seconds * (self.plan.max_extensions + 1)
-
-        def baseline(since: float, until: float) -> ArmWindow:
-            return self.backend.window(stable, baseline_start, switched)
-
+        baseline = Feed(self.backend, stable, switched - self.plan.max_bake_seconds).pull().between(0, switched)
         self._set_weights(state, {stable: 0, candidate: 100})
-        self._bake(state, baseline, self.clock.now(), "after switch")
-        state.reason = "green passed its bake after the switch"
+        scope = Scope(_Fixed(baseline), Feed(self.backend, candidate, self.clock.now()))
+        self._bake(state, scope, "after switch")
+        state.reason = f"{candidate} passed its bake after the switch"
+
+
+class _Fixed:
+    """A feed of outcomes known in advance (the blue-green baseline): all at the first pull, then nothing."""
+
+    def __init__(self, outcomes: Outcomes) -> None:
+        self.outcomes: Outcomes | None = outcomes
+
+    def pull(self) -> Outcomes:
+        outcomes, self.outcomes = self.outcomes or Outcomes(), None
+        return outcomes

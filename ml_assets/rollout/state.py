@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import json
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol
 
 from ml_assets.rollout.backend import ModelRef
 
 RUNNING, PROMOTED, ROLLED_BACK = "running", "promoted", "rolled_back"
+FAILED_OVER = "failed_over"  # the stable slot was gone: the candidate serves as the only healthy slot
 
 
 @dataclass
@@ -33,7 +35,11 @@ class RolloutState:
         return self.status != RUNNING
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The state as JSON-ready values (shallow: events are shared, not copied, since they grow each look)."""
+        raw = {f.name: getattr(self, f.name) for f in fields(self)}
+        raw["candidate_model"] = asdict(self.candidate_model)
+        raw["stable_model"] = asdict(self.stable_model) if self.stable_model else None
+        return raw
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> RolloutState:
@@ -47,3 +53,17 @@ class StateStore(Protocol):
     def load(self, environment: str) -> RolloutState | None: ...
 
     def save(self, state: RolloutState) -> None: ...
+
+
+class MemoryStateStore:
+    """Rollout states in memory, JSON round-tripped like the stored ones (simulations and tests)."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, str] = {}
+
+    def load(self, environment: str) -> RolloutState | None:
+        raw = self.states.get(environment)
+        return RolloutState.from_dict(json.loads(raw)) if raw else None
+
+    def save(self, state: RolloutState) -> None:
+        self.states[state.environment] = json.dumps(state.as_dict(), default=str)

@@ -145,6 +145,8 @@ def create_app(
             metrics.count(endpoint, 503)
             if publisher is not None:
                 publisher.record(503, 1000 * (time.perf_counter() - started), [])
+            if traffic_log is not None:
+                traffic_log.observe(503, 1000 * (time.perf_counter() - started), None)
             return json_response({"error": "injected fault (chaos testing)"}, 503)
         scores: list[float] = []
         records: list[Any] = []
@@ -161,6 +163,8 @@ def create_app(
             metrics.latency.observe(elapsed)
         if publisher is not None:
             publisher.record(response.status_code, 1000 * elapsed, scores)
+        if traffic_log is not None:
+            traffic_log.observe(response.status_code, 1000 * elapsed, scores[0] if scores else None)
         if traffic_log is not None and scores:
             pairs = [(r, s) for r, s in zip(records, scores, strict=False) if isinstance(r, dict)]
             traffic_log.record([r for r, _ in pairs], [s for _, s in pairs])

@@ -15,6 +15,7 @@ import hmac
 import json
 import os
 import random
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -27,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ml_assets.rollout.evidence import NO_ANSWER
 from ml_assets.serving.app import RequestError, json_response, read_body, read_json
 from ml_assets.serving.traffic import ScoredSample, VariantTraffic
 
@@ -54,6 +56,7 @@ class Gateway:
         self.sample = ScoredSample(capacity=sample_size)
         self.session: aiohttp.ClientSession | None = None
         self._background: set[asyncio.Task] = set()
+        self.epoch = secrets.token_hex(8)  # a restarted gateway numbers its records anew: readers must notice
         self._load()
 
     # -- persistence -------------------------------------------------------------------------------------------
@@ -76,7 +79,7 @@ class Gateway:
             "variants": self.variants,
             "weights": self.weights,
             "mirror": self.mirror,
-            "requests": {slot: {"total": t.total, "errors": t.total_errors} for slot, t in self.traffic.items()},
+            "requests": {slot: {"total": t.total, "failures": t.total_failures} for slot, t in self.traffic.items()},
         }
 
     # -- routing -----------------------------------------------------------------------------------------------
@@ -103,15 +106,15 @@ class Gateway:
     ) -> None:
         # The variant may be retired while its last requests are in flight: everything here uses what the
         # request was sent to (slot and version captured before forwarding), never a fresh lookup.
-        error = status is None or status >= 500
         score = None
         if status == 200:
             try:
                 score = self._sample(slot, version, request_body, orjson.loads(payload))
             except orjson.JSONDecodeError:
-                error = True
-        if status is None or status == 200 or error:
-            self._records(slot).add(time.time(), (time.perf_counter() - started) * 1000, error, score)
+                status = 502  # an answer no client can read is a failure
+        # Every answer counts, 4xx included: a variant that rejects requests the other accepts is worse.
+        latency_ms = (time.perf_counter() - started) * 1000
+        self._records(slot).add(time.time(), status or NO_ANSWER, latency_ms, score)
 
     def _sample(self, slot: str, version: Any, request_body: bytes, answer: Any) -> float | None:
         """Offer each scored record to the monitoring sample; returns the request's first score.
@@ -285,13 +288,14 @@ def create_gateway_app(gateway: Gateway, dashboard: Callable[[], dict[str, Any]]
         gateway.set_mirror(await read_json(request, 10_000))
         return gateway.state()
 
-    async def get_window(request: Request) -> Any:
+    async def get_outcomes(request: Request) -> Any:
+        """Per-request outcomes of a slot numbered above ``after`` and stamped at or after ``since``."""
         try:
             slot = request.query_params["slot"]
-            since, until = float(request.query_params["since"]), float(request.query_params["until"])
+            after, since = int(request.query_params.get("after", 0)), float(request.query_params.get("since", 0))
         except (KeyError, ValueError):
-            raise RequestError(422, {"error": "window needs slot, since and until"}) from None
-        return gateway._records(slot).window(since, until)
+            raise RequestError(422, {"error": "outcomes need slot, and numeric after and since"}) from None
+        return {"epoch": gateway.epoch, **gateway._records(slot).after(after, since)}
 
     async def get_sample(request: Request) -> Any:
         """The scored-request sample; ``?drain=true`` also starts a new one (each monitoring run sees new traffic)."""
@@ -329,7 +333,7 @@ def create_gateway_app(gateway: Gateway, dashboard: Callable[[], dict[str, Any]]
             Route("/admin/variants/{slot}", admin(delete_variant), methods=["DELETE"]),
             Route("/admin/weights", admin(put_weights), methods=["PUT"]),
             Route("/admin/mirror", admin(put_mirror), methods=["PUT"]),
-            Route("/admin/window", admin(get_window), methods=["GET"]),
+            Route("/admin/outcomes", admin(get_outcomes), methods=["GET"]),
             Route("/admin/sample", admin(get_sample), methods=["GET"]),
         ],
         lifespan=lifespan,

@@ -10,40 +10,40 @@ from typing import Any
 
 @dataclass
 class VariantTraffic:
-    """The most recent requests of one variant: time, latency, error flag and score, in a ring buffer."""
+    """The most recent requests of one variant, numbered in order: time, status, latency and score.
+
+    A reader passes the last number it has seen and gets only newer records, so a release accumulates every
+    request exactly once however often it looks; the ring buffer bounds memory (at 100 requests/s the default
+    keeps about a quarter of an hour). Status 0 means no answer came back (refused, reset, timed out).
+    """
 
     capacity: int = 100_000
-    times: deque = field(init=False)
-    latencies_ms: deque = field(init=False)
-    errors: deque = field(init=False)
-    scores: deque = field(init=False)
+    records: deque = field(init=False)
     total: int = 0
-    total_errors: int = 0
+    total_failures: int = 0
 
     def __post_init__(self) -> None:
-        self.times, self.latencies_ms = deque(maxlen=self.capacity), deque(maxlen=self.capacity)
-        self.errors, self.scores = deque(maxlen=self.capacity), deque(maxlen=self.capacity)
+        self.records = deque(maxlen=self.capacity)
 
-    def add(self, at: float, latency_ms: float, error: bool, score: float | None) -> None:
-        self.times.append(at)
-        self.latencies_ms.append(latency_ms)
-        self.errors.append(error)
-        self.scores.append(score)
+    def add(self, at: float, status: int, latency_ms: float, score: float | None) -> None:
         self.total += 1
-        self.total_errors += error
+        self.total_failures += not 200 <= status < 300
+        self.records.append((self.total, at, status, latency_ms, score))
 
-    def window(self, since: float, until: float) -> dict[str, Any]:
-        rows = [
-            (latency, error, score)
-            for at, latency, error, score in zip(self.times, self.latencies_ms, self.errors, self.scores, strict=True)
-            if since <= at < until
-        ]
-        ok = [(latency, score) for latency, error, score in rows if not error]
+    def after(self, seq: int, since: float) -> dict[str, Any]:
+        """Records numbered above ``seq`` and stamped at or after ``since``, as columns, with the last number.
+
+        ``lost`` counts records that fell out of the buffer before this reader saw them.
+        """
+        oldest = self.records[0][0] if self.records else self.total + 1
+        rows = [row for row in self.records if row[0] > seq and row[1] >= since] if self.total > seq else []
         return {
-            "requests": len(rows),
-            "errors": sum(1 for _, error, _ in rows if error),
-            "latencies_ms": [latency for latency, _ in ok],
-            "scores": [score for _, score in ok if score is not None],
+            "last": self.total,
+            "lost": max(0, oldest - seq - 1) if seq else 0,
+            "at": [row[1] for row in rows],
+            "status": [row[2] for row in rows],
+            "latency_ms": [row[3] for row in rows],
+            "score": [row[4] for row in rows],
         }
 
 

@@ -1,8 +1,15 @@
-"""A sample of scored requests written to storage (a folder or an S3 prefix) by each model server.
+"""What each model server scored, written to storage (a folder or an S3 prefix) by the server itself.
 
-On AWS there is no gateway of ours to keep a sample, so every model-server task keeps a uniform reservoir of the
-records it scored and writes it as one JSON-lines object per flush, under ``<environment>/<slot>/``. Monitoring
-reads the objects written since its last run (``production_traffic``), as it reads the local gateway's sample.
+On AWS there is no gateway of ours to watch the traffic, so every model-server task writes, per flush:
+
+- a uniform reservoir sample of the records it scored (features and score), one JSON-lines object under
+  ``<environment>/<slot>/``; monitoring reads the objects written since its last run (``production_traffic``),
+  as it reads the local gateway's sample;
+- the outcome of every request it answered (time, status, latency, score), one JSON object of columns under
+  ``outcomes/<environment>/<slot>/``; the release analysis reads these, so it sees each request as the local
+  gateway's records do, not per-second averages.
+
+Object names start with the flush time, so a reader lists only what was written after a given moment.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ml_assets.rollout.evidence import Outcomes
 from ml_assets.serving.flusher import PeriodicFlusher
 
 log = logging.getLogger(__name__)
@@ -39,6 +47,7 @@ class TrafficLog(PeriodicFlusher):
         self.per_flush, self.flush_seconds = per_flush, flush_seconds
         self.items: list[dict[str, Any]] = []
         self.seen = 0
+        self.outcomes: dict[str, list] = _empty_columns()
         self.rng = random.Random()
         self.lock = threading.Lock()
         self.host = socket.gethostname()
@@ -56,20 +65,54 @@ class TrafficLog(PeriodicFlusher):
                     if index < self.per_flush:
                         self.items[index] = item
 
+    def observe(self, status: int, latency_ms: float, score: float | None) -> None:
+        """One answered request, whatever its status (the release analysis counts every one)."""
+        now = time.time()
+        with self.lock:
+            for column, value in (("at", now), ("status", status), ("latency_ms", latency_ms), ("score", score)):
+                self.outcomes[column].append(value)
+
     def flush(self) -> int:
         with self.lock:
             items, seen, self.items, self.seen = self.items, self.seen, [], 0
-        if not items:
-            return 0
-        name = f"{self.environment}/{self.slot}/{time.time():.3f}-{self.host}.jsonl"
-        header = json.dumps({"seen": seen, "kept": len(items)})
-        body = "\n".join([header, *(json.dumps(item) for item in items)]).encode()
+            outcomes, self.outcomes = self.outcomes, _empty_columns()
+        written = time.time()
         try:
-            self.write(name, body)
-        except Exception as error:  # keep serving; this interval's sample is lost, the next one is not
-            log.warning("traffic sample not written (%s)", error)
+            if outcomes["at"]:
+                self.write(outcome_name(self.environment, self.slot, written, self.host), json.dumps(outcomes).encode())
+            if items:
+                name = f"{self.environment}/{self.slot}/{written:.3f}-{self.host}.jsonl"
+                header = json.dumps({"seen": seen, "kept": len(items)})
+                self.write(name, "\n".join([header, *(json.dumps(item) for item in items)]).encode())
+        except Exception as error:  # keep serving; this interval's records are lost, the next ones are not
+            log.warning("traffic log not written (%s)", error)
             return 0
-        return len(items)
+        return len(items) + len(outcomes["at"])
+
+
+def _empty_columns() -> dict[str, list]:
+    return {"at": [], "status": [], "latency_ms": [], "score": []}
+
+
+def outcome_prefix(environment: str, slot: str) -> str:
+    return f"outcomes/{environment}/{slot}"
+
+
+def outcome_name(environment: str, slot: str, written: float, host: str) -> str:
+    return f"{outcome_prefix(environment, slot)}/{written:014.3f}-{host}.json"
+
+
+def read_outcomes(
+    store: Any, environment: str, slot: str, since: float, read: frozenset[str] = frozenset(), slack: float = 120.0
+) -> tuple[Outcomes, frozenset[str]]:
+    """Outcomes in objects not yet ``read`` and written after ``since`` (less ``slack``: a server's clock may lag),
+    and the names read so far (the reader's cursor)."""
+    prefix = outcome_prefix(environment, slot)
+    start_after = f"{prefix}/{max(since - slack, 0):014.3f}"
+    fresh = [entry.name for entry in store.list(prefix, start_after=start_after) if entry.name not in read]
+    parts = [Outcomes.from_columns(json.loads(store.read(name))) for name in fresh]
+    kept = frozenset(name for name in read | set(fresh) if name > start_after)
+    return Outcomes.concat(parts).between(since), kept
 
 
 def read_traffic(store: Any, environment: str, since: float, limit: int = 5000) -> dict[str, Any]:

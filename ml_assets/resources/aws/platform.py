@@ -3,8 +3,9 @@
 Terraform owns the infrastructure (cluster, services, load balancer, target groups, the task definition of the
 model server); a release only registers a task-definition revision that names the model version, scales a
 colour's service, waits for ECS steady state and then for healthy targets (ECS being stable does not mean the
-ALB routes to the new tasks), and moves listener weights, reading them back after every change. Release
-analysis reads the servers' one-second CloudWatch metrics: one sample per metric period, as Kayenta does.
+ALB routes to the new tasks), and moves listener weights, reading them back after every change. The release
+analysis reads what every request did from the servers' traffic log (per request, not per-second averages: a
+change of the score distribution with the same mean stays visible); CloudWatch keeps the alarms and dashboards.
 """
 
 from __future__ import annotations
@@ -13,17 +14,18 @@ import time
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from ml_assets.monitoring.catalog import ERRORS, LATENCY, REQUESTS, SCORE, SERVING_NAMESPACE
+from ml_assets.monitoring.catalog import SERVING_NAMESPACE
 from ml_assets.resources.aws.alb import AlbResource, metric_dimension
 from ml_assets.resources.aws.cloudwatch import CloudWatchResource
 from ml_assets.resources.aws.ecs import MODEL_URI_ENV, EcsResource, environment_of
 from ml_assets.resources.aws.session import AwsError
 from ml_assets.resources.http import http
-from ml_assets.rollout.analysis import ArmWindow
 from ml_assets.rollout.backend import SLOT_HEADER, SLOTS, Health, ModelRef
+from ml_assets.rollout.evidence import NO_ANSWER, Outcomes
 
 ALB_NAMESPACE = "AWS/ApplicationELB"
 
@@ -135,53 +137,50 @@ class AwsBackend:
         if slot is not None and percent:
             raise AwsError("an Application Load Balancer cannot mirror traffic (deployment.canary.shadow_percent)")
 
-    def window(self, slot: str, since: float, until: float) -> ArmWindow:
-        period = self.platform.metric_period_seconds
-        dimensions = [{"Name": "Environment", "Value": self.environment}, {"Name": "Slot", "Value": slot}]
+    @cached_property
+    def traffic_store(self) -> Any:
+        from ml_assets.resources.storage import open_store
 
-        def serving(metric: str, stat: str) -> dict[str, Any]:
-            return {
-                "Metric": {
-                    "Namespace": self.platform.metrics_namespace,
-                    "MetricName": metric,
-                    "Dimensions": dimensions,
-                },
-                "Period": period,
-                "Stat": stat,
-            }
+        if not self.platform.traffic_log:
+            raise AwsError("no traffic log: set deployment.aws.traffic_log (the model servers' ML_ASSETS_TRAFFIC_LOG)")
+        return open_store(self.platform.traffic_log)
 
+    def outcomes(self, slot: str, since: float, cursor: Any = None) -> tuple[Outcomes, Any]:
+        """Every request the slot's servers answered (their traffic log), plus the requests that reached no
+        server: the ALB counts those (TargetConnectionErrorCount) and they count as failures."""
+        from ml_assets.serving.traffic_log import read_outcomes
+
+        read, unreachable_counted = cursor or (frozenset(), 0)
+        answered, read = read_outcomes(self.traffic_store, self.environment, slot, since, read)
+        unreachable = self._unreachable(slot, since)
+        missing = max(0, unreachable - unreachable_counted)
+        if missing:
+            now = time.time()
+            lost = Outcomes(
+                at=np.full(missing, now),
+                status=np.full(missing, NO_ANSWER),
+                latency_ms=np.full(missing, np.nan),
+                score=np.full(missing, np.nan),
+            )
+            answered = Outcomes.concat([answered, lost])
+        return answered, (read, max(unreachable, unreachable_counted))
+
+    def _unreachable(self, slot: str, since: float) -> int:
         group = self.target_groups[slot]
-        alb_dimensions = [
+        dimensions = [
             {"Name": "LoadBalancer", "Value": metric_dimension(self.load_balancer["LoadBalancerArn"], "loadbalancer/")},
             {"Name": "TargetGroup", "Value": metric_dimension(group["TargetGroupArn"], "")},
         ]
-        series = self.cloudwatch.series(
-            {
-                "requests": serving(REQUESTS, "Sum"),
-                "errors": serving(ERRORS, "Sum"),
-                "latency": serving(LATENCY, "Average"),
-                "score": serving(SCORE, "Average"),
-                # A dead or unreachable task answers nothing itself: the ALB counts those failures.
-                "unreachable": {
-                    "Metric": {
-                        "Namespace": ALB_NAMESPACE,
-                        "MetricName": "TargetConnectionErrorCount",
-                        "Dimensions": alb_dimensions,
-                    },
-                    "Period": 60,
-                    "Stat": "Sum",
-                },
+        query = {
+            "Metric": {
+                "Namespace": ALB_NAMESPACE,
+                "MetricName": "TargetConnectionErrorCount",
+                "Dimensions": dimensions,
             },
-            since,
-            until,
-        )
-        unreachable = int(series["unreachable"].sum())
-        return ArmWindow(
-            requests=int(series["requests"].sum()) + unreachable,
-            errors=int(series["errors"].sum()) + unreachable,
-            latencies_ms=series["latency"],
-            scores=series["score"],
-        )
+            "Period": 60,
+            "Stat": "Sum",
+        }
+        return int(self.cloudwatch.series({"unreachable": query}, since, time.time())["unreachable"].sum())
 
     def retire(self, slot: str) -> None:
         self.ecs.update(self.names.cluster, self.names.service(slot), 0)
@@ -191,12 +190,9 @@ class AwsBackend:
         sample answers); ``drain`` moves the mark, so each monitoring run sees new traffic."""
         import json
 
-        from ml_assets.resources.storage import open_store
         from ml_assets.serving.traffic_log import read_traffic
 
-        if not self.platform.traffic_log:
-            raise AwsError("no traffic log: set deployment.aws.traffic_log (the model servers' ML_ASSETS_TRAFFIC_LOG)")
-        store = open_store(self.platform.traffic_log)
+        store = self.traffic_store
         mark = f"{self.environment}/.drained"
         try:
             since = float(json.loads(store.read(mark))["at"])
@@ -224,7 +220,6 @@ class AwsServingPlatform(ConfigurableResource):
     desired_count: int = 2
     stabilize_timeout_seconds: float = 900.0
     poll_seconds: float = 10.0
-    metric_period_seconds: int = 1
     metrics_namespace: str = SERVING_NAMESPACE
     container_name: str = "model-server"
     public_urls: dict[str, str] = Field(default_factory=dict)

@@ -264,6 +264,11 @@ class DeploymentConfig(_Strict):
         steps = self.canary.steps
         if not steps or steps[-1] != 100 or steps != sorted(set(steps)) or steps[0] <= 0:
             raise ValueError(f"canary.steps must increase within (0, 100] and end at 100, got {steps}")
+        if self.strategy == "canary" and not any(50 <= step < 100 for step in steps):
+            raise ValueError(
+                f"canary.steps {steps} need one from 50 to 99: latency is judged where the canary carries at least "
+                "the stable's load (a lightly loaded server answers slower whatever its version)"
+            )
         if self.bake_seconds > self.max_bake_seconds:
             raise ValueError(
                 f"bake_seconds ({self.bake_seconds:g}) exceeds max_bake_seconds ({self.max_bake_seconds:g})"

@@ -33,7 +33,10 @@ CONFIG = AnalysisConfig()
 ALPHAS = split_alpha(0.01, accumulated_scopes=1, step_scopes=1)
 
 
-def outcomes(rng: np.random.Generator, n: int, behaviour: Behaviour = Behaviour()) -> Outcomes:
+GOOD = Behaviour()
+
+
+def outcomes(rng: np.random.Generator, n: int, behaviour: Behaviour = GOOD) -> Outcomes:
     backend = SimulatedBackend(rate_per_second=n, seed=int(rng.integers(1 << 31)))
     backend.launch("blue", ModelRef("m", "1"))
     backend.behaviours["blue"] = behaviour

@@ -42,15 +42,15 @@ def test_good_canary_goes_through_every_step_on_evidence() -> None:
     assert store.load("production").status == PROMOTED
     analyses = [e for e in state.events if e["phase"].startswith("analysis:")]
     assert analyses[-1]["verdict"] == "pass"
-    failure_rate = [m for m in analyses[-1]["metrics"] if m["metric"] == "failure_rate"][0]
+    failure_rate = next(m for m in analyses[-1]["metrics"] if m["metric"] == "failure_rate")
     assert failure_rate["degradation_upper"] < failure_rate["margin"]
 
 
 def test_evidence_accumulates_across_steps() -> None:
-    backend, engine, _ = setup()
+    _backend, engine, _ = setup()
     state = engine.release(V2)
     first = [e for e in state.events if e["phase"] == "analysis:step 10%"][-1]
-    second = [e for e in state.events if e["phase"] == "analysis:step 50%"][0]
+    second = next(e for e in state.events if e["phase"] == "analysis:step 50%")
 
     def requests(event: dict, metric: str, key: str) -> int:
         return next(m[key] for m in event["metrics"] if m["metric"] == metric)
@@ -87,7 +87,7 @@ def test_a_canary_within_no_margin_yet_is_rolled_back_at_the_budget() -> None:
 
 
 def test_a_traffic_gap_does_not_pass_a_release() -> None:
-    backend, engine, _ = setup()
+    _backend, engine, _ = setup()
     engine.clock.on_sleep = lambda start, end: None  # nobody sends requests during the release
     state = engine.release(V2)
     looks = [e for e in state.events if e["phase"].startswith("analysis:")]

@@ -12,10 +12,19 @@ def test_reservoir_keeps_a_uniform_bounded_sample() -> None:
     assert 3_000 < sum(kept) / len(kept) < 7_000  # drawn from the whole stream, not its start or end
 
 
-def test_windows_select_by_time_and_split_errors() -> None:
+def test_outcomes_are_read_once_each_in_order_with_every_status() -> None:
     traffic = VariantTraffic(capacity=3)
-    for at, error in ((1.0, False), (2.0, True), (3.0, False), (4.0, False)):
-        traffic.add(at, latency_ms=at, error=error, score=at / 10)
-    window = traffic.window(2.0, 4.0)  # the oldest record fell out of the ring buffer anyway
-    assert window == {"requests": 2, "errors": 1, "latencies_ms": [3.0], "scores": [0.3]}
-    assert traffic.total == 4 and traffic.total_errors == 1
+    for at, status in ((1.0, 200), (2.0, 503), (3.0, 422), (4.0, 0)):
+        traffic.add(at, status, latency_ms=at, score=at / 10 if status == 200 else None)
+    first = traffic.after(0, since=0.0)  # the oldest record fell out of the ring buffer
+    assert first["status"] == [503, 422, 0] and first["last"] == 4 and first["lost"] == 0
+    assert traffic.after(first["last"], since=0.0)["at"] == []  # nothing twice
+    traffic.add(5.0, 200, latency_ms=5.0, score=0.5)
+    newer = traffic.after(first["last"], since=0.0)
+    assert newer["at"] == [5.0] and newer["score"] == [0.5]
+    assert traffic.after(0, since=4.5)["at"] == [5.0]
+    assert traffic.total == 5 and traffic.total_failures == 3
+    stale = VariantTraffic(capacity=2)
+    for at in range(5):
+        stale.add(float(at), 200, 1.0, 0.1)
+    assert stale.after(1, since=0.0)["lost"] == 2  # records 2 and 3 were overwritten before this reader came

@@ -47,6 +47,11 @@ class ReleasePlan:
             raise ValueError(f"canary steps must be in (0, 100] and end at 100, got {list(self.steps)}")
         if list(self.steps) != sorted(set(self.steps)):
             raise ValueError(f"canary steps must increase, got {list(self.steps)}")
+        if self.strategy == "canary" and not any(50 <= s < 100 for s in self.steps):
+            raise ValueError(
+                f"canary steps {list(self.steps)} need one from 50 to 99 %: latency is judged where the canary "
+                "carries at least the stable's load"
+            )
         if not 0 < self.bake_seconds <= self.max_bake_seconds:
             raise ValueError(
                 f"need 0 < bake_seconds <= max_bake_seconds, got {self.bake_seconds}, {self.max_bake_seconds}"
@@ -59,10 +64,19 @@ class ReleasePlan:
             return 1
         return sum(1 for s in self.steps if s < 100) + (1 if self.shadow_percent else 0)
 
+    def judges_latency(self, canary_percent: int) -> bool:
+        """Latency is judged where the canary carries at least the stable's load (see ``analysis``)."""
+        return canary_percent >= 50
+
     @property
     def alphas(self) -> MetricAlphas:
         scopes = 2 if self.strategy == "canary" and self.shadow_percent else 1
-        return split_alpha(self.analysis.alpha, accumulated_scopes=scopes, step_scopes=self.analysed_steps)
+        if self.strategy != "canary":
+            judged = 1
+        else:
+            shares = [s for s in self.steps if s < 100] + ([self.shadow_percent] if self.shadow_percent else [])
+            judged = sum(1 for share in shares if self.judges_latency(share))
+        return split_alpha(self.analysis.alpha, accumulated_scopes=scopes, step_scopes=judged)
 
     @property
     def longest_seconds(self) -> float:
@@ -278,7 +292,7 @@ class RolloutEngine:
                 raise RolloutAborted(f"golden records: {difference}")
         self._record(state, "healthy", slot=slot, detail=health.detail)
 
-    def _bake(self, state: RolloutState, scope: Scope, label: str) -> None:
+    def _bake(self, state: RolloutState, scope: Scope, label: str, canary_percent: int = 100) -> None:
         """Look every bake until the evidence passes or fails; a step that cannot decide in its budget aborts."""
         started = previous = self.clock.now()
         while True:
@@ -287,7 +301,8 @@ class RolloutEngine:
             if now < previous:
                 raise RolloutAborted(f"{label}: the clock went back {previous - now:.1f} s; the bake cannot be timed")
             previous = now
-            result = analyze(scope.pull(), self.plan.analysis, self.plan.alphas)
+            judge_latency = self.plan.strategy != "canary" or self.plan.judges_latency(canary_percent)
+            result = analyze(scope.pull(), self.plan.analysis, self.plan.alphas, judge_latency)
             state.looks += 1
             elapsed = now - started
             self._record(
@@ -316,7 +331,7 @@ class RolloutEngine:
             self._record(state, "shadow", percent=self.plan.shadow_percent)
             shadow = Scope(Feed(self.backend, stable, started), Feed(self.backend, candidate, started))
             shadow.start_step(started)
-            self._bake(state, shadow, f"shadow {self.plan.shadow_percent}%")
+            self._bake(state, shadow, f"shadow {self.plan.shadow_percent}%", self.plan.shadow_percent)
             self.backend.set_mirror(None, 0)
         live: Scope | None = None
         for step in self.plan.steps:
@@ -326,7 +341,7 @@ class RolloutEngine:
                 live = Scope(Feed(self.backend, stable, applied), Feed(self.backend, candidate, applied))
             live.start_step(applied)
             if step < 100:
-                self._bake(state, live, f"step {step}%")
+                self._bake(state, live, f"step {step}%", step)
         state.reason = f"passed {len(self.plan.steps) - 1} canary steps"
 
     def _blue_green(self, state: RolloutState) -> None:

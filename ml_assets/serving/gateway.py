@@ -37,6 +37,21 @@ from ml_assets.serving.traffic import ScoredSample, VariantTraffic
 UPSTREAM_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError)
 
 
+def server_time_ms(header: str | None) -> float | None:
+    """The ``app`` duration of a Server-Timing header (``app;dur=1.234``), or None."""
+    for metric in (header or "").split(","):
+        name, _, params = metric.strip().partition(";")
+        if name == "app":
+            for param in params.split(";"):
+                key, _, value = param.strip().partition("=")
+                if key == "dur":
+                    try:
+                        return float(value)
+                    except ValueError:
+                        return None
+    return None
+
+
 class Gateway:
     def __init__(
         self,
@@ -95,14 +110,22 @@ class Gateway:
             return None
         return random.choices([s for s, _ in choices], weights=[w for _, w in choices])[0]
 
-    async def _forward(self, variant: dict[str, Any], path: str, body: bytes) -> tuple[int, bytes]:
+    async def _forward(self, variant: dict[str, Any], path: str, body: bytes) -> tuple[int, bytes, float | None]:
+        """(status, body, the server's own time in ms from its Server-Timing header, if it sent one)."""
         assert self.session is not None
         url = variant["url"] + path
         async with self.session.post(url, data=body, headers={"Content-Type": "application/json"}) as response:
-            return response.status, await response.read()
+            return response.status, await response.read(), server_time_ms(response.headers.get("Server-Timing"))
 
     def _observe(
-        self, slot: str, version: Any, started: float, status: int | None, payload: bytes, request_body: bytes
+        self,
+        slot: str,
+        version: Any,
+        started: float,
+        status: int | None,
+        payload: bytes,
+        request_body: bytes,
+        server_ms: float | None = None,
     ) -> None:
         # The variant may be retired while its last requests are in flight: everything here uses what the
         # request was sent to (slot and version captured before forwarding), never a fresh lookup.
@@ -112,8 +135,10 @@ class Gateway:
                 score = self._sample(slot, version, request_body, orjson.loads(payload))
             except orjson.JSONDecodeError:
                 status = 502  # an answer no client can read is a failure
-        # Every answer counts, 4xx included: a variant that rejects requests the other accepts is worse.
-        latency_ms = (time.perf_counter() - started) * 1000
+        # Every answer counts, 4xx included: a variant that rejects requests the other accepts is worse. Latency is
+        # the server's own time when it says: the variant with the smaller share idles between requests, and on a
+        # busy host an idle process wakes late, which would count against whichever version is the canary.
+        latency_ms = server_ms if server_ms is not None else (time.perf_counter() - started) * 1000
         self._records(slot).add(time.time(), status or NO_ANSWER, latency_ms, score)
 
     def _sample(self, slot: str, version: Any, request_body: bytes, answer: Any) -> float | None:
@@ -150,10 +175,10 @@ class Gateway:
     async def _shadow(self, slot: str, variant: dict[str, Any], path: str, body: bytes) -> None:
         started = time.perf_counter()
         try:
-            status, payload = await self._forward(variant, path, body)
+            status, payload, server_ms = await self._forward(variant, path, body)
         except UPSTREAM_ERRORS:
-            status, payload = None, b""
-        self._observe(slot, variant.get("version"), started, status, payload, body)
+            status, payload, server_ms = None, b"", None
+        self._observe(slot, variant.get("version"), started, status, payload, body, server_ms)
 
     async def route(self, request: Request, path: str) -> Response:
         try:
@@ -172,11 +197,11 @@ class Gateway:
             version = variant.get("version")
             started = time.perf_counter()
             try:
-                status, payload = await self._forward(variant, path, body)
+                status, payload, server_ms = await self._forward(variant, path, body)
             except UPSTREAM_ERRORS:
                 self._observe(slot, version, started, None, b"", body)
                 continue  # the backend is down: try another live slot
-            self._observe(slot, version, started, status, payload, body)
+            self._observe(slot, version, started, status, payload, body, server_ms)
             return Response(
                 payload,
                 status_code=status,

@@ -6,8 +6,9 @@ in the tests only, and say so:
 - ``TaskRegistrar`` plays the ECS agent: it registers a service's tasks into its target group (moto's services
   never do), so that the product's wait for healthy targets sees what real ECS would produce.
 - ``TrafficSimulator`` plays the clients, the ALB and the tasks: for each simulated second it reads the listener
-  weights from moto, splits the traffic accordingly and records it with the model server's own CloudWatch
-  publisher, per model version with the behaviour the test gives it (error rate, latency, score shift).
+  weights from moto, splits the traffic accordingly and records it with the model server's own traffic log (in
+  moto's S3, where the release analysis reads it), per model version with the behaviour the test gives it (error
+  rate, latency, score shift).
 """
 
 from __future__ import annotations
@@ -30,14 +31,14 @@ from typing import Any
 import boto3
 import numpy as np
 
-from ml_assets.monitoring.catalog import SERVING_NAMESPACE
 from ml_assets.resources.aws.alb import AlbResource
 from ml_assets.resources.aws.cloudwatch import CloudWatchResource
 from ml_assets.resources.aws.ecs import MODEL_URI_ENV, EcsResource, environment_of
 from ml_assets.resources.aws.platform import AwsNames, AwsServingPlatform
 from ml_assets.resources.local_platform import free_port
+from ml_assets.resources.storage import open_store
 from ml_assets.rollout.backend import SLOTS, ModelRef
-from ml_assets.serving.cloudwatch import CloudWatchPublisher
+from ml_assets.serving.traffic_log import TrafficLog
 
 BIN = Path(sys.executable).parent
 REGION = "eu-west-1"
@@ -86,10 +87,16 @@ def client(service: str, endpoint: str):
     return boto3.client(service, region_name=REGION, endpoint_url=endpoint)
 
 
+TRAFFIC_LOG = "s3://data/traffic"
+
+
 def provision(endpoint: str, environment: str = "production", project: str = PROJECT) -> AwsNames:
     """What ``terraform apply`` creates for one environment, as far as a release touches it."""
     names = AwsNames(project, environment)
     ec2, elbv2, ecs = client("ec2", endpoint), client("elbv2", endpoint), client("ecs", endpoint)
+    s3 = client("s3", endpoint)
+    if "data" not in [bucket["Name"] for bucket in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket="data", CreateBucketConfiguration={"LocationConstraint": REGION})
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = [
         ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{zone}")["Subnet"][
@@ -167,7 +174,7 @@ def platform(endpoint: str, max_attempts: int = 4, **overrides: Any) -> AwsServi
         "desired_count": 2,
         "stabilize_timeout_seconds": 5.0,
         "poll_seconds": 0.05,
-        "metric_period_seconds": 1,
+        "traffic_log": TRAFFIC_LOG,
         **overrides,
     }
     return AwsServingPlatform(
@@ -241,7 +248,7 @@ class TrafficSimulator:
         self.behaviours = behaviours or {}
         self.rng = np.random.default_rng(seed)
         self.ecs, self.elbv2 = client("ecs", endpoint), client("elbv2", endpoint)
-        self.cloudwatch = CloudWatchResource(region=REGION, endpoint_url=endpoint)
+        self.store = open_store(TRAFFIC_LOG)
         self.requests: dict[str, int] = {slot: 0 for slot in SLOTS}
 
     def _weights(self) -> dict[str, float]:
@@ -269,21 +276,17 @@ class TrafficSimulator:
                 continue
             behaviour = self.behaviours.get(version, Behaviour())
             now = [before]
-            publisher = CloudWatchPublisher(
-                lambda datums: self.cloudwatch.put(SERVING_NAMESPACE, datums),
-                self.names.environment,
-                slot,
-                clock=lambda now=now: now[0],
-            )
+            log = TrafficLog(self.store.write, self.names.environment, slot, version, clock=lambda now=now: now[0])
             for second in range(int(before), int(after)):
-                now[0] = second + 0.5
                 for _ in range(self.rng.poisson(self.rate * weights[slot])):
+                    now[0] = second + self.rng.random()
                     failed = self.rng.random() < behaviour.error_rate
                     latency = behaviour.latency_ms * self.rng.lognormal(0, 0.3)
                     score = float(np.clip(self.rng.beta(1, 30) + behaviour.score_shift, 0, 1))
-                    publisher.record(503 if failed else 200, latency, [] if failed else [score])
+                    log.observe(503 if failed else 200, latency, None if failed else score)
                     self.requests[slot] += 1
-            publisher.flush()
+            now[0] = after
+            log.flush()
 
 
 class FaultProxy:

@@ -1,4 +1,4 @@
-"""The model server's CloudWatch metrics, golden records through the ALB, and the CLI on the AWS platform."""
+"""The model server's traffic log and CloudWatch metrics, golden records through the ALB, and the CLI on AWS."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from ml_assets.resources import serving_platform
 from ml_assets.resources.aws.platform import AwsServingPlatform
 from ml_assets.resources.aws.session import AwsError
 from ml_assets.rollout.backend import SLOT_HEADER, ModelRef
+from ml_assets.rollout.evidence import ArmEvidence
 from ml_assets.settings import DEFAULT_CONFIG
 from ml_assets_tests.aws_fixtures import CREDENTIALS, PROJECT, REGION, TaskRegistrar, client, platform, provision
 from ml_assets_tests.serving_fixtures import (
@@ -33,10 +34,8 @@ from ml_assets_tests.serving_fixtures import (
 )
 
 
-def test_model_server_publishes_per_second_metrics_that_the_release_analysis_reads(
-    endpoint: str, tmp_path: Path
-) -> None:
-    provision(endpoint)
+def test_model_server_logs_every_request_that_the_release_analysis_reads(endpoint: str, tmp_path: Path) -> None:
+    provision(endpoint)  # with the data bucket of the traffic log
     _, versions, _ = register_models(tmp_path)
     port = free_port()
     env = {
@@ -44,6 +43,7 @@ def test_model_server_publishes_per_second_metrics_that_the_release_analysis_rea
         **CREDENTIALS,
         "AWS_ENDPOINT_URL": endpoint,
         "ML_ASSETS_CLOUDWATCH_NAMESPACE": "MLAssets/Serving",
+        "ML_ASSETS_TRAFFIC_LOG": "s3://data/traffic",
         "ML_ASSETS_ENVIRONMENT": "production",
         "ML_ASSETS_SLOT": "green",
     }
@@ -56,14 +56,34 @@ def test_model_server_publishes_per_second_metrics_that_the_release_analysis_rea
         answers = [request(url, record)[0] for record in as_records(x)]
         answers += [request(url, {"f0": "not a number"})[0] for _ in range(3)]
         time.sleep(1.5)  # one flush
-    # SIGTERM flushed the rest: every request is in CloudWatch, counted by the second.
+    # SIGTERM flushed the rest: every request is in the traffic log, one outcome each, 4xx included.
     assert answers.count(200) == 40 and answers.count(422) == 3
-    window = platform(endpoint).backend("production").window("green", started - 5, time.time() + 5)
-    assert window.requests == 43 and window.errors == 0
-    assert 1 <= len(window.latencies_ms) <= len(window.scores) and (window.latencies_ms > 0).all()
-    assert ((window.scores >= 0) & (window.scores <= 1)).all()
-    other = platform(endpoint).backend("production").window("blue", started - 5, time.time() + 5)
-    assert other.requests == 0
+    backend = platform(endpoint, traffic_log="s3://data/traffic").backend("production")
+    outcomes, cursor = backend.outcomes("green", started - 5)
+    assert sorted(outcomes.status.tolist()) == [200] * 40 + [422] * 3
+    evidence = ArmEvidence.of(outcomes)
+    assert evidence.requests == 43 and evidence.failures == 3 == evidence.client_errors and evidence.scored == 40
+    assert (outcomes.latency_ms > 0).all() and ((outcomes.score[:40] >= 0) & (outcomes.score[:40] <= 1)).all()
+    again, _ = backend.outcomes("green", started - 5, cursor)
+    assert len(again) == 0  # each outcome once, however often the analysis looks
+    assert len(backend.outcomes("blue", started - 5)[0]) == 0
+    # CloudWatch keeps the per-second metrics for alarms and dashboards.
+    requests = backend.cloudwatch.series(
+        {
+            "requests": {
+                "Metric": {
+                    "Namespace": "MLAssets/Serving",
+                    "MetricName": "Requests",
+                    "Dimensions": [{"Name": "Environment", "Value": "production"}, {"Name": "Slot", "Value": "green"}],
+                },
+                "Period": 1,
+                "Stat": "Sum",
+            }
+        },
+        started - 5,
+        time.time() + 5,
+    )["requests"]
+    assert requests.sum() == 43
 
 
 def test_model_servers_write_a_traffic_sample_that_monitoring_drains(endpoint: str, tmp_path: Path) -> None:
@@ -98,7 +118,7 @@ def test_model_servers_write_a_traffic_sample_that_monitoring_drains(endpoint: s
     assert 0 <= item["score"] <= 1
     assert backend.sample(drain=True) == {"seen": 0, "items": []}  # drained: the next run sees only new traffic
     with pytest.raises(AwsError, match="no traffic log"):
-        platform(endpoint).backend("production").sample()
+        platform(endpoint, traffic_log=None).backend("production").sample()
 
 
 def test_golden_records_are_scored_by_one_colour_through_the_alb(endpoint: str) -> None:
@@ -139,13 +159,14 @@ def aws_config(tmp_path: Path, endpoint: str, **deployment) -> Path:
     raw["deployment"] = {
         **raw["deployment"],
         "platform": "aws",
-        "bake_seconds": 120,
+        "analysis": {**raw["deployment"]["analysis"], "expected_requests_per_second": 100},
         "aws": {
             "project": PROJECT,
             "region": REGION,
             "endpoint_url": endpoint,
             "poll_seconds": 0.05,
             "listener_port": 80,
+            "traffic_log": "s3://data/traffic",
         },
         **deployment,
     }
@@ -164,9 +185,9 @@ def test_the_config_alone_selects_the_aws_platform(endpoint: str, tmp_path: Path
 @pytest.mark.parametrize(
     ("deployment", "message"),
     [
-        ({"canary": {"steps": [10, 100], "shadow_percent": 5}}, "cannot mirror traffic"),
-        ({"bake_seconds": 10}, "bake_seconds: on AWS each analysis sample is one 1 s metric period"),
-        ({"aws": {"metric_period_seconds": 7}}, "metric_period_seconds must be 1, 5, 10, 30"),
+        ({"canary": {"steps": [10, 50, 100], "shadow_percent": 5}}, "cannot mirror traffic"),
+        ({"aws": {"project": PROJECT}}, "aws.traffic_log: the release analysis reads every request's outcome"),
+        ({"analysis": {"alpha": 0.01}}, "expected_requests_per_second: on AWS the clients send the traffic"),
     ],
 )
 def test_aws_deployment_settings_that_cannot_work_are_refused(tmp_path: Path, deployment: dict, message: str) -> None:

@@ -69,6 +69,11 @@ def test_invalid_config_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureF
     error = capsys.readouterr().err
     assert str(path) in error and "key 'gates.min_average_precision'" in error
     assert main(["check-config", "--config", str(PACKAGE_DIR / "configs" / "fraud.yaml")]) == 0
+    shown = capsys.readouterr().out
+    # The release arithmetic for the traffic the config expects: what a good canary needs at the first step.
+    assert "release plan (canary, alpha 0.01): at 5 requests/s to the canary (step 5% of 100 requests/s)" in shown
+    assert "showing the failure rate at most +1.50 points worse (stable 1.0%): 1,787 canary requests" in shown
+    assert "for 99 % of them" in shown and "showing the score distribution within KS 0.18" in shown
 
 
 def _env(settings: Settings, config: Path) -> dict[str, str]:

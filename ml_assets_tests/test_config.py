@@ -69,3 +69,32 @@ def test_extends_loops_and_missing_parents_are_named(tmp_path: Path) -> None:
     (tmp_path / "c.yaml").write_text("extends: nowhere.yaml\n")
     with pytest.raises(ConfigError, match=r"nowhere\.yaml: config file not found"):
         load_config(tmp_path / "c.yaml")
+
+
+def test_a_release_plan_that_cannot_decide_is_refused_with_the_arithmetic() -> None:
+    tight = {"canary": {"steps": [1, 50, 100]}, "max_bake_seconds": 300, "analysis": {"error_rate_margin": 0.005}}
+    with pytest.raises(ConfigError) as error:
+        parse_config(small_fraud_raw(deployment=tight), "fraud.yaml")
+    text = str(error.value)
+    assert "key 'deployment'" in text
+    assert "at 1.2 requests/s to the canary (step 1% of 120 requests/s)" in text
+    assert "showing the failure rate at most +0.50 points worse (stable 1.0%):" in text
+    assert "the budget max_bake_seconds is 300 s: the release cannot reach a decision" in text
+    assert "Raise the first step, the margin or the budget" in text
+    # The same plan with the traffic to back it is accepted.
+    more = {**tight, "analysis": {"error_rate_margin": 0.005, "expected_requests_per_second": 20_000}}
+    assert parse_config(small_fraud_raw(deployment=more), "fraud.yaml").deployment.max_bake_seconds == 300
+
+
+@pytest.mark.parametrize(
+    ("deployment", "message"),
+    [
+        ({"canary": {"steps": [5, 10, 25, 100]}}, "need one from 50 to 99: latency is judged where the canary"),
+        ({"bake_seconds": 120, "max_bake_seconds": 60}, "bake_seconds (120) exceeds max_bake_seconds (60)"),
+        ({"analysis": {"latency_ratio_margin": 0.9}}, "greater than 1"),
+        ({"analysis": {"score_ks_margin": 1.5}}, "less than 1"),
+    ],
+)
+def test_release_settings_that_cannot_work_are_refused(deployment: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_config(small_fraud_raw(deployment=deployment), "fraud.yaml")

@@ -42,9 +42,10 @@ class TrafficLog(PeriodicFlusher):
         version: str,
         per_flush: int = 500,
         flush_seconds: float = 60.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.write, self.environment, self.slot, self.version = write, environment, slot, version
-        self.per_flush, self.flush_seconds = per_flush, flush_seconds
+        self.per_flush, self.flush_seconds, self.clock = per_flush, flush_seconds, clock
         self.items: list[dict[str, Any]] = []
         self.seen = 0
         self.outcomes: dict[str, list] = _empty_columns()
@@ -53,7 +54,7 @@ class TrafficLog(PeriodicFlusher):
         self.host = socket.gethostname()
 
     def record(self, records: list[dict[str, Any]], scores: list[float]) -> None:
-        now = time.time()
+        now = self.clock()
         with self.lock:
             for features, score in zip(records, scores, strict=False):
                 self.seen += 1
@@ -67,7 +68,7 @@ class TrafficLog(PeriodicFlusher):
 
     def observe(self, status: int, latency_ms: float, score: float | None) -> None:
         """One answered request, whatever its status (the release analysis counts every one)."""
-        now = time.time()
+        now = self.clock()
         with self.lock:
             for column, value in (("at", now), ("status", status), ("latency_ms", latency_ms), ("score", score)):
                 self.outcomes[column].append(value)
@@ -76,7 +77,7 @@ class TrafficLog(PeriodicFlusher):
         with self.lock:
             items, seen, self.items, self.seen = self.items, self.seen, [], 0
             outcomes, self.outcomes = self.outcomes, _empty_columns()
-        written = time.time()
+        written = self.clock()
         try:
             if outcomes["at"]:
                 self.write(outcome_name(self.environment, self.slot, written, self.host), json.dumps(outcomes).encode())

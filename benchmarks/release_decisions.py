@@ -1,125 +1,250 @@
-"""Release decisions by simulation: the analysis of ml_assets/rollout against the seed's fixed-threshold rule on
-the same request streams.
+"""Release decisions: the release engine, run with the settings a config ships, over hundreds of simulated releases.
 
-A release walks the canary steps 5 -> 10 -> 25 -> 50 % of 100 requests/s, baking 30 s per look, up to 4 looks per
-step (the defaults). Stable: 1 % errors, log-normal latencies around 4 ms, Beta(0.5, 8) scores. Degraded canaries:
-+2 and +5 points of errors, 1.5x and 2x latency, scores shifted to PSI 0.1 and 0.25; identical canaries measure
-false rollbacks. The seed's rule: 30 samples per stage, fail if the canary's error rate is 2 points higher or its
-mean latency 50 % higher.
+For each config (the shipped fraud.yaml and breast_cancer.yaml by default, or any --config), every release runs
+the real engine (ml_assets.rollout.engine) with the config's plan (steps, bake, budget, margins, alpha) against
+the simulated platform (ml_assets.rollout.simulator) at the config's expected traffic, on a clock that jumps.
+The stable variant fails 1 % of requests; canaries are identical (false rollbacks), or worse by +2 or +5 points
+of 5xx, +5 points of 4xx on valid requests, 1.5x or 2x latency, or scores shifted on the logit scale to PSI 0.1
+(moderate: not a failure by design) or PSI 0.25. Printed per scenario: the rollback rate with its 95 % Wilson
+interval, the median canary requests until the decision, and for promoted releases the median time to 100 %.
+The seed's rule (30 samples per stage, fail on +2 points of errors or +50 % mean latency) runs on the same
+scenarios for comparison.
 
-    .venv/bin/python benchmarks/release_decisions.py [--releases 200]
+--real adds releases through the real gateway and model-server processes on 127.0.0.1 (fraud.yaml's plan,
+100 requests/s of replayed records): a good version, one with +5 points of injected errors, one with shifted
+scores; their verdicts and times are printed.
+
+    .venv/bin/python benchmarks/release_decisions.py [--releases 500] [--config FILE ...] [--real] [--json OUT]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 import statistics
-from dataclasses import dataclass
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from ml_assets.rollout.analysis import AnalysisConfig, ArmWindow, Verdict, analyze, population_stability_index
+from ml_assets.config import load_config
+from ml_assets.rollout.backend import ModelRef
+from ml_assets.rollout.clock import FakeClock
+from ml_assets.rollout.engine import ReleasePlan, RolloutEngine
+from ml_assets.rollout.simulator import Behaviour, SimulatedBackend, logit_shift_for_psi
+from ml_assets.rollout.state import PROMOTED
+from ml_assets.settings import PACKAGE_DIR
 
-STEPS = (5, 10, 25, 50)
-RATE, BAKE, LOOKS = 100, 30, 4
+SHIPPED = [PACKAGE_DIR / "configs" / "fraud.yaml", PACKAGE_DIR / "configs" / "breast_cancer.yaml"]
+STABLE_ERROR_RATE = 0.01
 
 
 @dataclass(frozen=True)
-class Canary:
+class Scenario:
     name: str
-    error_rate: float = 0.01
-    latency_scale: float = 1.0
-    score_shift: float = 0.0
+    behaviour: Behaviour = field(default_factory=Behaviour)
 
 
-def _arm(rng: np.random.Generator, n: int, canary: Canary | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    c = canary or Canary("stable")
-    errors = rng.uniform(size=n) < c.error_rate
-    latency = rng.lognormal(np.log(4.0), 0.35, n) * c.latency_scale
-    scores = np.clip(rng.beta(0.5, 8, n) + c.score_shift, 0, 1)
-    return errors, latency, scores
+def scenarios() -> list[Scenario]:
+    return [
+        Scenario("identical (false rollbacks)"),
+        Scenario("+2 points of errors (5xx)", Behaviour(error_rate=0.03)),
+        Scenario("+5 points of errors (5xx)", Behaviour(error_rate=0.06)),
+        Scenario("+5 points of 4xx on valid requests", Behaviour(client_error_rate=0.05)),
+        Scenario("1.5x latency", Behaviour(latency_scale=1.5)),
+        Scenario("2x latency", Behaviour(latency_scale=2.0)),
+        Scenario(
+            "scores at PSI 0.1 (moderate: not a failure by design)", Behaviour(logit_shift=logit_shift_for_psi(0.1))
+        ),
+        Scenario("scores at PSI 0.25", Behaviour(logit_shift=logit_shift_for_psi(0.25))),
+    ]
 
 
-def _window(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> ArmWindow:
-    errors = np.concatenate([p[0] for p in parts])
-    ok = ~errors
-    return ArmWindow(
-        len(errors),
-        int(errors.sum()),
-        np.concatenate([p[1] for p in parts])[ok],
-        np.concatenate([p[2] for p in parts])[ok],
-    )
+class LastState:
+    """Keeps the state object itself: the benchmark measures decisions, not JSON encoding."""
+
+    def __init__(self) -> None:
+        self.states: dict = {}
+
+    def load(self, environment: str):
+        return self.states.get(environment)
+
+    def save(self, state) -> None:
+        self.states[state.environment] = state
 
 
-def ours(rng: np.random.Generator, canary: Canary, config: AnalysisConfig) -> tuple[bool, int]:
-    """(rolled back, canary requests seen) with the engine's analysis."""
-    look, seen = 0, 0
-    for step in STEPS:
-        stable_parts, canary_parts = [], []
-        for _ in range(LOOKS):
-            n_canary = rng.poisson(RATE * BAKE * step / 100)
-            stable_parts.append(_arm(rng, rng.poisson(RATE * BAKE * (100 - step) / 100), None))
-            canary_parts.append(_arm(rng, n_canary, canary))
-            seen += n_canary
-            look += 1
-            verdict = analyze(_window(stable_parts), _window(canary_parts), look, config).verdict
-            if verdict == Verdict.FAIL:
-                return True, seen
-            if verdict == Verdict.PASS:
-                break
-        else:
-            return True, seen  # inconclusive after every extension: rolled back, never promoted on no data
-    return False, seen
+def one_release(plan: ReleasePlan, rate: float, behaviour: Behaviour, seed: int) -> tuple[bool, int, float]:
+    """(rolled back, canary requests seen until the decision, seconds from start to the decision)."""
+    backend = SimulatedBackend(rate_per_second=rate, seed=seed)
+    backend.behaviour_for_version = {"1": Behaviour(error_rate=STABLE_ERROR_RATE), "2": behaviour}
+    clock = FakeClock(on_sleep=backend.traffic)
+    engine = RolloutEngine(backend, LastState(), clock, plan, "production")
+    engine.release(ModelRef("model", "1"))
+    clock.sleep(max(plan.max_bake_seconds, 60.0))  # the stable version serves a while (the blue-green baseline)
+    started = clock.now()
+    state = engine.release(ModelRef("model", "2"))
+    canary_requests = sum(len(batch) for batch in backend.batches.get(state.candidate_slot, []))
+    return state.status != PROMOTED, canary_requests, clock.now() - started
 
 
-def seed_rule(rng: np.random.Generator, canary: Canary) -> tuple[bool, int]:
-    seen = 0
-    for _ in STEPS:
-        s_err, s_lat, _ = _arm(rng, 30, None)
-        c_err, c_lat, _ = _arm(rng, 30, canary)
-        seen += 30
-        if c_err.mean() > s_err.mean() + 0.02 or c_lat.mean() > 1.5 * s_lat.mean():
-            return True, seen
-    return False, seen
+def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def _shift_for_psi(target: float) -> float:
-    rng = np.random.default_rng(0)
-    reference = rng.beta(0.5, 8, 200_000)
-    shifts = np.linspace(0, 0.1, 401)
-    psis = [population_stability_index(reference, np.clip(rng.beta(0.5, 8, 200_000) + s, 0, 1)) for s in shifts]
-    return float(shifts[int(np.argmin(np.abs(np.array(psis) - target)))])
+def seed_rule(rng: np.random.Generator, behaviour: Behaviour) -> bool:
+    """The seed tutorial's rule on 30 requests per stage: rolled back?"""
+    for _ in range(4):
+        stable_errors = (rng.uniform(size=30) < STABLE_ERROR_RATE).mean()
+        canary_errors = (rng.uniform(size=30) < behaviour.error_rate + behaviour.client_error_rate).mean()
+        stable_latency = rng.lognormal(np.log(4.0), 0.35, 30).mean()
+        canary_latency = rng.lognormal(np.log(4.0), 0.35, 30).mean() * behaviour.latency_scale
+        if canary_errors > stable_errors + 0.02 or canary_latency > 1.5 * stable_latency:
+            return True
+    return False
+
+
+def run_scenario(args: tuple[str, ReleasePlan, float, Scenario, int]) -> dict:
+    config_name, plan, rate, scenario, releases = args
+    runs = [one_release(plan, rate, scenario.behaviour, seed) for seed in range(releases)]
+    rolled = sum(r for r, _, _ in runs)
+    low, high = wilson(rolled, releases)
+    rng = np.random.default_rng(1)
+    seed_rolled = sum(seed_rule(rng, scenario.behaviour) for _ in range(releases))
+    promoted_times = [t for r, _, t in runs if not r]
+    return {
+        "config": config_name,
+        "scenario": scenario.name,
+        "releases": releases,
+        "rolled_back": rolled / releases,
+        "rolled_back_95": [low, high],
+        "canary_requests_to_decide_median": statistics.median(n for _, n, _ in runs),
+        "promoted_minutes_median": statistics.median(promoted_times) / 60 if promoted_times else None,
+        "decision_minutes_median": statistics.median(t for _, _, t in runs) / 60,
+        "seed_rule_rolled_back": seed_rolled / releases,
+    }
+
+
+def simulate(paths: list[Path], releases: int) -> list[dict]:
+    jobs = []
+    for path in paths:
+        deployment = load_config(path).deployment
+        plan, rate = deployment.release_plan(), deployment.expected_requests_per_second
+        a = plan.analysis
+        print(
+            f"\n{path.name}: {plan.strategy} {list(plan.steps)}, look every {plan.bake_seconds:g} s, budget "
+            f"{plan.max_bake_seconds:g} s per step, {rate:g} requests/s; margins: failure rate "
+            f"+{100 * a.error_rate_margin:g} points, latency p{100 * a.latency_quantile:g} "
+            f"x{a.latency_ratio_margin:g}, scores KS {a.score_ks_margin:g}; alpha {a.alpha:g}",
+            flush=True,
+        )
+        jobs += [(path.name, plan, rate, scenario, releases) for scenario in scenarios()]
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        results = list(pool.map(run_scenario, jobs))
+    for name in dict.fromkeys(r["config"] for r in results):
+        print(f"\n{name}, {releases} releases per scenario")
+        print(
+            "| canary | rolled back (95 % interval) | canary requests to decide (median) | good release to 100 % "
+            "(median) | seed rule: rolled back |"
+        )
+        print("|---|---|---|---|---|")
+        for r in (r for r in results if r["config"] == name):
+            low, high = r["rolled_back_95"]
+            promoted = f"{r['promoted_minutes_median']:.1f} min" if r["promoted_minutes_median"] is not None else "-"
+            print(
+                f"| {r['scenario']} | {r['rolled_back']:.1%} ({low:.1%}-{high:.1%}) | "
+                f"{r['canary_requests_to_decide_median']:,.0f} | {promoted} | {r['seed_rule_rolled_back']:.1%} |"
+            )
+    return results
+
+
+def real_processes() -> list[dict]:
+    """Three releases through the real gateway and model servers with fraud.yaml's plan."""
+    import tempfile
+
+    from xgboost import XGBClassifier
+
+    home = Path(tempfile.mkdtemp(prefix="ml_assets_release_bench_"))
+    (home / "mlflow").mkdir()
+    os.environ.update({"ML_ASSETS_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow/mlflow.db"})
+    import pandas as pd
+    from sklearn.datasets import make_classification
+
+    from ml_assets.resources.local_platform import LocalServingPlatform, free_port
+    from ml_assets.resources.mlflow_registry import MlflowRegistry
+    from ml_assets.resources.rollout_state import JsonStateStore
+    from ml_assets.rollout.clock import SystemClock
+    from ml_assets.serving.replay import BackgroundReplay
+
+    x, y = make_classification(n_samples=4000, n_features=8, weights=[0.95], random_state=0)
+    x = pd.DataFrame(x, columns=[f"f{i}" for i in range(8)])
+    registry = MlflowRegistry(tracking_uri=os.environ["MLFLOW_TRACKING_URI"], artifact_root=str(home / "artifacts"))
+    versions = {}
+    for label, params in {"stable": {}, "good": {}, "errors": {}, "shifted": {"scale_pos_weight": 30}}.items():
+        model = XGBClassifier(n_estimators=40, max_depth=4, random_state=0, **params).fit(x, y)
+        registered = registry.log_model(
+            experiment="bench",
+            run_name=label,
+            model=model,
+            registered_model_name="bench",
+            params={},
+            metrics={},
+            tags={},
+            input_example=x.head(3),
+        )
+        versions[label] = ModelRef("bench", registered.version)
+    os.environ["ML_ASSETS_CHAOS"] = json.dumps({f"bench/{versions['errors'].version}": {"error_rate": 0.05}})
+    plan = load_config(SHIPPED[0]).deployment.release_plan()
+    platform = LocalServingPlatform(home=str(home), staging_port=free_port(), production_port=free_port())
+    backend = platform.backend("production")
+    store = JsonStateStore(home / "rollouts")
+    records = [{k: float(v) for k, v in row.items()} for row in x.head(2000).to_dict(orient="records")]
+    results = []
+    try:
+        engine = RolloutEngine(backend, store, SystemClock(), plan, "production")
+        assert engine.release(versions["stable"]).status == PROMOTED
+        for label in ("good", "errors", "shifted"):
+            with BackgroundReplay(
+                f"{backend.url}/predict", records, rate=100, max_seconds=plan.longest_seconds, max_requests=10**7
+            ):
+                time.sleep(5)
+                started = time.monotonic()
+                state = RolloutEngine(backend, store, SystemClock(), plan, "production").release(versions[label])
+                minutes = (time.monotonic() - started) / 60
+            results.append({"release": label, "status": state.status, "minutes": minutes, "reason": state.reason})
+            print(f"| {label} | {state.status} | {minutes:.1f} min | {state.reason[:160]} |", flush=True)
+            if state.status == PROMOTED:  # the next release compares with this one
+                versions["stable"] = versions[label]
+    finally:
+        backend.stop_all()
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--releases", type=int, default=200)
+    parser.add_argument("--releases", type=int, default=500)
+    parser.add_argument("--config", type=Path, action="append", help="a pipeline config (default: the shipped ones)")
+    parser.add_argument("--real", action="store_true", help="also release through real processes on 127.0.0.1")
+    parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
-    config = AnalysisConfig(alpha=0.01, max_looks=len(STEPS) * LOOKS)
-    canaries = [
-        Canary("identical (false rollbacks)"),
-        Canary("+2 points errors", error_rate=0.03),
-        Canary("+5 points errors", error_rate=0.06),
-        Canary("1.5x latency", latency_scale=1.5),
-        Canary("2x latency", latency_scale=2.0),
-        Canary("scores, PSI 0.1", score_shift=_shift_for_psi(0.1)),
-        Canary("scores, PSI 0.25", score_shift=_shift_for_psi(0.25)),
-    ]
-    print(
-        f"cores: {os.cpu_count()}  releases per scenario: {args.releases}  alpha {config.alpha}, "
-        f"{config.max_looks} looks at most"
-    )
-    print("| canary | ml_assets: rolled back | canary requests to decide (median) | seed rule: rolled back |")
-    print("|---|---|---|---|")
-    for canary in canaries:
-        rng_ours, rng_seed = np.random.default_rng(1), np.random.default_rng(1)
-        ours_runs = [ours(rng_ours, canary, config) for _ in range(args.releases)]
-        seed_runs = [seed_rule(rng_seed, canary) for _ in range(args.releases)]
-        rolled = sum(r for r, _ in ours_runs) / args.releases
-        needed = statistics.median(n for r, n in ours_runs if r) if any(r for r, _ in ours_runs) else float("nan")
-        seed = sum(r for r, _ in seed_runs) / args.releases
-        print(f"| {canary.name} | {rolled:.1%} | {needed:.0f} | {seed:.1%} |")
+    print(f"cores: {os.cpu_count()}; stable variant: {STABLE_ERROR_RATE:.0%} failures")
+    started = time.monotonic()
+    figures = {"simulated": simulate(args.config or SHIPPED, args.releases)}
+    print(f"\nsimulated in {time.monotonic() - started:.0f} s")
+    if args.real:
+        print("\nreal processes (fraud.yaml's plan, 100 requests/s replayed through the gateway):")
+        print("| release | verdict | time | reason |\n|---|---|---|---|")
+        figures["real"] = real_processes()
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from ml_assets.resources.local_platform import LocalServingPlatform
 from ml_assets.resources.mlflow_registry import MlflowRegistry
 from ml_assets.resources.rollout_state import JsonStateStore
 from ml_assets.rollout.analysis import AnalysisConfig
-from ml_assets.rollout.backend import ModelRef
+from ml_assets.rollout.backend import REPLAYED_HEADER, ModelRef
 from ml_assets.rollout.clock import SystemClock
 from ml_assets.rollout.engine import ReleasePlan, RolloutEngine
 from ml_assets.rollout.state import PROMOTED, ROLLED_BACK
@@ -169,7 +169,7 @@ def test_a_killed_deployment_run_is_reconciled(world, tmp_path: Path) -> None:
 import sys
 from ml_assets.resources.local_platform import LocalBackend
 from ml_assets.resources.rollout_state import JsonStateStore
-from ml_assets.rollout.backend import ModelRef
+from ml_assets.rollout.backend import REPLAYED_HEADER, ModelRef
 from ml_assets.rollout.clock import SystemClock
 from ml_assets.rollout.engine import ReleasePlan, RolloutEngine
 from pathlib import Path
@@ -271,3 +271,22 @@ def test_status_and_stop(world) -> None:
     )
     assert stopped.returncode == 0 and not backend.gateway_running()
     assert not list(backend.dir.glob("*.pid"))
+
+
+def test_replayed_release_traffic_is_evidence_but_not_monitored_traffic(world) -> None:
+    _, backend, store, versions, records = world
+    ensure_stable(backend, store, versions)
+    slot = next(slot for slot, weight in backend.read_weights().items() if weight)
+    started = time.time()
+    seen = backend.sample()["seen"]
+    for record in records[:5]:
+        assert (
+            http("POST", f"{backend.url}/predict", record, timeout=10, headers={REPLAYED_HEADER: "release"})[0] == 200
+        )
+    for record in records[:3]:
+        assert http("POST", f"{backend.url}/predict", record, timeout=10)[0] == 200
+    assert http("POST", f"{backend.url}/predict", {"not_a_feature": 1.0}, timeout=10)[0] == 422
+    outcomes, _ = backend.outcomes(slot, started)
+    assert sorted(outcomes.status.tolist()) == [200] * 8 + [422]  # every answer is release evidence, 4xx included
+    assert (outcomes.latency_ms[outcomes.status == 200] < 1000).all()  # the server's own time (Server-Timing)
+    assert backend.sample()["seen"] == seen + 3  # the release's replay is not clients' traffic

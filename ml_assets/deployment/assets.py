@@ -15,10 +15,10 @@ from ml_assets.monitoring.catalog import PIPELINE_EXECUTION_TIME, pipeline_names
 from ml_assets.resources.metrics import MetricsResource
 from ml_assets.resources.mlflow_registry import MlflowRegistry
 from ml_assets.resources.reports import ReportStore
-from ml_assets.rollout.backend import ModelRef, ServingBackend, ServingPlatform
+from ml_assets.rollout.backend import REPLAYED_HEADER, ModelRef, ServingBackend, ServingPlatform
 from ml_assets.rollout.clock import SystemClock
 from ml_assets.rollout.engine import RolloutEngine
-from ml_assets.rollout.state import PROMOTED, RolloutState
+from ml_assets.rollout.state import PROMOTED, ROLLED_BACK, RolloutState
 from ml_assets.training.assets import CHAMPION_ALIAS
 
 PREVIOUS_CHAMPION_ALIAS = "previous_champion"
@@ -75,6 +75,7 @@ def _release(
             rate=deployment.replay_rate,
             max_seconds=longest,
             max_requests=int(deployment.replay_rate * longest),
+            headers={REPLAYED_HEADER: "release"},
         )
     with traffic:
         state = engine.release(model, golden_check(backend, golden, expected))
@@ -147,12 +148,19 @@ def build_deployment_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         )
         name, version = state.candidate_model.name, state.candidate_model.version
         previous = registry.version_for_alias(name, CHAMPION_ALIAS)
+        # What served before this release; it differs from the alias when a dead run's release, every step
+        # passed, was finished by reconcile before this one began.
+        served = state.stable_model.version if state.stable_model else previous
         if state.status == PROMOTED:
-            if previous is not None and previous != version:
-                registry.set_alias(name, PREVIOUS_CHAMPION_ALIAS, previous)
+            if served is not None and served != version:
+                registry.set_alias(name, PREVIOUS_CHAMPION_ALIAS, served)
             registry.set_alias(name, CHAMPION_ALIAS, version)
             context.log.info(f"{name} v{version} is the champion ({state.reason})")
         else:
+            if state.status == ROLLED_BACK and served is not None and served != previous:
+                registry.set_alias(name, CHAMPION_ALIAS, served)
+                context.log.warning(f"alias {CHAMPION_ALIAS!r} named v{previous} while v{served} serves: moved")
+            previous = served
             context.log.error(f"release of {name} v{version} rolled back: {state.reason}")
         record = context.instance.get_run_record_by_id(context.run_id)
         if record is not None and record.start_time:  # the seed's PipelineExecutionTime: data to release

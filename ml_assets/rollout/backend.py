@@ -9,6 +9,8 @@ from ml_assets.rollout.evidence import Outcomes
 
 SLOTS = ("blue", "green")
 SLOT_HEADER = "X-ML-Assets-Slot"  # routes a request to one colour (golden-record checks through the ALB)
+# Marks the held-out records a local release replays: release evidence, but not clients' traffic for monitoring.
+REPLAYED_HEADER = "X-ML-Assets-Replayed"
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,9 @@ class Estimate:
 def _duration(seconds: float) -> str:
     if not math.isfinite(seconds):
         return "never"
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
 def first_phase(plan: ReleasePlan, requests_per_second: float) -> tuple[str, float, StableCount]:

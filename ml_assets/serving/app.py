@@ -142,12 +142,13 @@ def create_app(
         started = time.perf_counter()
         scores: list[float] = []
         records: list[Any] = []
+        response: Response | None = None
         try:
             payload = await read_json(request, max_body_bytes)
         except RequestError as error:
-            payload, response = None, json_response(error.body, error.status)
+            response = json_response(error.body, error.status)
         working = time.perf_counter()  # the body is in: from here on the time is the server's own work
-        if payload is not None:
+        if response is None:
             if chaos.delay_ms:
                 await asyncio.sleep(chaos.delay_ms / 1000)
             if chaos.error_rate and random.random() < chaos.error_rate:

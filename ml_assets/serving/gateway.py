@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ml_assets.rollout.backend import REPLAYED_HEADER
 from ml_assets.rollout.evidence import NO_ANSWER
 from ml_assets.serving.app import RequestError, json_response, read_body, read_json
 from ml_assets.serving.traffic import ScoredSample, VariantTraffic
@@ -50,6 +51,17 @@ def server_time_ms(header: str | None) -> float | None:
                     except ValueError:
                         return None
     return None
+
+
+def _scores(answer: Any) -> list:
+    """The scores of a model server's answer: one (/predict with a record), a list, or none."""
+    if not isinstance(answer, dict):
+        return []
+    if "probability" in answer:
+        return [answer["probability"]]
+    if isinstance(answer.get("predictions"), list):
+        return [p.get("probability") if isinstance(p, dict) else p for p in answer["predictions"]]
+    return []
 
 
 class Gateway:
@@ -126,35 +138,34 @@ class Gateway:
         payload: bytes,
         request_body: bytes,
         server_ms: float | None = None,
+        sampled: bool = True,
     ) -> None:
         # The variant may be retired while its last requests are in flight: everything here uses what the
         # request was sent to (slot and version captured before forwarding), never a fresh lookup.
         score = None
         if status == 200:
             try:
-                score = self._sample(slot, version, request_body, orjson.loads(payload))
+                answer = orjson.loads(payload)
             except orjson.JSONDecodeError:
                 status = 502  # an answer no client can read is a failure
+            else:
+                scores = _scores(answer)
+                score = scores[0] if scores else None
+                if sampled and scores:
+                    self._sample(
+                        slot, version, request_body, scores, single=isinstance(answer, dict) and "probability" in answer
+                    )
         # Every answer counts, 4xx included: a variant that rejects requests the other accepts is worse. Latency is
         # the server's own time when it says: the variant with the smaller share idles between requests, and on a
         # busy host an idle process wakes late, which would count against whichever version is the canary.
         latency_ms = server_ms if server_ms is not None else (time.perf_counter() - started) * 1000
         self._records(slot).add(time.time(), status or NO_ANSWER, latency_ms, score)
 
-    def _sample(self, slot: str, version: Any, request_body: bytes, answer: Any) -> float | None:
-        """Offer each scored record to the monitoring sample; returns the request's first score.
+    def _sample(self, slot: str, version: Any, request_body: bytes, scores: list, single: bool) -> None:
+        """Offer each scored record to the monitoring sample.
 
         The request is parsed only when the reservoir keeps one of its records, so the hot path stays cheap.
         """
-        if not isinstance(answer, dict):
-            return None
-        single = "probability" in answer
-        if single:
-            scores = [answer["probability"]]
-        elif isinstance(answer.get("predictions"), list):
-            scores = [p.get("probability") if isinstance(p, dict) else p for p in answer["predictions"]]
-        else:
-            return None
         kept = [self.sample.reserve() for _ in scores]
         if any(index is not None for index in kept):
             request = orjson.loads(request_body)
@@ -170,7 +181,6 @@ class Gateway:
                         "features": features,
                         "score": score,
                     }
-        return scores[0] if scores else None
 
     async def _shadow(self, slot: str, variant: dict[str, Any], path: str, body: bytes) -> None:
         started = time.perf_counter()
@@ -178,13 +188,15 @@ class Gateway:
             status, payload, server_ms = await self._forward(variant, path, body)
         except UPSTREAM_ERRORS:
             status, payload, server_ms = None, b"", None
-        self._observe(slot, variant.get("version"), started, status, payload, body, server_ms)
+        # A mirrored answer reached no client: release evidence, but not part of the monitoring sample.
+        self._observe(slot, variant.get("version"), started, status, payload, body, server_ms, sampled=False)
 
     async def route(self, request: Request, path: str) -> Response:
         try:
             body = await read_body(request, self.max_body_bytes)  # content type and size, before routing
         except RequestError as error:
             return json_response(error.body, error.status)
+        sampled = REPLAYED_HEADER not in request.headers  # a release's own replay is not clients' traffic
         mirror_slot = self.mirror.get("slot")
         if mirror_slot in self.variants and random.uniform(0, 100) < self.mirror.get("percent", 0):
             task = asyncio.create_task(self._shadow(mirror_slot, self.variants[mirror_slot], path, body))
@@ -201,7 +213,7 @@ class Gateway:
             except UPSTREAM_ERRORS:
                 self._observe(slot, version, started, None, b"", body)
                 continue  # the backend is down: try another live slot
-            self._observe(slot, version, started, status, payload, body, server_ms)
+            self._observe(slot, version, started, status, payload, body, server_ms, sampled=sampled)
             return Response(
                 payload,
                 status_code=status,

@@ -35,11 +35,13 @@ class ReplayResult:
         }
 
 
-async def _send(session: aiohttp.ClientSession, url: str, body: bytes, result: ReplayResult) -> None:
+async def _send(
+    session: aiohttp.ClientSession, url: str, body: bytes, result: ReplayResult, headers: dict[str, str]
+) -> None:
     started = time.perf_counter()
     status = 0
     try:
-        async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as response:
+        async with session.post(url, data=body, headers={"Content-Type": "application/json", **headers}) as response:
             await response.read()
             status = response.status
     except (TimeoutError, aiohttp.ClientError):
@@ -68,8 +70,10 @@ async def replay(
     max_seconds: float = 60.0,
     batch: int = 1,
     stop: threading.Event | None = None,
+    headers: dict[str, str] | None = None,
 ) -> ReplayResult:
     """Send records (cycling) until ``max_requests`` or ``max_seconds``; ``rate`` requests/s or closed loop."""
+    headers = headers or {}
     if not url.startswith(("http://127.", "http://localhost", "http://[::1]")):
         raise ValueError(f"replay only targets loopback addresses, got {url}")
     payloads = _payloads(records, batch)
@@ -87,7 +91,7 @@ async def replay(
                     break
                 if due > now:
                     await asyncio.sleep(due - now)
-                task = asyncio.create_task(_send(session, url, payloads[i % len(payloads)], result))
+                task = asyncio.create_task(_send(session, url, payloads[i % len(payloads)], result, headers))
                 pending.add(task)
                 task.add_done_callback(pending.discard)
             if pending:
@@ -99,7 +103,7 @@ async def replay(
                 for i in counter:
                     if time.perf_counter() > deadline or (stop is not None and stop.is_set()):
                         return
-                    await _send(session, url, payloads[i % len(payloads)], result)
+                    await _send(session, url, payloads[i % len(payloads)], result, headers)
 
             await asyncio.gather(*(worker() for _ in range(concurrency)))
     result.seconds = time.perf_counter() - started
@@ -109,7 +113,15 @@ async def replay(
 class BackgroundReplay:
     """Replay traffic from a thread while a release runs; bounded, and stopped on exit."""
 
-    def __init__(self, url: str, records: list[Any], rate: float, max_seconds: float, max_requests: int) -> None:
+    def __init__(
+        self,
+        url: str,
+        records: list[Any],
+        rate: float,
+        max_seconds: float,
+        max_requests: int,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.stop = threading.Event()
         self.result: ReplayResult | None = None
         self._thread = threading.Thread(
@@ -117,7 +129,15 @@ class BackgroundReplay:
                 self,
                 "result",
                 asyncio.run(
-                    replay(url, records, rate=rate, max_requests=max_requests, max_seconds=max_seconds, stop=self.stop)
+                    replay(
+                        url,
+                        records,
+                        rate=rate,
+                        max_requests=max_requests,
+                        max_seconds=max_seconds,
+                        stop=self.stop,
+                        headers=headers,
+                    )
                 ),
             ),
             daemon=True,

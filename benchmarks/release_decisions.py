@@ -77,8 +77,9 @@ class LastState:
         self.states[state.environment] = state
 
 
-def one_release(plan: ReleasePlan, rate: float, behaviour: Behaviour, seed: int) -> tuple[bool, int, float]:
-    """(rolled back, canary requests seen until the decision, seconds from start to the decision)."""
+def one_release(plan: ReleasePlan, rate: float, behaviour: Behaviour, seed: int) -> tuple[bool, bool, int, float]:
+    """(rolled back, rolled back because shown worse rather than for want of evidence, canary requests seen until
+    the decision, seconds from the start to the decision)."""
     backend = SimulatedBackend(rate_per_second=rate, seed=seed)
     backend.behaviour_for_version = {"1": Behaviour(error_rate=STABLE_ERROR_RATE), "2": behaviour}
     clock = FakeClock(on_sleep=backend.traffic)
@@ -88,7 +89,8 @@ def one_release(plan: ReleasePlan, rate: float, behaviour: Behaviour, seed: int)
     started = clock.now()
     state = engine.release(ModelRef("model", "2"))
     canary_requests = sum(len(batch) for batch in backend.batches.get(state.candidate_slot, []))
-    return state.status != PROMOTED, canary_requests, clock.now() - started
+    shown_worse = any(event.get("verdict") == "fail" for event in state.events)
+    return state.status != PROMOTED, shown_worse, canary_requests, clock.now() - started
 
 
 def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -115,20 +117,21 @@ def seed_rule(rng: np.random.Generator, behaviour: Behaviour) -> bool:
 def run_scenario(args: tuple[str, ReleasePlan, float, Scenario, int]) -> dict:
     config_name, plan, rate, scenario, releases = args
     runs = [one_release(plan, rate, scenario.behaviour, seed) for seed in range(releases)]
-    rolled = sum(r for r, _, _ in runs)
+    rolled = sum(r for r, _, _, _ in runs)
     low, high = wilson(rolled, releases)
     rng = np.random.default_rng(1)
     seed_rolled = sum(seed_rule(rng, scenario.behaviour) for _ in range(releases))
-    promoted_times = [t for r, _, t in runs if not r]
+    promoted_times = [t for r, _, _, t in runs if not r]
     return {
         "config": config_name,
         "scenario": scenario.name,
         "releases": releases,
         "rolled_back": rolled / releases,
         "rolled_back_95": [low, high],
-        "canary_requests_to_decide_median": statistics.median(n for _, n, _ in runs),
+        "shown_worse": sum(w for _, w, _, _ in runs) / releases,
+        "canary_requests_to_decide_median": statistics.median(n for _, _, n, _ in runs),
         "promoted_minutes_median": statistics.median(promoted_times) / 60 if promoted_times else None,
-        "decision_minutes_median": statistics.median(t for _, _, t in runs) / 60,
+        "decision_minutes_median": statistics.median(t for _, _, _, t in runs) / 60,
         "seed_rule_rolled_back": seed_rolled / releases,
     }
 
@@ -160,8 +163,9 @@ def simulate(paths: list[Path], releases: int) -> list[dict]:
             low, high = r["rolled_back_95"]
             promoted = f"{r['promoted_minutes_median']:.1f} min" if r["promoted_minutes_median"] is not None else "-"
             print(
-                f"| {r['scenario']} | {r['rolled_back']:.1%} ({low:.1%}-{high:.1%}) | "
-                f"{r['canary_requests_to_decide_median']:,.0f} | {promoted} | {r['seed_rule_rolled_back']:.1%} |"
+                f"| {r['scenario']} | {r['rolled_back']:.1%} ({low:.1%}-{high:.1%}) | {r['shown_worse']:.1%} | "
+                f"{r['canary_requests_to_decide_median']:,.0f} | {r['decision_minutes_median']:.1f} min | {promoted} | "
+                f"{r['seed_rule_rolled_back']:.1%} |"
             )
     return results
 

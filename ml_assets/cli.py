@@ -426,7 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument(
         "--traffic-log",
         default=os.environ.get("ML_ASSETS_TRAFFIC_LOG"),
-        help="also write a sample of scored records to this folder or s3://bucket/prefix ($ML_ASSETS_TRAFFIC_LOG)",
+        help="also write every request's outcome (release analysis) and a sample of scored records (drift) to this "
+        "folder or s3://bucket/prefix ($ML_ASSETS_TRAFFIC_LOG)",
     )
     srv.add_argument("--metrics-flush-seconds", type=float, default=10.0, help="CloudWatch and traffic-log flushes")
     srv.add_argument("--config", type=Path)

@@ -16,7 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ml_assets.monitoring.catalog import SERVING_NAMESPACE
 from ml_assets.rollout.analysis import AnalysisConfig
-from ml_assets.rollout.engine import DEFAULT_HEALTH_TIMEOUT_SECONDS, ReleasePlan
+from ml_assets.rollout.engine import (
+    DEFAULT_BAKE_SECONDS,
+    DEFAULT_HEALTH_TIMEOUT_SECONDS,
+    DEFAULT_MAX_BAKE_SECONDS,
+    ReleasePlan,
+)
 
 ColumnType = Literal["int", "float", "datetime", "string", "bool"]
 
@@ -169,19 +174,27 @@ class AnalysisSettings(_Strict):
     """What a canary must be shown not to exceed (non-inferiority margins), and the release's error budget."""
 
     alpha: float = Field(
-        default=0.01,
+        default=AnalysisConfig.alpha,
         gt=0,
         lt=1,
-        description="The release's error budget: the chance that any bound at any look is wrong, i.e. a canary "
-        "worse than a margin is promoted or one within every margin is rolled back.",
+        description="The release's error budget: the chance that any bound at any look is wrong, i.e. that a canary "
+        "worse than a margin passes, or one within every margin is shown worse (a rollback for want of evidence "
+        "within max_bake_seconds is not covered: the plan check shows the traffic that needs).",
     )
     error_rate_margin: float = Field(
-        default=0.015, gt=0, lt=1, description="Failure rate at most this much higher (0.015 = 1.5 points)."
+        default=AnalysisConfig.error_rate_margin,
+        gt=0,
+        lt=1,
+        description="Failure rate at most this much higher (0.015 = 1.5 points).",
     )
-    latency_ratio_margin: float = Field(default=1.25, gt=1, description="Latency quantile at most this ratio.")
-    latency_quantile: float = Field(default=0.5, gt=0, lt=1, description="Which latency quantile (0.5: median).")
+    latency_ratio_margin: float = Field(
+        default=AnalysisConfig.latency_ratio_margin, gt=1, description="Latency quantile at most this ratio."
+    )
+    latency_quantile: float = Field(
+        default=AnalysisConfig.latency_quantile, gt=0, lt=1, description="Which latency quantile (0.5: median)."
+    )
     score_ks_margin: float = Field(
-        default=0.18,
+        default=AnalysisConfig.score_ks_margin,
         gt=0,
         lt=1,
         description="Score distributions at most this KS distance apart (KS 0.2 ~ PSI 0.25 for a location shift).",
@@ -243,9 +256,11 @@ class DeploymentConfig(_Strict):
     aws: AwsConfig = AwsConfig()
     strategy: Literal["canary", "blue_green"] = "canary"
     canary: CanaryConfig = CanaryConfig()
-    bake_seconds: float = Field(default=10.0, gt=0, description="Between looks; a step passes after one at least.")
+    bake_seconds: float = Field(
+        default=DEFAULT_BAKE_SECONDS, gt=0, description="Between looks; a step passes after one at least."
+    )
     max_bake_seconds: float = Field(
-        default=900.0, gt=0, description="A step still inconclusive after this long rolls the release back."
+        default=DEFAULT_MAX_BAKE_SECONDS, gt=0, description="A step still inconclusive after this long rolls back."
     )
     retire_delay_seconds: float = Field(default=0.0, ge=0, description="Keep the old version this long after.")
     health_timeout_seconds: float = Field(default=DEFAULT_HEALTH_TIMEOUT_SECONDS, gt=0)
@@ -260,19 +275,8 @@ class DeploymentConfig(_Strict):
     production_port: int = Field(default=8620, gt=0, lt=65536)
 
     @model_validator(mode="after")
-    def _steps(self) -> DeploymentConfig:
-        steps = self.canary.steps
-        if not steps or steps[-1] != 100 or steps != sorted(set(steps)) or steps[0] <= 0:
-            raise ValueError(f"canary.steps must increase within (0, 100] and end at 100, got {steps}")
-        if self.strategy == "canary" and not any(50 <= step < 100 for step in steps):
-            raise ValueError(
-                f"canary.steps {steps} need one from 50 to 99: latency is judged where the canary carries at least "
-                "the stable's load (a lightly loaded server answers slower whatever its version)"
-            )
-        if self.bake_seconds > self.max_bake_seconds:
-            raise ValueError(
-                f"bake_seconds ({self.bake_seconds:g}) exceeds max_bake_seconds ({self.max_bake_seconds:g})"
-            )
+    def _plan(self) -> DeploymentConfig:
+        self.release_plan()  # the engine's own checks of steps and bakes
         if self.platform == "aws":
             if self.canary.shadow_percent:
                 raise ValueError("canary.shadow_percent: an Application Load Balancer cannot mirror traffic; use 0")
@@ -316,7 +320,8 @@ class DeploymentConfig(_Strict):
     def _decidable(self) -> DeploymentConfig:
         from ml_assets.rollout.planning import undecidable  # scipy: only when a config is checked
 
-        problem = undecidable(self.release_plan(), self.expected_requests_per_second, self.analysis.expected_error_rate)
+        plan, rps = self.release_plan(), self.expected_requests_per_second
+        problem = undecidable(plan, rps, self.analysis.expected_error_rate)
         if problem:
             raise ValueError(f"analysis: {problem}")
         return self

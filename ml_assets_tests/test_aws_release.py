@@ -22,6 +22,7 @@ from ml_assets_tests.aws_fixtures import (
     platform,
     provision,
 )
+from ml_assets_tests.crashing import Crash, DyingStore, at_phase
 
 MODEL = "fraud_detector"
 ANALYSIS = AnalysisConfig(error_rate_margin=0.05, latency_ratio_margin=1.5, score_ks_margin=0.3)
@@ -224,10 +225,6 @@ def test_shadow_traffic_is_refused_on_an_alb(endpoint: str) -> None:
         backend.set_mirror("green", 10)
 
 
-class Crash(BaseException):
-    """The deployment run dies here: nothing in the engine catches it, as when the task is stopped."""
-
-
 def test_production_answers_after_a_run_killed_at_any_transition(endpoint: str) -> None:
     """Kill the release at each kind of transition in turn; after the next run's reconcile the listener forwards
     only to a colour whose service runs with healthy targets."""
@@ -238,18 +235,9 @@ def test_production_answers_after_a_run_killed_at_any_transition(endpoint: str) 
     phases = ("started", "launched", "healthy", "weights", "analysis:step 10%", "passed", "retired", "promoted")
     for number, phase in enumerate(phases):
         simulator = TrafficSimulator(endpoint, names, seed=number)
-        engine = engine_for(endpoint, "canary", simulator, store)
-        save = store.save
-
-        def save_then_die(state, phase=phase, save=save) -> None:
-            save(state)
-            if state.phase == phase:
-                raise Crash(phase)
-
-        store.save = save_then_die
+        engine = engine_for(endpoint, "canary", simulator, DyingStore(store, at_phase(phase)))
         with TaskRegistrar(endpoint, names), pytest.raises(Crash):
             engine.release(ModelRef(MODEL, str(number + 2)))
-        store.save = save
         with TaskRegistrar(endpoint, names):
             reconciled = engine_for(endpoint, "canary", simulator, store).reconcile()  # the next run, first thing
             backend = platform(endpoint).backend("production")

@@ -23,6 +23,7 @@ from ml_assets.rollout.clock import SystemClock
 from ml_assets.rollout.engine import ReleasePlan, RolloutEngine
 from ml_assets.rollout.state import PROMOTED, ROLLED_BACK
 from ml_assets.serving.replay import BackgroundReplay
+from ml_assets_tests.crashing import Crash, DyingStore, at_phase
 from ml_assets_tests.serving_fixtures import as_records, free_port, synthetic
 
 pytestmark = pytest.mark.pipeline
@@ -193,10 +194,6 @@ RolloutEngine(backend, JsonStateStore(Path({str(home)!r}) / "rollouts"), SystemC
     assert backend.serving() == stable_before and list(backend.read_weights().values()) == [100]
 
 
-class Crash(BaseException):
-    """The deployment run dies here: nothing in the engine catches it, as when the process is killed."""
-
-
 PHASES = ("started", "launched", "healthy", "weights", "analysis:step 50%", "passed", "retired", "promoted")
 
 
@@ -210,15 +207,7 @@ def test_production_answers_after_a_run_killed_at_any_transition(world) -> None:
     )
     outcomes = {}
     for number, phase in enumerate(PHASES):
-        crashing = JsonStateStore(backend.dir.parent.parent / "rollouts")
-        save = crashing.save
-
-        def save_then_die(state, phase=phase, save=save) -> None:
-            save(state)
-            if state.phase == phase:
-                raise Crash(phase)
-
-        crashing.save = save_then_die
+        crashing = DyingStore(store, at_phase(phase))
         version = versions["v2" if number % 2 else "v1"]
         with traffic(backend, records, seconds=60):
             with pytest.raises(Crash):

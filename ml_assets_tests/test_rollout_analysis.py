@@ -149,8 +149,8 @@ def test_an_identical_canary_passes_only_once_there_is_enough_evidence() -> None
     [
         (Behaviour(error_rate=0.08), "failure_rate", "canary fails more often"),
         (Behaviour(error_rate=0.01, client_error_rate=0.08), "failure_rate", "canary fails more often"),
-        (Behaviour(latency_scale=2.0), "latency", "canary slower beyond the margin"),
-        (Behaviour(logit_shift=1.5), "scores", "predictions shifted beyond the margin"),
+        (Behaviour(latency_scale=2.0), "latency", "canary slower, beyond the margin"),
+        (Behaviour(logit_shift=1.5), "scores", "predictions shifted, beyond the margin"),
     ],
 )
 def test_a_degraded_canary_fails_on_the_right_signal(behaviour: Behaviour, metric: str, text: str) -> None:

@@ -3,11 +3,12 @@
 import pytest
 
 from ml_assets.rollout.analysis import AnalysisConfig
-from ml_assets.rollout.backend import ModelRef
+from ml_assets.rollout.backend import Health, ModelRef
 from ml_assets.rollout.clock import FakeClock
 from ml_assets.rollout.engine import ReleasePlan, RolloutEngine
 from ml_assets.rollout.simulator import Behaviour, SimulatedBackend
 from ml_assets.rollout.state import FAILED_OVER, PROMOTED, ROLLED_BACK, MemoryStateStore
+from ml_assets_tests.crashing import Crash, DyingStore, at_phase
 
 V1, V2, V3 = ModelRef("fraud_detector", "1"), ModelRef("fraud_detector", "2"), ModelRef("fraud_detector", "3")
 # Wide margins so that a good release decides within a couple of looks at 200 requests/s.
@@ -135,65 +136,106 @@ def test_blue_green_switches_at_once_and_rolls_back_on_a_breach() -> None:
     assert backend.read_weights() == {"green": 100} and backend.serving() == {"green": V2}
 
 
-class Crash(BaseException):
-    """The run dies: no except clause of the engine catches this, like a killed process."""
-
-
-class CrashingStore(MemoryStateStore):
-    """Dies right after saving the n-th transition of the release under test."""
-
+class CountingStore(MemoryStateStore):
     def __init__(self) -> None:
         super().__init__()
-        self.saves, self.crash_at = 0, None
+        self.saves = 0
 
     def save(self, state) -> None:
         super().save(state)
         self.saves += 1
-        if self.crash_at is not None and self.saves == self.crash_at:
-            raise Crash(state.phase)
+
+
+def released_after_a_minute(store: MemoryStateStore) -> tuple[SimulatedBackend, FakeClock]:
+    backend = SimulatedBackend(rate_per_second=200)
+    clock = FakeClock(on_sleep=backend.traffic)
+    RolloutEngine(backend, store, clock, PLAN, "production").release(V1)
+    clock.sleep(60)
+    return backend, clock
 
 
 def transitions_of_a_release() -> int:
-    backend = SimulatedBackend(rate_per_second=200)
-    store = CrashingStore()
-    engine = RolloutEngine(backend, store, FakeClock(on_sleep=backend.traffic), PLAN, "production")
-    engine.release(V1)
+    store = CountingStore()
+    backend, clock = released_after_a_minute(store)
     before = store.saves
-    engine.release(V2)
+    RolloutEngine(backend, store, clock, PLAN, "production").release(V2)
     return store.saves - before
 
 
 @pytest.mark.parametrize("crash_after", range(1, transitions_of_a_release() + 1))
 def test_production_answers_after_a_run_killed_at_any_transition(crash_after: int) -> None:
-    backend = SimulatedBackend(rate_per_second=200)
-    store = CrashingStore()
-    clock = FakeClock(on_sleep=backend.traffic)
-    engine = RolloutEngine(backend, store, clock, PLAN, "production")
-    engine.release(V1)
-    clock.sleep(60)
-    store.crash_at = store.saves + crash_after
+    store = CountingStore()
+    backend, clock = released_after_a_minute(store)  # the same seeds as the count: the same transitions
+    last = store.saves + crash_after
+    dying = DyingStore(store, lambda state: store.saves == last)
     with pytest.raises(Crash) as died:
-        engine.release(V2)
+        RolloutEngine(backend, dying, clock, PLAN, "production").release(V2)
     phase = str(died.value)
-    store.crash_at = None
-    nxt = RolloutEngine(backend, store, clock, PLAN, "production").release(V3)  # the next run
-    assert nxt.status == PROMOTED, (phase, nxt.reason)
+    # The next run reconciles first: production answers from a running slot right then, before anything new.
+    reconciled = RolloutEngine(backend, store, clock, PLAN, "production").reconcile()
+    assert reconciled.finished and len(answering(backend)) == 1, (phase, reconciled.reason, backend.weights)
+    expected = PROMOTED if phase in ("passed", "retired", "promoted") else ROLLED_BACK
+    assert reconciled.status == expected, (phase, reconciled.reason)
+    nxt = RolloutEngine(backend, store, clock, PLAN, "production").release(V3)
+    assert nxt.status == PROMOTED and nxt.stable_slot is not None, (phase, nxt.reason)  # a canary, not a first
     assert answering(backend) == [nxt.candidate_slot] and backend.serving()[nxt.candidate_slot] == V3
+
+
+def test_a_crash_while_reconcile_finishes_a_promotion_still_finishes_it() -> None:
+    backend, engine, store = setup()
+    with pytest.raises(Crash):
+        RolloutEngine(backend, DyingStore(store, at_phase("passed")), engine.clock, PLAN, "production").release(V2)
+    set_weights = backend.set_weights
+
+    def dies_after_moving(weights: dict[str, int]) -> None:
+        set_weights(weights)
+        raise Crash("reconcile")
+
+    backend.set_weights = dies_after_moving
+    with pytest.raises(Crash):
+        engine.reconcile()
+    backend.set_weights = set_weights
+    assert engine.reconcile().status == PROMOTED and answering(backend) == ["green"]
+
+
+def test_a_dead_stable_slot_is_not_taken_for_a_first_deployment() -> None:
+    backend, engine, _ = setup()
+    backend.behaviours["blue"] = Behaviour(healthy=False)  # production's slot stopped answering
+    state = engine.release(V2)
+    assert state.status == ROLLED_BACK and "the serving slot blue does not answer its health check" in state.reason
+    assert backend.read_weights() == {"blue": 100} and "green" not in backend.serving()  # nothing changed
+
+
+def test_one_lost_health_probe_does_not_fail_over() -> None:
+    backend, engine, _ = setup(error_rate=0.3)
+    health = backend.health
+    lost = {"blue": 1}
+
+    def flaky(slot: str) -> Health:
+        if lost.get(slot):
+            lost[slot] -= 1
+            return Health(False, "timed out")
+        return health(slot)
+
+    restore = engine._restore
+
+    def restore_with_a_lost_probe(state, reason: str) -> None:
+        backend.health = flaky
+        try:
+            restore(state, reason)
+        finally:
+            backend.health = health
+
+    engine._restore = restore_with_a_lost_probe
+    state = engine.release(V2)
+    assert state.status == ROLLED_BACK and lost == {"blue": 0}  # the probe was lost, and retried
+    assert backend.read_weights() == {"blue": 100} and backend.serving() == {"blue": V1}
 
 
 def test_a_run_killed_between_retiring_stable_and_promoted_is_finished_not_undone() -> None:
     backend, engine, store = setup()
-    original = store.save
-
-    def die_after_retire(state) -> None:
-        original(state)
-        if state.phase == "retired":
-            raise Crash("retired")
-
-    store.save = die_after_retire
     with pytest.raises(Crash):
-        engine.release(V2)
-    store.save = original
+        RolloutEngine(backend, DyingStore(store, at_phase("retired")), engine.clock, PLAN, "production").release(V2)
     assert backend.serving() == {"green": V2} and store.load("production").status == "running"
     reconciled = engine.reconcile()
     assert reconciled.status == PROMOTED and "promotion finished" in reconciled.reason
@@ -203,17 +245,9 @@ def test_a_run_killed_between_retiring_stable_and_promoted_is_finished_not_undon
 
 def test_reconcile_never_routes_to_a_slot_that_is_not_running() -> None:
     backend, engine, store = setup()
-    original = store.save
-
-    def die_mid_canary(state) -> None:
-        original(state)
-        if state.phase == "weights" and state.weights.get("green") == 50:
-            raise Crash("weights")
-
-    store.save = die_mid_canary
+    mid_canary = DyingStore(store, lambda state: state.phase == "weights" and state.weights.get("green") == 50)
     with pytest.raises(Crash):
-        engine.release(V2)
-    store.save = original
+        RolloutEngine(backend, mid_canary, engine.clock, PLAN, "production").release(V2)
     backend.retire("blue")  # the stable slot died meanwhile
     backend.weights = {"blue": 50, "green": 50}
     reconciled = engine.reconcile()
@@ -241,7 +275,7 @@ def test_invalid_plans_are_rejected() -> None:
         ReleasePlan(steps=(5, 50))
     with pytest.raises(ValueError, match="must increase"):
         ReleasePlan(steps=(50, 10, 100))
-    with pytest.raises(ValueError, match="bake_seconds <= max_bake_seconds"):
+    with pytest.raises(ValueError, match=r"bake_seconds \(60\) exceeds max_bake_seconds \(30\)"):
         ReleasePlan(bake_seconds=60, max_bake_seconds=30)
 
 

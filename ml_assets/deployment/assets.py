@@ -18,7 +18,7 @@ from ml_assets.resources.reports import ReportStore
 from ml_assets.rollout.backend import REPLAYED_HEADER, ModelRef, ServingBackend, ServingPlatform
 from ml_assets.rollout.clock import SystemClock
 from ml_assets.rollout.engine import RolloutEngine
-from ml_assets.rollout.state import PROMOTED, ROLLED_BACK, RolloutState
+from ml_assets.rollout.state import FAILED_OVER, PROMOTED, RolloutState
 from ml_assets.training.assets import CHAMPION_ALIAS
 
 PREVIOUS_CHAMPION_ALIAS = "previous_champion"
@@ -157,11 +157,13 @@ def build_deployment_assets(config: PipelineConfig) -> list[AssetsDefinition]:
             registry.set_alias(name, CHAMPION_ALIAS, version)
             context.log.info(f"{name} v{version} is the champion ({state.reason})")
         else:
-            if state.status == ROLLED_BACK and served is not None and served != previous:
+            if state.status == FAILED_OVER:  # the stable slot died: the new version serves without a verdict
+                served = version
+            if served is not None and served != previous:
                 registry.set_alias(name, CHAMPION_ALIAS, served)
                 context.log.warning(f"alias {CHAMPION_ALIAS!r} named v{previous} while v{served} serves: moved")
             previous = served
-            context.log.error(f"release of {name} v{version} rolled back: {state.reason}")
+            context.log.error(f"release of {name} v{version} not promoted ({state.status}): {state.reason}")
         record = context.instance.get_run_record_by_id(context.run_id)
         if record is not None and record.start_time:  # the seed's PipelineExecutionTime: data to release
             metrics.put(pipeline_namespace(config.name), PIPELINE_EXECUTION_TIME, time.time() - record.start_time)

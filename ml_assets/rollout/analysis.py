@@ -27,8 +27,15 @@ Signals and their bounds:
 
 One ``alpha`` for the whole release, split explicitly (:func:`split_alpha`): half to the failure rate, a quarter
 to latency, a quarter to scores, and within a signal evenly over its independent sequences and over the two
-arms. Whatever the truth, a wrong verdict (a promotion of a canary worse than a margin, or a rollback of one
-within every margin) needs at least one sequence to miss, which happens with probability at most ``alpha``.
+arms. Whatever the truth, a wrong verdict (a PASS for a canary worse than a margin, or a FAIL for one within
+every margin) needs at least one sequence to miss, which happens with probability at most ``alpha``. What alpha
+does not bound is power: a good canary with too little traffic stays INCONCLUSIVE and its release rolls back at
+the budget (``planning`` says how much traffic a decision needs; the benchmark measures how often that happens).
+
+The sequences assume that, within a scope, each arm's requests are exchangeable: both variants see the same
+traffic mix at each moment, and a shift of that mix during a release (or, for blue-green, between the baseline
+window and the switch) is not modelled. Netflix's count-data test conditions on which arm each event came from and
+so tolerates a shared drift; the per-arm sequences here trade that for margins in points a user can read.
 """
 
 from __future__ import annotations
@@ -149,6 +156,16 @@ def three_way(lower: float, upper: float, margin: float) -> Verdict:
     return Verdict.INCONCLUSIVE
 
 
+def _said(text: str, verdict: Verdict, worse: str) -> str:
+    """A metric's summary with what its verdict means."""
+    meaning = {
+        Verdict.FAIL: f"{worse}, beyond the margin",
+        Verdict.PASS: "within the margin",
+        Verdict.INCONCLUSIVE: "not yet shown either way",
+    }
+    return f"{text}: {meaning[verdict]}"
+
+
 def _finite(value: float) -> float:
     return value if math.isfinite(value) else float("nan")
 
@@ -175,12 +192,7 @@ def failure_rate(stable: ArmEvidence, canary: ArmEvidence, alpha: float, margin:
         f"failures {canary.failure_rate:.2%} of {canary.requests} vs stable {stable.failure_rate:.2%} of "
         f"{stable.requests}: {100 * lower:+.2f} to {100 * upper:+.2f} points (margin {100 * margin:+.2f})"
     )
-    suffix = {
-        Verdict.FAIL: ": canary fails more often, beyond the margin",
-        Verdict.PASS: ": within the margin",
-        Verdict.INCONCLUSIVE: ": not yet shown either way",
-    }[verdict]
-    return MetricResult("failure_rate", verdict, text + suffix, stats)
+    return MetricResult("failure_rate", verdict, _said(text, verdict, "canary fails more often"), stats)
 
 
 def quantile_bounds(counts: np.ndarray, edges: np.ndarray, q: float, alpha: float) -> tuple[float, float, float]:
@@ -231,14 +243,10 @@ def latency(
         f"latency {name} {c_est:.2f} ms ({canary.answered}) vs {s_est:.2f} ms ({stable.answered}): "
         f"ratio x{lower:.2f} to {shown} (margin x{margin:.2f})"
     )
-    suffix = {
-        Verdict.FAIL: ": canary slower beyond the margin",
-        Verdict.PASS: ": within the margin",
-        Verdict.INCONCLUSIVE: ": not yet shown either way",
-    }[verdict]
     if not judged:
-        suffix = ": reported only (judged where the canary carries at least the stable's load)"
-    return MetricResult("latency", verdict, text + suffix, stats, judged)
+        text += ": reported only (judged where the canary carries at least the stable's load)"
+        return MetricResult("latency", verdict, text, stats, judged=False)
+    return MetricResult("latency", verdict, _said(text, verdict, "canary slower"), stats)
 
 
 def ks_bounds(stable_counts: np.ndarray, canary_counts: np.ndarray, alpha: float) -> tuple[float, float, float]:
@@ -286,12 +294,7 @@ def scores(stable: ArmEvidence, canary: ArmEvidence, alpha: float, margin: float
         f"scores KS {observed:.3f} ({canary.scored} vs {stable.scored}), {lower:.3f} to {upper:.3f} "
         f"(margin {margin:.3f}), PSI {psi:.3f}"
     )
-    suffix = {
-        Verdict.FAIL: ": predictions shifted beyond the margin",
-        Verdict.PASS: ": within the margin",
-        Verdict.INCONCLUSIVE: ": not yet shown either way",
-    }[verdict]
-    return MetricResult("scores", verdict, text + suffix, stats)
+    return MetricResult("scores", verdict, _said(text, verdict, "predictions shifted"), stats)
 
 
 def analyze(

@@ -26,6 +26,8 @@ from ml_assets.rollout.state import FAILED_OVER, PROMOTED, ROLLED_BACK, RolloutS
 
 Strategy = Literal["canary", "blue_green", "direct"]  # direct: switch once healthy, no analysis (staging)
 DEFAULT_HEALTH_TIMEOUT_SECONDS = 120.0
+DEFAULT_BAKE_SECONDS, DEFAULT_MAX_BAKE_SECONDS = 10.0, 900.0
+HEALTH_PROBES = 3
 # Phases after which the release's decision is made: a run that dies there is finished, not undone.
 DECIDED_PHASES = ("passed", "retire_delay", "retired")
 
@@ -34,8 +36,8 @@ DECIDED_PHASES = ("passed", "retire_delay", "retired")
 class ReleasePlan:
     strategy: Strategy = "canary"
     steps: tuple[int, ...] = (5, 10, 25, 50, 100)
-    bake_seconds: float = 10.0  # between looks; a step passes at the earliest after one
-    max_bake_seconds: float = 600.0  # a step still inconclusive after this long rolls the release back
+    bake_seconds: float = DEFAULT_BAKE_SECONDS  # between looks; a step passes at the earliest after one
+    max_bake_seconds: float = DEFAULT_MAX_BAKE_SECONDS  # a step still inconclusive after this long rolls back
     shadow_percent: int = 0  # > 0: mirror this share to the candidate first, as a phase of its own
     retire_delay_seconds: float = 0.0
     health_timeout_seconds: float = DEFAULT_HEALTH_TIMEOUT_SECONDS
@@ -43,18 +45,17 @@ class ReleasePlan:
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
     def __post_init__(self) -> None:
-        if not self.steps or self.steps[-1] != 100 or any(not 0 < s <= 100 for s in self.steps):
-            raise ValueError(f"canary steps must be in (0, 100] and end at 100, got {list(self.steps)}")
-        if list(self.steps) != sorted(set(self.steps)):
-            raise ValueError(f"canary steps must increase, got {list(self.steps)}")
-        if self.strategy == "canary" and not any(50 <= s < 100 for s in self.steps):
+        steps = list(self.steps)
+        if not steps or steps[-1] != 100 or steps != sorted(set(steps)) or steps[0] <= 0:
+            raise ValueError(f"canary.steps must increase within (0, 100] and end at 100, got {steps}")
+        if self.strategy == "canary" and not any(50 <= s < 100 for s in steps):
             raise ValueError(
-                f"canary steps {list(self.steps)} need one from 50 to 99 %: latency is judged where the canary "
-                "carries at least the stable's load"
+                f"canary.steps {steps} need one from 50 to 99: latency is judged where the canary carries at least "
+                "the stable's load (a lightly loaded server answers slower whatever its version)"
             )
         if not 0 < self.bake_seconds <= self.max_bake_seconds:
             raise ValueError(
-                f"need 0 < bake_seconds <= max_bake_seconds, got {self.bake_seconds}, {self.max_bake_seconds}"
+                f"bake_seconds ({self.bake_seconds:g}) exceeds max_bake_seconds ({self.max_bake_seconds:g})"
             )
 
     @property
@@ -64,9 +65,10 @@ class ReleasePlan:
             return 1
         return sum(1 for s in self.steps if s < 100) + (1 if self.shadow_percent else 0)
 
-    def judges_latency(self, canary_percent: int) -> bool:
-        """Latency is judged where the canary carries at least the stable's load (see ``analysis``)."""
-        return canary_percent >= 50
+    def judges_latency(self, canary_percent: int, shadow: bool = False) -> bool:
+        """Latency is judged where the canary carries at least the stable's load (see ``analysis``): from a 50 %
+        step, or a shadow phase that mirrors everything (the stable still serves it all)."""
+        return canary_percent >= 100 if shadow else canary_percent >= 50
 
     @property
     def alphas(self) -> MetricAlphas:
@@ -74,8 +76,8 @@ class ReleasePlan:
         if self.strategy != "canary":
             judged = 1
         else:
-            shares = [s for s in self.steps if s < 100] + ([self.shadow_percent] if self.shadow_percent else [])
-            judged = sum(1 for share in shares if self.judges_latency(share))
+            judged = sum(1 for share in self.steps if share < 100 and self.judges_latency(share))
+            judged += 1 if self.shadow_percent and self.judges_latency(self.shadow_percent, shadow=True) else 0
         return split_alpha(self.analysis.alpha, accumulated_scopes=scopes, step_scopes=judged)
 
     @property
@@ -159,13 +161,19 @@ class RolloutEngine:
         state.weights = dict(applied)
         self._record(state, "weights", message=str(dict(applied)), weights=dict(applied))
 
-    def _healthy(self, slot: str | None) -> bool:
+    def _healthy(self, slot: str | None, probes: int = HEALTH_PROBES) -> bool:
+        """Does ``slot`` answer its health check? Probed a few times: one lost probe is not a dead slot."""
         if slot is None:
             return False
-        try:
-            return self.backend.health(slot).healthy
-        except Exception:  # an unreachable slot is not known to be running
-            return False
+        for probe in range(probes):
+            try:
+                if self.backend.health(slot).healthy:
+                    return True
+            except Exception:  # an unreachable slot is not known to be running
+                pass
+            if probe + 1 < probes:
+                self.clock.sleep(self.plan.health_poll_seconds)
+        return False
 
     # -- reconciliation and rollback ---------------------------------------------------------------------------
 
@@ -180,7 +188,10 @@ class RolloutEngine:
             weights = {state.candidate_slot: 100}
             if state.stable_slot is not None:
                 weights[state.stable_slot] = 0
-            self._set_weights(state, weights)
+            # Weights are set without recording a "weights" phase: a second death here must still find the
+            # release decided.
+            self.backend.set_weights(weights)
+            state.weights = self.backend.read_weights()
             if state.stable_slot is not None:
                 self.backend.retire(state.stable_slot)
             state.status = PROMOTED
@@ -188,7 +199,7 @@ class RolloutEngine:
                 f"reconciled: every step had passed before the previous run stopped during '{stopped}'; "
                 "promotion finished"
             )
-            self._record(state, "promoted", message=state.reason)
+            self._record(state, "promoted", message=state.reason, weights=state.weights)
         else:
             self._restore(state, f"reconciled: the previous run stopped during '{stopped}'")
         self.reconciled = state
@@ -204,10 +215,10 @@ class RolloutEngine:
             self.backend.retire(candidate)
             state.status = ROLLED_BACK
         elif stable is not None and self._healthy(candidate):
-            # The stable slot is gone: the candidate is the only thing that can answer.
+            # The stable slot does not answer: the candidate is the only thing that can. The stable slot is left
+            # as it is (not retired), so that an operator, or the next release, can bring it back.
             self.backend.set_weights({candidate: 100, stable: 0})
             state.weights = self.backend.read_weights()
-            self.backend.retire(stable)
             state.status = FAILED_OVER
             reason += f"; the stable slot {stable} is not running, so {candidate} serves as the only healthy slot"
         else:
@@ -227,7 +238,7 @@ class RolloutEngine:
         self.reconcile()
         weights = self.backend.read_weights()
         serving = self.backend.serving()
-        live = [s for s in SLOTS if weights.get(s, 0) > 0 and s in serving and self._healthy(s)]
+        live = [s for s in SLOTS if weights.get(s, 0) > 0 and s in serving]
         stable = max(live, key=lambda s: weights[s], default=None)
         candidate = other_slot(stable) if stable else SLOTS[0]
         now = self.clock.now()
@@ -245,6 +256,11 @@ class RolloutEngine:
         )
         self._record(state, "started", message=f"{model} into {candidate}, stable {state.stable_model or 'none'}")
         try:
+            if stable is not None and not self._healthy(stable):
+                # Nothing changes: a canary needs a running baseline, and a dead one must not pass for "first".
+                raise RolloutAborted(
+                    f"the serving slot {stable} does not answer its health check; bring production back first"
+                )
             self._launch(state, golden_check)
             if stable is None:
                 self._set_weights(state, {candidate: 100})
@@ -292,7 +308,7 @@ class RolloutEngine:
                 raise RolloutAborted(f"golden records: {difference}")
         self._record(state, "healthy", slot=slot, detail=health.detail)
 
-    def _bake(self, state: RolloutState, scope: Scope, label: str, canary_percent: int = 100) -> None:
+    def _bake(self, state: RolloutState, scope: Scope, label: str, judge_latency: bool = True) -> None:
         """Look every bake until the evidence passes or fails; a step that cannot decide in its budget aborts."""
         started = previous = self.clock.now()
         while True:
@@ -301,7 +317,6 @@ class RolloutEngine:
             if now < previous:
                 raise RolloutAborted(f"{label}: the clock went back {previous - now:.1f} s; the bake cannot be timed")
             previous = now
-            judge_latency = self.plan.strategy != "canary" or self.plan.judges_latency(canary_percent)
             result = analyze(scope.pull(), self.plan.analysis, self.plan.alphas, judge_latency)
             state.looks += 1
             elapsed = now - started
@@ -331,7 +346,8 @@ class RolloutEngine:
             self._record(state, "shadow", percent=self.plan.shadow_percent)
             shadow = Scope(Feed(self.backend, stable, started), Feed(self.backend, candidate, started))
             shadow.start_step(started)
-            self._bake(state, shadow, f"shadow {self.plan.shadow_percent}%", self.plan.shadow_percent)
+            percent = self.plan.shadow_percent
+            self._bake(state, shadow, f"shadow {percent}%", self.plan.judges_latency(percent, shadow=True))
             self.backend.set_mirror(None, 0)
         live: Scope | None = None
         for step in self.plan.steps:
@@ -341,7 +357,7 @@ class RolloutEngine:
                 live = Scope(Feed(self.backend, stable, applied), Feed(self.backend, candidate, applied))
             live.start_step(applied)
             if step < 100:
-                self._bake(state, live, f"step {step}%", step)
+                self._bake(state, live, f"step {step}%", self.plan.judges_latency(step))
         state.reason = f"passed {len(self.plan.steps) - 1} canary steps"
 
     def _blue_green(self, state: RolloutState) -> None:

@@ -45,14 +45,6 @@ class Outcomes:
             score=np.asarray(scores, dtype=float),
         )
 
-    def columns(self) -> dict[str, list]:
-        return {
-            "at": self.at.tolist(),
-            "status": self.status.tolist(),
-            "latency_ms": self.latency_ms.tolist(),
-            "score": [None if np.isnan(s) else float(s) for s in self.score],
-        }
-
     def between(self, since: float, until: float = np.inf) -> Outcomes:
         keep = (self.at >= since) & (self.at < until)
         return Outcomes(self.at[keep], self.status[keep], self.latency_ms[keep], self.score[keep])

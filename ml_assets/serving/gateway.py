@@ -64,6 +64,10 @@ def _scores(answer: Any) -> list:
     return []
 
 
+def _is_probability(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0.0 <= value <= 1.0
+
+
 class Gateway:
     def __init__(
         self,
@@ -150,6 +154,9 @@ class Gateway:
                 status = 502  # an answer no client can read is a failure
             else:
                 scores = _scores(answer)
+                if not scores or not all(_is_probability(value) for value in scores):
+                    status = 502  # a scoring answer without a valid score is a failure, whatever its status
+                    scores = []
                 score = scores[0] if scores else None
                 if sampled and scores:
                     self._sample(
@@ -332,7 +339,8 @@ def create_gateway_app(gateway: Gateway, dashboard: Callable[[], dict[str, Any]]
             after, since = int(request.query_params.get("after", 0)), float(request.query_params.get("since", 0))
         except (KeyError, ValueError):
             raise RequestError(422, {"error": "outcomes need slot, and numeric after and since"}) from None
-        return {"epoch": gateway.epoch, **gateway._records(slot).after(after, since)}
+        records = gateway.traffic.get(slot) or VariantTraffic()  # asking about a slot does not create it
+        return {"epoch": gateway.epoch, **records.after(after, since)}
 
     async def get_sample(request: Request) -> Any:
         """The scored-request sample; ``?drain=true`` also starts a new one (each monitoring run sees new traffic)."""

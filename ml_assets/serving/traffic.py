@@ -31,15 +31,10 @@ class VariantTraffic:
         self.records.append((self.total, at, status, latency_ms, score))
 
     def after(self, seq: int, since: float) -> dict[str, Any]:
-        """Records numbered above ``seq`` and stamped at or after ``since``, as columns, with the last number.
-
-        ``lost`` counts records that fell out of the buffer before this reader saw them.
-        """
-        oldest = self.records[0][0] if self.records else self.total + 1
+        """Records numbered above ``seq`` and stamped at or after ``since``, as columns, with the last number."""
         rows = [row for row in self.records if row[0] > seq and row[1] >= since] if self.total > seq else []
         return {
             "last": self.total,
-            "lost": max(0, oldest - seq - 1) if seq else 0,
             "at": [row[1] for row in rows],
             "status": [row[2] for row in rows],
             "latency_ms": [row[3] for row in rows],

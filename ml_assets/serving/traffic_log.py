@@ -106,8 +106,8 @@ def outcome_name(environment: str, slot: str, written: float, host: str) -> str:
 def read_outcomes(
     store: Any, environment: str, slot: str, since: float, read: frozenset[str] = frozenset(), slack: float = 120.0
 ) -> tuple[Outcomes, frozenset[str]]:
-    """Outcomes in objects not yet ``read`` and written after ``since`` (less ``slack``: a server's clock may lag),
-    and the names read so far (the reader's cursor)."""
+    """Outcomes in objects not yet ``read`` and written after ``since`` less ``slack`` (the servers' clocks and the
+    reader's need not agree), and the names read so far (the reader's cursor)."""
     prefix = outcome_prefix(environment, slot)
     start_after = f"{prefix}/{max(since - slack, 0):014.3f}"
     fresh = [entry.name for entry in store.list(prefix, start_after=start_after) if entry.name not in read]

@@ -155,9 +155,10 @@ class AwsBackend:
         unreachable = self._unreachable(slot, since)
         missing = max(0, unreachable - unreachable_counted)
         if missing:
-            now = time.time()
+            # The ALB counts them per minute, late: stamped at ``since``, so that they fall in every scope that
+            # asks from there (the engine's clock and the ALB's need not agree).
             lost = Outcomes(
-                at=np.full(missing, now),
+                at=np.full(missing, since),
                 status=np.full(missing, NO_ANSWER),
                 latency_ms=np.full(missing, np.nan),
                 score=np.full(missing, np.nan),

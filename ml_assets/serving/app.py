@@ -128,7 +128,7 @@ def create_app(
     traffic_log: TrafficLog | None = None,
 ) -> Starlette:
     """The app; ``publisher`` (optional) sends per-second metrics to CloudWatch, ``traffic_log`` (optional) writes
-    a sample of scored records to storage for drift monitoring."""
+    every request's outcome (release analysis) and a sample of scored records (drift monitoring) to storage."""
     metrics = Metrics(scorer, variant)
     identity = {"model": scorer.name, "version": scorer.version, "variant": variant}
 

@@ -1,7 +1,8 @@
 """The model server's CloudWatch metrics: per-second requests, errors, latency and score, per environment and colour.
 
 Requests are folded into one-second statistic sets in memory and flushed by a background thread, so the
-request path never waits on CloudWatch. These are the metrics the AWS release analysis reads.
+request path never waits on CloudWatch. Alarms and the dashboard read them; the release analysis reads every
+request's outcome from the traffic log instead (``traffic_log``).
 """
 
 from __future__ import annotations

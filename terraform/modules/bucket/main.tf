@@ -74,6 +74,22 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
       days_after_initiation = 7
     }
   }
+  dynamic "rule" {
+    for_each = var.expire_prefixes
+    content {
+      id     = "expire-${replace(rule.key, "/", "-")}"
+      status = "Enabled"
+      filter {
+        prefix = rule.key
+      }
+      expiration {
+        days = rule.value
+      }
+      abort_incomplete_multipart_upload {
+        days_after_initiation = 7
+      }
+    }
+  }
 }
 
 resource "aws_s3_bucket_notification" "this" {

@@ -15,3 +15,9 @@ variable "noncurrent_version_days" {
   description = "Days an overwritten or deleted object version is kept."
   type        = number
 }
+
+variable "expire_prefixes" {
+  description = "Objects under these prefixes expire after so many days (e.g. the model servers' request outcomes)."
+  type        = map(number)
+  default     = {}
+}

@@ -155,10 +155,10 @@ def simulate(paths: list[Path], releases: int) -> list[dict]:
     for name in dict.fromkeys(r["config"] for r in results):
         print(f"\n{name}, {releases} releases per scenario")
         print(
-            "| canary | rolled back (95 % interval) | canary requests to decide (median) | good release to 100 % "
-            "(median) | seed rule: rolled back |"
+            "| canary | rolled back (95 % interval) | of which shown worse | canary requests to decide (median) | "
+            "time to decide (median) | promoted: time to 100 % (median) | seed rule: rolled back |"
         )
-        print("|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|")
         for r in (r for r in results if r["config"] == name):
             low, high = r["rolled_back_95"]
             promoted = f"{r['promoted_minutes_median']:.1f} min" if r["promoted_minutes_median"] is not None else "-"

@@ -219,7 +219,8 @@ def test_failed_release_keeps_the_champion(settings: Settings, monkeypatch: pyte
     assert "golden records" in production["reason"] or "canary fails more often" in production["reason"]
     failed = {k[1]: c for k, c in check_results(second).items() if not c.passed}
     assert (
-        set(failed) == {"release_succeeded"} and f"v{champion} still serves" in failed["release_succeeded"].description
+        set(failed) == {"release_succeeded"}
+        and f"rolled back, v{champion} serves" in failed["release_succeeded"].description
     )
     assert registry(settings).version_for_alias("fraud_detector", "champion") == champion  # no alias moved
     status, answer = http("POST", f"{production['url']}/predict", held_out(second)[0])

@@ -198,12 +198,26 @@ def test_a_crash_while_reconcile_finishes_a_promotion_still_finishes_it() -> Non
     assert engine.reconcile().status == PROMOTED and answering(backend) == ["green"]
 
 
-def test_a_dead_stable_slot_is_not_taken_for_a_first_deployment() -> None:
+def test_a_dead_serving_slot_is_replaced_in_the_other_slot() -> None:
     backend, engine, _ = setup()
-    backend.behaviours["blue"] = Behaviour(healthy=False)  # production's slot stopped answering
+    backend.behaviours["blue"] = Behaviour(healthy=False)  # production's slot stopped answering every probe
     state = engine.release(V2)
-    assert state.status == ROLLED_BACK and "the serving slot blue does not answer its health check" in state.reason
-    assert backend.read_weights() == {"blue": 100} and "green" not in backend.serving()  # nothing changed
+    assert state.status == PROMOTED and "the serving slot blue did not answer its health check" in state.reason
+    assert answering(backend) == ["green"] and backend.serving() == {"green": V2}
+    assert not [e for e in state.events if e["phase"].startswith("analysis:")]  # nothing to compare with
+
+
+def test_a_failover_goes_only_to_this_releases_model() -> None:
+    backend, engine, store = setup()
+    with pytest.raises(Crash):  # the run dies right after starting: green still holds nothing of this release
+        RolloutEngine(backend, DyingStore(store, at_phase("started")), engine.clock, PLAN, "production").release(V2)
+    backend.launch("green", V1)  # an older model left in the candidate slot, answering
+    backend.behaviours["blue"] = Behaviour(healthy=False)
+    reconciled = engine.reconcile()
+    assert (
+        reconciled.status == ROLLED_BACK and "neither the stable slot nor this release's candidate" in reconciled.reason
+    )
+    assert backend.read_weights() == {"blue": 100}  # never routed to a model this release did not launch
 
 
 def test_one_lost_health_probe_does_not_fail_over() -> None:

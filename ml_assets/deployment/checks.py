@@ -143,7 +143,8 @@ def build_deployment_checks(config: PipelineConfig) -> list[AssetChecksDefinitio
             severity=AssetCheckSeverity.ERROR,
             description=production_deployment["reason"]
             if promoted
-            else f"rolled back, v{production_deployment['champion']} still serves: {production_deployment['reason']}",
+            else f"{production_deployment['status'].replace('_', ' ')}, v{production_deployment['champion']} "
+            f"serves: {production_deployment['reason']}",
             metadata={"champion": str(production_deployment["champion"])},
         )
 

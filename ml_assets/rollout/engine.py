@@ -7,8 +7,10 @@ back: no data is never a pass, and neither is a clock that jumps (the budget run
 
 Every transition is saved before the next action, so a run that dies mid-release leaves a state that the next
 run reconciles. Reconciling and rolling back route traffic only to a slot that answers its health check right
-then: the stable slot if it still runs, else the candidate; a release whose every step had passed is finished
-rather than undone. Rollback never waits for an analysis: it moves the weights first and reads them back.
+then: the stable slot if it still runs, else the candidate if it serves this release's model (failed over); a
+release whose every step had passed is finished rather than undone. A serving slot that fails every probe is
+replaced by the new version without a comparison (production was down). Rollback never waits for an analysis: it
+moves the weights first and reads them back.
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ class ReleasePlan:
                 f"canary.steps {steps} need one from 50 to 99: latency is judged where the canary carries at least "
                 "the stable's load (a lightly loaded server answers slower whatever its version)"
             )
-        if not 0 < self.bake_seconds <= self.max_bake_seconds:
+        if self.bake_seconds <= 0:
+            raise ValueError(f"bake_seconds must be positive, got {self.bake_seconds:g}")
+        if self.bake_seconds > self.max_bake_seconds:
             raise ValueError(
                 f"bake_seconds ({self.bake_seconds:g}) exceeds max_bake_seconds ({self.max_bake_seconds:g})"
             )
@@ -205,6 +209,13 @@ class RolloutEngine:
         self.reconciled = state
         return state
 
+    def _launched(self, state: RolloutState) -> bool:
+        """Does the candidate slot serve this release's model (not an older one left there)?"""
+        try:
+            return self.backend.serving().get(state.candidate_slot) == state.candidate_model
+        except Exception:
+            return False
+
     def _restore(self, state: RolloutState, reason: str) -> None:
         """Route everything to a slot that answers its health check now: the stable one, else the candidate."""
         self.backend.set_mirror(None, 0)
@@ -214,7 +225,7 @@ class RolloutEngine:
             state.weights = self.backend.read_weights()
             self.backend.retire(candidate)
             state.status = ROLLED_BACK
-        elif stable is not None and self._healthy(candidate):
+        elif stable is not None and self._launched(state) and self._healthy(candidate):
             # The stable slot does not answer: the candidate is the only thing that can. The stable slot is left
             # as it is (not retired), so that an operator, or the next release, can bring it back.
             self.backend.set_weights({candidate: 100, stable: 0})
@@ -225,7 +236,7 @@ class RolloutEngine:
             if stable is None:
                 self.backend.retire(candidate)  # nothing served before: nothing to restore
             else:
-                reason += "; no slot answers its health check, weights left as they were"
+                reason += "; neither the stable slot nor this release's candidate answers: weights left as they were"
             state.weights = self.backend.read_weights()
             state.status = ROLLED_BACK
         state.reason = reason
@@ -256,15 +267,19 @@ class RolloutEngine:
         )
         self._record(state, "started", message=f"{model} into {candidate}, stable {state.stable_model or 'none'}")
         try:
-            if stable is not None and not self._healthy(stable):
-                # Nothing changes: a canary needs a running baseline, and a dead one must not pass for "first".
-                raise RolloutAborted(
-                    f"the serving slot {stable} does not answer its health check; bring production back first"
-                )
+            # A serving slot that fails every probe is down, not slow: there is nothing to compare with, and the
+            # new version (its health and golden records checked) restores service in the other slot.
+            dead = stable is not None and not self._healthy(stable)
             self._launch(state, golden_check)
             if stable is None:
                 self._set_weights(state, {candidate: 100})
                 state.reason = "first deployment: nothing to compare with"
+            elif dead:
+                self._set_weights(state, {candidate: 100, stable: 0})
+                state.reason = (
+                    f"the serving slot {stable} did not answer its health check: nothing to compare with; "
+                    f"{candidate} replaced it after its health and golden checks"
+                )
             elif self.plan.strategy == "direct":
                 self._set_weights(state, {stable: 0, candidate: 100})
                 state.reason = "direct switch after health and golden checks"

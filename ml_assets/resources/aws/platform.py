@@ -99,7 +99,8 @@ class AwsBackend:
         states = self.alb.target_health(self.target_groups[slot])
         desired, running = service.get("desiredCount", 0), service.get("runningCount", 0)
         detail = f"{self.names.service(slot)}: running {running}/{desired}, targets {states or 'none'}"
-        healthy = desired > 0 and running == desired and states.get("healthy", 0) >= desired
+        # Answering, not at full strength: a colour replacing one task still serves (and is where a rollback goes).
+        healthy = desired > 0 and running > 0 and states.get("healthy", 0) >= 1
         return Health(healthy, detail)
 
     def serving(self) -> dict[str, ModelRef]:

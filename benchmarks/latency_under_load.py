@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -24,43 +22,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=25.0, help="replay per weight")
     args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="ml_assets_latency_"))
-    (home / "mlflow").mkdir()
-    os.environ.update({"ML_ASSETS_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow/mlflow.db"})
-
-    import pandas as pd
-    from sklearn.datasets import make_classification
-    from xgboost import XGBClassifier
+    from local_models import registered_models
 
     from ml_assets.resources.local_platform import LocalServingPlatform, free_port
-    from ml_assets.resources.mlflow_registry import MlflowRegistry
-    from ml_assets.rollout.backend import ModelRef
     from ml_assets.serving.replay import BackgroundReplay
 
-    x, y = make_classification(n_samples=3000, n_features=8, weights=[0.95], random_state=0)
-    x = pd.DataFrame(x, columns=[f"f{i}" for i in range(8)])
-    registry = MlflowRegistry(tracking_uri=os.environ["MLFLOW_TRACKING_URI"], artifact_root=str(home / "artifacts"))
-    model = XGBClassifier(n_estimators=40, max_depth=4, random_state=0).fit(x, y)
-    version = registry.log_model(
-        experiment="latency",
-        run_name="same",
-        model=model,
-        registered_model_name="latency",
-        params={},
-        metrics={},
-        tags={},
-        input_example=x.head(3),
-    ).version
+    home, versions, records = registered_models("ml_assets_latency_", {"same": {}})
+    model = versions["same"]
     backend = LocalServingPlatform(home=str(home), staging_port=free_port(), production_port=free_port()).backend(
         "production"
     )
-    records = [{k: float(v) for k, v in row.items()} for row in x.head(1000).to_dict(orient="records")]
     print(f"cores: {os.cpu_count()}; one model in both slots; 100 requests/s for {args.seconds:g} s per weight")
     print("| green's weight | slot | requests | server time p10 / p50 / p90 (ms) |")
     print("|---|---|---|---|")
     try:
-        backend.launch("blue", ModelRef("latency", version))
-        backend.launch("green", ModelRef("latency", version))
+        backend.launch("blue", model)
+        backend.launch("green", model)
         for weight in (5, 25, 50):
             backend.set_weights({"blue": 100 - weight, "green": weight})
             started = time.time()

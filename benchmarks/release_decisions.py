@@ -172,45 +172,20 @@ def simulate(paths: list[Path], releases: int) -> list[dict]:
 
 def real_processes() -> list[dict]:
     """Three releases through the real gateway and model servers with fraud.yaml's plan."""
-    import tempfile
-
-    from xgboost import XGBClassifier
-
-    home = Path(tempfile.mkdtemp(prefix="ml_assets_release_bench_"))
-    (home / "mlflow").mkdir()
-    os.environ.update({"ML_ASSETS_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow/mlflow.db"})
-    import pandas as pd
-    from sklearn.datasets import make_classification
+    from local_models import registered_models
 
     from ml_assets.resources.local_platform import LocalServingPlatform, free_port
-    from ml_assets.resources.mlflow_registry import MlflowRegistry
     from ml_assets.resources.rollout_state import JsonStateStore
     from ml_assets.rollout.clock import SystemClock
     from ml_assets.serving.replay import BackgroundReplay
 
-    x, y = make_classification(n_samples=4000, n_features=8, weights=[0.95], random_state=0)
-    x = pd.DataFrame(x, columns=[f"f{i}" for i in range(8)])
-    registry = MlflowRegistry(tracking_uri=os.environ["MLFLOW_TRACKING_URI"], artifact_root=str(home / "artifacts"))
-    versions = {}
-    for label, params in {"stable": {}, "good": {}, "errors": {}, "shifted": {"scale_pos_weight": 30}}.items():
-        model = XGBClassifier(n_estimators=40, max_depth=4, random_state=0, **params).fit(x, y)
-        registered = registry.log_model(
-            experiment="bench",
-            run_name=label,
-            model=model,
-            registered_model_name="bench",
-            params={},
-            metrics={},
-            tags={},
-            input_example=x.head(3),
-        )
-        versions[label] = ModelRef("bench", registered.version)
+    variants = {"stable": {}, "good": {}, "errors": {}, "shifted": {"scale_pos_weight": 30}}
+    home, versions, records = registered_models("ml_assets_release_bench_", variants)
     os.environ["ML_ASSETS_CHAOS"] = json.dumps({f"bench/{versions['errors'].version}": {"error_rate": 0.05}})
     plan = load_config(SHIPPED[0]).deployment.release_plan()
     platform = LocalServingPlatform(home=str(home), staging_port=free_port(), production_port=free_port())
     backend = platform.backend("production")
     store = JsonStateStore(home / "rollouts")
-    records = [{k: float(v) for k, v in row.items()} for row in x.head(2000).to_dict(orient="records")]
     results = []
     try:
         engine = RolloutEngine(backend, store, SystemClock(), plan, "production")

@@ -18,7 +18,7 @@ Signals and their bounds:
 - latency, as a ratio of a quantile (the median by default): each arm's quantile has a confidence sequence from
   the binomial count of observations below it; the ratio is at most canary-upper / stable-lower. Latency depends
   on load as much as on the version (``benchmarks/latency_under_load.py``: on a 2-core machine one model served
-  its median request in 2.9 ms at 5 % of the traffic against 0.6 ms at 95 %, and alike at 50/50 %), so it is
+  its median request in 3.3 ms at 5 % of the traffic against 0.5 ms at 95 %, and alike at 50/50 %), so it is
   judged only where the canary carries at least the stable's load (canary steps from 50 %, a full shadow mirror,
   blue-green after the switch) and reported elsewhere.
 - prediction scores, as the Kolmogorov-Smirnov distance between the two score distributions: each arm's

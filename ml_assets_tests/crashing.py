@@ -30,40 +30,45 @@ def at_phase(phase: str) -> Callable[[RolloutState], bool]:
     return lambda state: state.phase == phase
 
 
-KINDS = ("started", "launched", "healthy", "weights", "analysis", "passed", "retired", "promoted")
+KINDS = ("started", "launched", "healthy", "weights", "analysis", "weights 100%", "passed", "retired", "promoted")
 
 
-def kind_of(phase: str) -> str:
-    return phase.split(":")[0]
+def kind_of(state: RolloutState) -> str:
+    """The kind of the transition just saved; the switch of all traffic to the candidate is a kind of its own."""
+    if state.phase == "weights" and state.weights.get(state.candidate_slot) == 100:
+        return "weights 100%"
+    return state.phase.split(":")[0]
 
 
 class Kill:
     """Dies at the n-th save of the run, or at the first save of a kind of transition; remembers what it saw."""
 
     def __init__(self, n: int | None = None, kind: str | None = None) -> None:
-        self.n, self.kind, self.phases, self.died = n, kind, [], False
+        self.n, self.kind, self.kinds, self.died, self.completed = n, kind, [], False, False
 
     def __call__(self, state: RolloutState) -> bool:
-        self.phases.append(state.phase)
-        hit = len(self.phases) == self.n if self.n else kind_of(state.phase) == self.kind
+        self.kinds.append(kind_of(state))
+        hit = len(self.kinds) == self.n if self.n else self.kinds[-1] == self.kind
         self.died = self.died or hit
         return hit
 
     @property
     def at(self) -> str:
-        return kind_of(self.phases[-1])
+        return self.kinds[-1]
 
 
-def every_transition(killed: dict[str, set[str]]) -> Iterator[Kill]:
-    """Kills after the 1st, 2nd, ... saved transition until a release completes, then at each kind of transition
-    that this sequence missed (the number of looks varies between releases); ``killed`` maps kinds to outcomes."""
-    n = 0
-    while True:
-        n += 1
+def every_transition(killed: dict[str, set[str]], limit: int = 40) -> Iterator[Kill]:
+    """Kills after the 1st, 2nd, ... saved transition until a release is promoted without being killed (a release
+    that rolls back on its own does not end the sequence), then at each kind of transition the sequence missed
+    (the number of looks varies between releases), three tries each. The caller marks ``completed`` on a kill
+    whose release was promoted, and fills ``killed`` (kind -> outcomes)."""
+    for n in range(1, limit + 1):
         kill = Kill(n=n)
         yield kill
-        if not kill.died:
+        if kill.completed:
             break
     for kind in KINDS:
-        if kind not in killed:
+        for _ in range(3):
+            if kind in killed:
+                break
             yield Kill(kind=kind)

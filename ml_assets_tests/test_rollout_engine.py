@@ -198,13 +198,43 @@ def test_a_crash_while_reconcile_finishes_a_promotion_still_finishes_it() -> Non
     assert engine.reconcile().status == PROMOTED and answering(backend) == ["green"]
 
 
-def test_a_dead_serving_slot_is_replaced_in_the_other_slot() -> None:
+def test_a_dead_serving_slot_is_replaced_but_not_promoted() -> None:
     backend, engine, _ = setup()
     backend.behaviours["blue"] = Behaviour(healthy=False)  # production's slot stopped answering every probe
     state = engine.release(V2)
-    assert state.status == PROMOTED and "the serving slot blue did not answer its health check" in state.reason
-    assert answering(backend) == ["green"] and backend.serving() == {"green": V2}
+    assert state.status == FAILED_OVER and "the serving slot blue did not answer its health check" in state.reason
+    assert answering(backend) == ["green"] and backend.serving() == {"blue": V1, "green": V2}  # blue kept
     assert not [e for e in state.events if e["phase"].startswith("analysis:")]  # nothing to compare with
+
+
+def test_a_serving_slot_that_recovers_during_the_launch_gets_its_canary() -> None:
+    backend, engine, _ = setup()
+    backend.behaviours["blue"] = Behaviour(healthy=False)  # a blip: blue is back once green has launched
+    launch = backend.launch
+
+    def launch_while_blue_recovers(slot: str, model: ModelRef) -> None:
+        launch(slot, model)
+        backend.behaviours["blue"] = Behaviour()
+
+    backend.launch = launch_while_blue_recovers
+    state = engine.release(V2)
+    assert state.status == PROMOTED and [e for e in state.events if e["phase"].startswith("analysis:")]
+
+
+def test_a_rejected_candidate_never_takes_production_from_a_dead_stable() -> None:
+    backend, engine, _ = setup(error_rate=0.4)
+    traffic = backend.traffic
+
+    def stable_dies_during_the_canary(start: float, end: float) -> None:
+        traffic(start, end)
+        if backend.weights.get("green"):
+            backend.behaviours["blue"] = Behaviour(healthy=False)
+
+    engine.clock.on_sleep = stable_dies_during_the_canary
+    state = engine.release(V2)
+    assert state.status == ROLLED_BACK and "canary fails more often" in state.reason
+    assert "neither the stable slot nor an unrejected candidate answers" in state.reason
+    assert backend.read_weights().get("green", 0) < 100
 
 
 def test_a_failover_goes_only_to_this_releases_model() -> None:
@@ -215,7 +245,7 @@ def test_a_failover_goes_only_to_this_releases_model() -> None:
     backend.behaviours["blue"] = Behaviour(healthy=False)
     reconciled = engine.reconcile()
     assert (
-        reconciled.status == ROLLED_BACK and "neither the stable slot nor this release's candidate" in reconciled.reason
+        reconciled.status == ROLLED_BACK and "neither the stable slot nor an unrejected candidate" in reconciled.reason
     )
     assert backend.read_weights() == {"blue": 100}  # never routed to a model this release did not launch
 
@@ -233,10 +263,10 @@ def test_one_lost_health_probe_does_not_fail_over() -> None:
 
     restore = engine._restore
 
-    def restore_with_a_lost_probe(state, reason: str) -> None:
+    def restore_with_a_lost_probe(state, reason: str, **options) -> None:
         backend.health = flaky
         try:
-            restore(state, reason)
+            restore(state, reason, **options)
         finally:
             backend.health = health
 

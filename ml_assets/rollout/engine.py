@@ -8,8 +8,9 @@ back: no data is never a pass, and neither is a clock that jumps (the budget run
 Every transition is saved before the next action, so a run that dies mid-release leaves a state that the next
 run reconciles. Reconciling and rolling back route traffic only to a slot that answers its health check right
 then: the stable slot if it still runs, else the candidate if it serves this release's model (failed over); a
-release whose every step had passed is finished rather than undone. A serving slot that fails every probe is
-replaced by the new version without a comparison (production was down). Rollback never waits for an analysis: it
+release whose every step had passed is finished rather than undone. A rejected candidate never takes production.
+A serving slot that still fails every probe once the new version is launched is replaced by it without a
+comparison (production was down; status failed_over, the old slot kept). Rollback never waits for an analysis: it
 moves the weights first and reads them back.
 """
 
@@ -91,7 +92,11 @@ class ReleasePlan:
 
 
 class RolloutAborted(Exception):
-    """Raised inside a strategy to roll back with a reason."""
+    """Raised inside a strategy to roll back with a reason: the candidate is rejected."""
+
+
+def _live(weights: dict[str, int]) -> dict[str, int]:
+    return {slot: weight for slot, weight in weights.items() if weight}
 
 
 GoldenCheck = Callable[[str], str | None]  # slot -> None when its predictions match, else the difference
@@ -196,6 +201,10 @@ class RolloutEngine:
             # release decided.
             self.backend.set_weights(weights)
             state.weights = self.backend.read_weights()
+            if _live(state.weights) != {state.candidate_slot: 100}:
+                self._restore(state, f"reconciled: the router applies {state.weights}, not the finished promotion")
+                self.reconciled = state
+                return state
             if state.stable_slot is not None:
                 self.backend.retire(state.stable_slot)
             state.status = PROMOTED
@@ -216,16 +225,21 @@ class RolloutEngine:
         except Exception:
             return False
 
-    def _restore(self, state: RolloutState, reason: str) -> None:
-        """Route everything to a slot that answers its health check now: the stable one, else the candidate."""
+    def _restore(self, state: RolloutState, reason: str, rejected: bool = False) -> None:
+        """Route everything to a slot that answers its health check now: the stable one, else the candidate if it
+        serves this release's model and was not ``rejected`` (shown worse, failed its golden records, ran out of
+        budget: a model judged unfit never takes production, even from a dead stable slot)."""
         self.backend.set_mirror(None, 0)
         stable, candidate = state.stable_slot, state.candidate_slot
         if self._healthy(stable):
             self.backend.set_weights({stable: 100, candidate: 0})
             state.weights = self.backend.read_weights()
-            self.backend.retire(candidate)
+            if _live(state.weights) == {stable: 100}:
+                self.backend.retire(candidate)
+            else:
+                reason += f"; the router applies {state.weights}: {candidate} left running"
             state.status = ROLLED_BACK
-        elif stable is not None and self._launched(state) and self._healthy(candidate):
+        elif stable is not None and not rejected and self._launched(state) and self._healthy(candidate):
             # The stable slot does not answer: the candidate is the only thing that can. The stable slot is left
             # as it is (not retired), so that an operator, or the next release, can bring it back.
             self.backend.set_weights({candidate: 100, stable: 0})
@@ -236,7 +250,7 @@ class RolloutEngine:
             if stable is None:
                 self.backend.retire(candidate)  # nothing served before: nothing to restore
             else:
-                reason += "; neither the stable slot nor this release's candidate answers: weights left as they were"
+                reason += "; neither the stable slot nor an unrejected candidate answers: weights left as they were"
             state.weights = self.backend.read_weights()
             state.status = ROLLED_BACK
         state.reason = reason
@@ -267,19 +281,22 @@ class RolloutEngine:
         )
         self._record(state, "started", message=f"{model} into {candidate}, stable {state.stable_model or 'none'}")
         try:
-            # A serving slot that fails every probe is down, not slow: there is nothing to compare with, and the
-            # new version (its health and golden records checked) restores service in the other slot.
-            dead = stable is not None and not self._healthy(stable)
             self._launch(state, golden_check)
+            # Asked again after the launch (minutes, on ECS): a slot that was only slow meanwhile gets its canary.
+            if stable is not None and not self._healthy(stable):
+                # Production is down and there is nothing to compare with: the new version (health and golden
+                # records checked) restores service, but it is not promoted on evidence, and the old slot stays.
+                self._set_weights(state, {candidate: 100, stable: 0})
+                state.status = FAILED_OVER
+                state.reason = (
+                    f"the serving slot {stable} did not answer its health check: {candidate} took production after "
+                    f"its health and golden checks, without a comparison; {stable} is left for an operator"
+                )
+                self._record(state, FAILED_OVER, message=state.reason, weights=state.weights)
+                return state
             if stable is None:
                 self._set_weights(state, {candidate: 100})
                 state.reason = "first deployment: nothing to compare with"
-            elif dead:
-                self._set_weights(state, {candidate: 100, stable: 0})
-                state.reason = (
-                    f"the serving slot {stable} did not answer its health check: nothing to compare with; "
-                    f"{candidate} replaced it after its health and golden checks"
-                )
             elif self.plan.strategy == "direct":
                 self._set_weights(state, {stable: 0, candidate: 100})
                 state.reason = "direct switch after health and golden checks"
@@ -288,7 +305,7 @@ class RolloutEngine:
             else:
                 self._blue_green(state)
         except RolloutAborted as abort:
-            self._restore(state, str(abort))
+            self._restore(state, str(abort), rejected=True)
             return state
         except Exception as error:  # any backend failure mid-release: traffic back to stable, then re-raise
             self._restore(state, f"{type(error).__name__}: {error}")

@@ -115,8 +115,11 @@ def first_phase(plan: ReleasePlan, requests_per_second: float) -> tuple[str, flo
     return name, requests_per_second * share, lambda n: round(n * stable_per_canary)
 
 
-def estimates(plan: ReleasePlan, requests_per_second: float, error_rate: float) -> tuple[str, list[Estimate]]:
-    """The first analysed phase and what a good canary needs there, per signal."""
+def estimates(
+    plan: ReleasePlan, requests_per_second: float, error_rate: float, cautious: bool = True
+) -> tuple[str, list[Estimate]]:
+    """The first analysed phase and what a good canary needs there, per signal (``cautious``: the 99 % figures
+    too, which need SciPy)."""
     alphas, analysis = plan.alphas, plan.analysis
     phase, canary_rps, stable_count = first_phase(plan, requests_per_second)
     margin, ks = analysis.error_rate_margin, analysis.score_ks_margin
@@ -125,14 +128,14 @@ def estimates(plan: ReleasePlan, requests_per_second: float, error_rate: float) 
         f"showing the failure rate at most {100 * margin:+.2f} points worse (stable {error_rate:.1%})",
         canary_rps,
         failure_rate_requests(margin, error_rate, alphas.failure_rate, stable_count, 0.5),
-        failure_rate_requests(margin, error_rate, alphas.failure_rate, stable_count, 0.99),
+        failure_rate_requests(margin, error_rate, alphas.failure_rate, stable_count, 0.99) if cautious else None,
     )
     scores = Estimate(
         "scores",
         f"showing the score distribution within KS {ks:.2f}",
         canary_rps * (1 - error_rate),
         scores_requests(ks, alphas.scores, stable_count),
-        scores_requests(ks, alphas.scores, stable_count, cautious=True),
+        scores_requests(ks, alphas.scores, stable_count, cautious=True) if cautious else None,
     )
     return phase, [failure, scores]
 
@@ -141,25 +144,7 @@ def undecidable(plan: ReleasePlan, requests_per_second: float, error_rate: float
     """Why a typical good release cannot pass its first phase within the budget, with the arithmetic; or None."""
     if plan.strategy == "direct":
         return None
-    phase, canary_rps, stable_count = first_phase(plan, requests_per_second)
-    analysis, alphas = plan.analysis, plan.alphas
-    found = [
-        Estimate(
-            "failure_rate",
-            f"showing the failure rate at most {100 * analysis.error_rate_margin:+.2f} points worse "
-            f"(stable {error_rate:.1%})",
-            canary_rps,
-            failure_rate_requests(analysis.error_rate_margin, error_rate, alphas.failure_rate, stable_count),
-            None,
-        ),
-        Estimate(
-            "scores",
-            f"showing the score distribution within KS {analysis.score_ks_margin:.2f}",
-            canary_rps * (1 - error_rate),
-            scores_requests(analysis.score_ks_margin, alphas.scores, stable_count),
-            None,
-        ),
-    ]
+    phase, found = estimates(plan, requests_per_second, error_rate, cautious=False)
     budget = plan.max_bake_seconds
     slow = [e for e in found if e.seconds(e.typical) > budget]
     if not slow:

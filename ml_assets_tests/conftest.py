@@ -44,9 +44,9 @@ def fast_deployment() -> dict[str, Any]:
     return {
         "canary": {"steps": [50, 100]},
         "bake_seconds": 2,
-        "max_bake_seconds": 60,
+        "max_bake_seconds": 120,
         # Wide margins: evidence within a few looks at 60 requests/s to the canary.
-        "analysis": {"error_rate_margin": 0.1, "latency_ratio_margin": 2.0, "score_ks_margin": 0.35},
+        "analysis": {"error_rate_margin": 0.1, "latency_ratio_margin": 4.0, "score_ks_margin": 0.35},
         "load_test": {
             "requests": 300,
             "concurrency": 4,

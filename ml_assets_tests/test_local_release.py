@@ -28,10 +28,11 @@ from ml_assets_tests.serving_fixtures import as_records, free_port, synthetic
 
 pytestmark = pytest.mark.pipeline
 NAME = "release_test"
-# Wide margins, so that a good release shows them within a few looks of 120 requests/s.
-ANALYSIS = AnalysisConfig(error_rate_margin=0.1, latency_ratio_margin=2.0, score_ks_margin=0.35)
+# Wide margins, so that a good release shows them within a few looks of 120 requests/s, also on a loaded machine
+# (latency spreads under load; the slow version below is 30x slower).
+ANALYSIS = AnalysisConfig(error_rate_margin=0.1, latency_ratio_margin=4.0, score_ks_margin=0.35)
 PLAN = ReleasePlan(
-    steps=(25, 50, 100), bake_seconds=2.0, max_bake_seconds=60, health_timeout_seconds=60, analysis=ANALYSIS
+    steps=(25, 50, 100), bake_seconds=2.0, max_bake_seconds=120, health_timeout_seconds=60, analysis=ANALYSIS
 )
 
 
@@ -96,7 +97,7 @@ def ensure_stable(backend, store, versions) -> dict:
     return backend.serving()
 
 
-def traffic(backend, records, seconds: float = 60) -> BackgroundReplay:
+def traffic(backend, records, seconds: float = 150) -> BackgroundReplay:
     return BackgroundReplay(f"{backend.url}/predict", records, rate=120, max_seconds=seconds, max_requests=20_000)
 
 
@@ -133,7 +134,7 @@ def test_killed_canary_rolls_back_without_client_errors(world) -> None:
     stable_before = ensure_stable(backend, store, versions)
     slot = next(s for s in ("blue", "green") if s not in stable_before)
     plan = ReleasePlan(
-        steps=(50, 100), bake_seconds=3.0, max_bake_seconds=60, health_timeout_seconds=60, analysis=ANALYSIS
+        steps=(50, 100), bake_seconds=3.0, max_bake_seconds=120, health_timeout_seconds=60, analysis=ANALYSIS
     )
     rollout = engine(backend, store, plan)
 
@@ -200,12 +201,12 @@ def test_production_answers_after_a_run_killed_at_any_transition(world) -> None:
     _, backend, store, versions, records = world
     ensure_stable(backend, store, versions)
     plan = ReleasePlan(
-        steps=(50, 100), bake_seconds=2.0, max_bake_seconds=60, health_timeout_seconds=60, analysis=ANALYSIS
+        steps=(50, 100), bake_seconds=2.0, max_bake_seconds=120, health_timeout_seconds=60, analysis=ANALYSIS
     )
     outcomes: dict[str, set[str]] = {}
     for number, kill in enumerate(every_transition(outcomes)):
         version = versions["v2" if number % 2 else "v1"]
-        with traffic(backend, records, seconds=60):
+        with traffic(backend, records, seconds=150):
             try:
                 done = engine(backend, DyingStore(store, kill), plan).release(version)
             except Crash:
@@ -231,7 +232,7 @@ def test_blue_green_switch_under_load_drops_no_request(world) -> None:
     _, backend, store, versions, records = world
     ensure_stable(backend, store, versions)
     plan = ReleasePlan(
-        strategy="blue_green", bake_seconds=2.0, max_bake_seconds=60, health_timeout_seconds=60, analysis=ANALYSIS
+        strategy="blue_green", bake_seconds=2.0, max_bake_seconds=120, health_timeout_seconds=60, analysis=ANALYSIS
     )
     with traffic(backend, records, seconds=40) as load:
         time.sleep(8)  # the stable colour's traffic before the switch is the baseline

@@ -38,9 +38,9 @@ $(DAGSTER_HOME)/dagster.yaml:
 
 demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## generate data, release a model, send traffic, monitor it, print a summary
 	$(BIN)/ml-assets generate-data
-	$(BIN)/dagster asset materialize -m ml_assets.definitions --select '*production_deployment,data_profile'
+	$(BIN)/ml-assets materialize --select '*production_deployment,data_profile'
 	$(BIN)/ml-assets traffic --requests 2000 --rate 100
-	$(BIN)/dagster asset materialize -m ml_assets.definitions --select 'production_traffic,drift_report,pipeline_health'
+	$(BIN)/ml-assets materialize --select 'production_traffic,drift_report,pipeline_health'
 	@$(BIN)/ml-assets summary
 
 browser:  ## Debian's Chromium, for the dashboard test (installed once, as root)

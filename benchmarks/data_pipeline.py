@@ -22,6 +22,7 @@ from ml_assets.data.expectations import plan_suite
 from ml_assets.data.schema import concat_sources, conform
 from ml_assets.features import build_features
 from ml_assets.resources.landing import LandingFolder
+from ml_assets.resources.reports import ReportStore
 from ml_assets.resources.validation import GreatExpectationsValidator
 from ml_assets.settings import DEFAULT_CONFIG
 from ml_assets.simulate import SimulationSpec, simulate_days
@@ -63,7 +64,7 @@ def main() -> None:
             return concat_sources([(p.name, conform(landing.read(p)[0], schema, p.name)) for p in landing.files()])
 
         raw = _median("load + conform landing files", load, args.repeats, 10)
-        validator = GreatExpectationsValidator(docs_dir=os.path.join(tmp, "docs"))
+        validator = GreatExpectationsValidator(reports=ReportStore(location=os.path.join(tmp, "reports")))
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
         def validate() -> None:

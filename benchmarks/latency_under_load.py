@@ -29,9 +29,9 @@ def main() -> None:
 
     home, versions, records = registered_models("ml_assets_latency_", {"same": {}})
     model = versions["same"]
-    backend = LocalServingPlatform(home=str(home), staging_port=free_port(), production_port=free_port()).backend(
-        "production"
-    )
+    backend = LocalServingPlatform(
+        home=str(home), host="127.0.0.1", staging_port=free_port(), production_port=free_port()
+    ).backend("production")
     print(f"cores: {os.cpu_count()}; one model in both slots; 100 requests/s for {args.seconds:g} s per weight")
     print("| green's weight | slot | requests | server time p10 / p50 / p90 (ms) |")
     print("|---|---|---|---|")

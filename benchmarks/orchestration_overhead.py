@@ -31,8 +31,9 @@ def run_direct() -> None:
     from ml_assets.features.assets import build_feature_assets
     from ml_assets.resources import build_resources
     from ml_assets.settings import load_settings
-    from ml_assets.training.assets import build_candidate_asset, build_model_asset, model_asset_name
+    from ml_assets.training.assets import build_candidate_asset, build_model_asset
     from ml_assets.training.checks import build_model_checks
+    from ml_assets.training.constants import model_asset_name
 
     settings = load_settings()
     config = load_config(settings.config_path)

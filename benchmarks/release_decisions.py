@@ -7,7 +7,7 @@ The stable variant fails 1 % of requests; canaries are identical (false rollback
 of 5xx, +5 points of 4xx on valid requests, 1.5x or 2x latency, or scores shifted on the logit scale to PSI 0.1
 (moderate: not a failure by design) or PSI 0.25. Printed per scenario: the rollback rate with its 95 % Wilson
 interval, the median canary requests until the decision, and for promoted releases the median time to 100 %.
-The seed's rule (30 samples per stage, fail on +2 points of errors or +50 % mean latency) runs on the same
+A fixed-sample rule (30 samples per stage, fail on +2 points of errors or +50 % mean latency) runs on the same
 scenarios for comparison.
 
 --real adds releases through the real gateway and model-server processes on 127.0.0.1 (fraud.yaml's plan,
@@ -102,8 +102,8 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def seed_rule(rng: np.random.Generator, behaviour: Behaviour) -> bool:
-    """The seed tutorial's rule on 30 requests per stage: rolled back?"""
+def fixed_sample_rule(rng: np.random.Generator, behaviour: Behaviour) -> bool:
+    """The fixed-sample rule on 30 requests per stage (+2 points of errors or +50 % mean latency): rolled back?"""
     for _ in range(4):
         stable_errors = (rng.uniform(size=30) < STABLE_ERROR_RATE).mean()
         canary_errors = (rng.uniform(size=30) < behaviour.error_rate + behaviour.client_error_rate).mean()
@@ -120,7 +120,7 @@ def run_scenario(args: tuple[str, ReleasePlan, float, Scenario, int]) -> dict:
     rolled = sum(r for r, _, _, _ in runs)
     low, high = wilson(rolled, releases)
     rng = np.random.default_rng(1)
-    seed_rolled = sum(seed_rule(rng, scenario.behaviour) for _ in range(releases))
+    fixed_rolled = sum(fixed_sample_rule(rng, scenario.behaviour) for _ in range(releases))
     promoted_times = [t for r, _, _, t in runs if not r]
     return {
         "config": config_name,
@@ -132,7 +132,7 @@ def run_scenario(args: tuple[str, ReleasePlan, float, Scenario, int]) -> dict:
         "canary_requests_to_decide_median": statistics.median(n for _, _, n, _ in runs),
         "promoted_minutes_median": statistics.median(promoted_times) / 60 if promoted_times else None,
         "decision_minutes_median": statistics.median(t for _, _, _, t in runs) / 60,
-        "seed_rule_rolled_back": seed_rolled / releases,
+        "fixed_rule_rolled_back": fixed_rolled / releases,
     }
 
 
@@ -156,7 +156,7 @@ def simulate(paths: list[Path], releases: int) -> list[dict]:
         print(f"\n{name}, {releases} releases per scenario")
         print(
             "| canary | rolled back (95 % interval) | of which shown worse | canary requests to decide (median) | "
-            "time to decide (median) | promoted: time to 100 % (median) | seed rule: rolled back |"
+            "time to decide (median) | promoted: time to 100 % (median) | 30-sample rule: rolled back |"
         )
         print("|---|---|---|---|---|---|---|")
         for r in (r for r in results if r["config"] == name):
@@ -165,7 +165,7 @@ def simulate(paths: list[Path], releases: int) -> list[dict]:
             print(
                 f"| {r['scenario']} | {r['rolled_back']:.1%} ({low:.1%}-{high:.1%}) | {r['shown_worse']:.1%} | "
                 f"{r['canary_requests_to_decide_median']:,.0f} | {r['decision_minutes_median']:.1f} min | {promoted} | "
-                f"{r['seed_rule_rolled_back']:.1%} |"
+                f"{r['fixed_rule_rolled_back']:.1%} |"
             )
     return results
 
@@ -183,7 +183,9 @@ def real_processes() -> list[dict]:
     home, versions, records = registered_models("ml_assets_release_bench_", variants)
     os.environ["ML_ASSETS_CHAOS"] = json.dumps({f"bench/{versions['errors'].version}": {"error_rate": 0.05}})
     plan = load_config(SHIPPED[0]).deployment.release_plan()
-    platform = LocalServingPlatform(home=str(home), staging_port=free_port(), production_port=free_port())
+    platform = LocalServingPlatform(
+        home=str(home), host="127.0.0.1", staging_port=free_port(), production_port=free_port()
+    )
     backend = platform.backend("production")
     store = JsonStateStore(home / "rollouts")
     results = []

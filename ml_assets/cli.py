@@ -8,7 +8,9 @@ import os
 import sys
 from pathlib import Path
 
+from ml_assets import environment_variables as env
 from ml_assets.config import ConfigError, PipelineConfig, SklearnDatasetGenerator, TransactionsGenerator, load_config
+from ml_assets.rollout.backend import ENVIRONMENTS
 from ml_assets.settings import Settings, load_settings
 
 
@@ -109,6 +111,18 @@ def release_arithmetic(deployment) -> str:
     return "\n".join(lines)
 
 
+def materialize(args: argparse.Namespace) -> int:
+    """`dagster asset materialize` with one line per asset and check; Dagster's full log kept in a file."""
+    from ml_assets.progress import follow_in_instance
+
+    settings = load_settings()
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    log_path = args.log or settings.home / "logs" / f"materialize-{stamp}.log"
+    command = [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m", "ml_assets.definitions"]
+    command += ["--select", args.select]
+    return follow_in_instance(command, log_path)
+
+
 def summary(args: argparse.Namespace) -> int:
     from ml_assets.reporting import pipeline_summary
 
@@ -186,16 +200,20 @@ def mlflow_server_command(args: argparse.Namespace, environ: dict[str, str]) -> 
     """The `mlflow server` command line, and the same with the password masked (for the log)."""
     from urllib.parse import quote
 
-    store = environ.get("MLFLOW_BACKEND_STORE_URI")
+    from ml_assets import environment_variables as env
+
+    store = env.MLFLOW_BACKEND_STORE_URI.get(environ)
     shown = store
     if not store:
-        missing = [key for key in ("MLFLOW_DB_HOST", "MLFLOW_DB_USER", "MLFLOW_DB_PASSWORD") if not environ.get(key)]
+        required = (env.MLFLOW_DB_HOST, env.MLFLOW_DB_USER, env.MLFLOW_DB_PASSWORD)
+        missing = [variable.name for variable in required if not variable.is_set(environ)]
         if missing:
             raise ValueError(f"set MLFLOW_BACKEND_STORE_URI, or {', '.join(missing)} (with MLFLOW_DB_NAME, PORT)")
-        user, password = quote(environ["MLFLOW_DB_USER"], safe=""), quote(environ["MLFLOW_DB_PASSWORD"], safe="")
+        user = quote(env.MLFLOW_DB_USER.get(environ), safe="")
+        password = quote(env.MLFLOW_DB_PASSWORD.get(environ), safe="")
         where = (
-            f"{environ['MLFLOW_DB_HOST']}:{environ.get('MLFLOW_DB_PORT', '5432')}/"
-            f"{environ.get('MLFLOW_DB_NAME', 'mlflow')}?sslmode=require"
+            f"{env.MLFLOW_DB_HOST.get(environ)}:{env.MLFLOW_DB_PORT.get(environ)}/"
+            f"{env.MLFLOW_DB_NAME.get(environ)}?sslmode=require"
         )
         store, shown = f"postgresql://{user}:{password}@{where}", f"postgresql://{user}:***@{where}"
     command = [
@@ -204,15 +222,15 @@ def mlflow_server_command(args: argparse.Namespace, environ: dict[str, str]) -> 
         "--backend-store-uri",
         store,
         "--artifacts-destination",
-        environ.get("MLFLOW_ARTIFACTS_DESTINATION", "./mlartifacts"),
+        env.MLFLOW_ARTIFACTS_DESTINATION.get(environ),
         "--serve-artifacts",
         "--host",
         args.host,
         "--port",
         str(args.port),
     ]
-    if environ.get("MLFLOW_ALLOWED_HOSTS"):
-        command += ["--allowed-hosts", environ["MLFLOW_ALLOWED_HOSTS"]]
+    if env.MLFLOW_ALLOWED_HOSTS.is_set(environ):
+        command += ["--allowed-hosts", env.MLFLOW_ALLOWED_HOSTS.get(environ)]
     return command, " ".join(shown if part == store else part for part in command)
 
 
@@ -231,7 +249,7 @@ def traffic(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from ml_assets.features.assets import feature_columns_of
+    from ml_assets.features.build import feature_columns_of
     from ml_assets.resources.storage import open_store
     from ml_assets.serving.replay import replay
 
@@ -262,9 +280,6 @@ def traffic(args: argparse.Namespace) -> int:
     return 0 if result.sent and not result.failed else 1
 
 
-ENVIRONMENTS = ("staging", "production")
-
-
 def gateway(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -275,12 +290,12 @@ def gateway(args: argparse.Namespace) -> int:
     backend = LocalBackend(settings.home, args.environment, args.host, args.port)
     dashboard = None
     if args.environment == "production":  # the monitoring dashboard lives with the production gateway
-        from ml_assets.monitoring.catalog import alarms_of
+        from ml_assets.monitoring.alarms import alarms_of
         from ml_assets.monitoring.dashboard import dashboard_data
-        from ml_assets.resources import metrics_resource
+        from ml_assets.resources.metrics import metrics_store
 
         config = load_config(settings.config_path)
-        metrics, alarms = metrics_resource(settings, config), alarms_of(config)
+        metrics, alarms = metrics_store(settings, config), alarms_of(config)
 
         def dashboard() -> dict:
             return dashboard_data(metrics, config.name, alarms)
@@ -292,7 +307,7 @@ def gateway(args: argparse.Namespace) -> int:
 
 
 def _platform(settings: Settings):
-    from ml_assets.resources import serving_platform
+    from ml_assets.resources.platform import serving_platform
 
     return serving_platform(settings, load_config(settings.config_path))
 
@@ -397,35 +412,35 @@ def build_parser() -> argparse.ArgumentParser:
     # Every option also reads an environment variable, so an ECS task definition sets them without a command.
     srv.add_argument(
         "--model-uri",
-        default=os.environ.get("ML_ASSETS_MODEL_URI"),
-        required="ML_ASSETS_MODEL_URI" not in os.environ,
+        default=env.MODEL_URI.get(),
+        required=not env.MODEL_URI.is_set(),
         help="models:/NAME/VERSION or models:/NAME@ALIAS ($ML_ASSETS_MODEL_URI)",
     )
     srv.add_argument(
         "--host",
-        default=os.environ.get("ML_ASSETS_HOST", "127.0.0.1"),
+        default=env.SERVER_HOST.get(),
         help="bind address (default: loopback only; $ML_ASSETS_HOST)",
     )
-    srv.add_argument("--port", type=int, default=int(os.environ.get("ML_ASSETS_PORT", "8601")))
+    srv.add_argument("--port", type=int, default=env.SERVER_PORT.get())
     srv.add_argument(
         "--variant",
-        default=os.environ.get("ML_ASSETS_SLOT", "default"),
+        default=env.SLOT.get(),
         help="the slot name reported in answers and metrics ($ML_ASSETS_SLOT)",
     )
     srv.add_argument("--threshold", type=float, help="decision threshold (default from the config)")
     srv.add_argument(
         "--environment",
-        default=os.environ.get("ML_ASSETS_ENVIRONMENT", "default"),
+        default=env.ENVIRONMENT.get(),
         help="the environment this server belongs to ($ML_ASSETS_ENVIRONMENT)",
     )
     srv.add_argument(
         "--cloudwatch-namespace",
-        default=os.environ.get("ML_ASSETS_CLOUDWATCH_NAMESPACE"),
+        default=env.CLOUDWATCH_NAMESPACE.get(),
         help="also publish per-second metrics to this CloudWatch namespace ($ML_ASSETS_CLOUDWATCH_NAMESPACE)",
     )
     srv.add_argument(
         "--traffic-log",
-        default=os.environ.get("ML_ASSETS_TRAFFIC_LOG"),
+        default=env.TRAFFIC_LOG.get(),
         help="also write every request's outcome (release analysis) and a sample of scored records (drift) to this "
         "folder or s3://bucket/prefix ($ML_ASSETS_TRAFFIC_LOG)",
     )
@@ -462,6 +477,13 @@ def build_parser() -> argparse.ArgumentParser:
     trf.add_argument("--max-seconds", type=float, default=120.0)
     trf.add_argument("--config", type=Path)
     trf.set_defaults(func=traffic)
+
+    mat = commands.add_parser(
+        "materialize", help="dagster asset materialize, one line per asset and check (full log in a file)"
+    )
+    mat.add_argument("--select", required=True, help="a Dagster asset selection, e.g. '*production_deployment'")
+    mat.add_argument("--log", type=Path, help="where Dagster's full log goes (default: $ML_ASSETS_HOME/logs/)")
+    mat.set_defaults(func=materialize)
 
     summ = commands.add_parser("summary", help="print each model's metrics and the chosen candidate")
     summ.add_argument("--config", type=Path)

@@ -15,13 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ml_assets.monitoring.catalog import SERVING_NAMESPACE
-from ml_assets.rollout.analysis import AnalysisConfig
-from ml_assets.rollout.engine import (
-    DEFAULT_BAKE_SECONDS,
-    DEFAULT_HEALTH_TIMEOUT_SECONDS,
-    DEFAULT_MAX_BAKE_SECONDS,
-    ReleasePlan,
-)
+from ml_assets.rollout.analysis import AnalysisMargins
+from ml_assets.rollout.engine import ReleasePlan
 
 ColumnType = Literal["int", "float", "datetime", "string", "bool"]
 
@@ -157,6 +152,11 @@ class GatesConfig(_Strict):
     noise_scale: float = Field(default=0.01, ge=0, description="Noise std as a share of each feature's std.")
     min_noise_agreement: float = Field(default=0.95, ge=0, le=1)
 
+    def minimum_of(self, metric: str) -> float:
+        """The gate on ``metric`` (average_precision, roc_auc, precision, recall, card_precision); 0 when the
+        config sets none."""
+        return getattr(self, f"min_{metric}") or 0.0
+
 
 class SelectionConfig(_Strict):
     primary_metric: Literal["average_precision", "roc_auc", "card_precision"] = "average_precision"
@@ -170,11 +170,11 @@ class CanaryConfig(_Strict):
     )
 
 
-class AnalysisSettings(_Strict):
+class AnalysisConfig(_Strict):
     """What a canary must be shown not to exceed (non-inferiority margins), and the release's error budget."""
 
     alpha: float = Field(
-        default=AnalysisConfig.alpha,
+        default=0.01,
         gt=0,
         lt=1,
         description="The release's error budget: the chance that any bound at any look is wrong, i.e. that a canary "
@@ -182,19 +182,15 @@ class AnalysisSettings(_Strict):
         "within max_bake_seconds is not covered: the plan check shows the traffic that needs).",
     )
     error_rate_margin: float = Field(
-        default=AnalysisConfig.error_rate_margin,
+        default=0.015,
         gt=0,
         lt=1,
         description="Failure rate at most this much higher (0.015 = 1.5 points).",
     )
-    latency_ratio_margin: float = Field(
-        default=AnalysisConfig.latency_ratio_margin, gt=1, description="Latency quantile at most this ratio."
-    )
-    latency_quantile: float = Field(
-        default=AnalysisConfig.latency_quantile, gt=0, lt=1, description="Which latency quantile (0.5: median)."
-    )
+    latency_ratio_margin: float = Field(default=1.25, gt=1, description="Latency quantile at most this ratio.")
+    latency_quantile: float = Field(default=0.5, gt=0, lt=1, description="Which latency quantile (0.5: median).")
     score_ks_margin: float = Field(
-        default=AnalysisConfig.score_ks_margin,
+        default=0.18,
         gt=0,
         lt=1,
         description="Score distributions at most this KS distance apart (KS 0.2 ~ PSI 0.25 for a location shift).",
@@ -256,15 +252,15 @@ class DeploymentConfig(_Strict):
     aws: AwsConfig = AwsConfig()
     strategy: Literal["canary", "blue_green"] = "canary"
     canary: CanaryConfig = CanaryConfig()
-    bake_seconds: float = Field(
-        default=DEFAULT_BAKE_SECONDS, gt=0, description="Between looks; a step passes after one at least."
-    )
+    bake_seconds: float = Field(default=10.0, gt=0, description="Between looks; a step passes after one at least.")
     max_bake_seconds: float = Field(
-        default=DEFAULT_MAX_BAKE_SECONDS, gt=0, description="A step still inconclusive after this long rolls back."
+        default=900.0, gt=0, description="A step still inconclusive after this long rolls back."
     )
     retire_delay_seconds: float = Field(default=0.0, ge=0, description="Keep the old version this long after.")
-    health_timeout_seconds: float = Field(default=DEFAULT_HEALTH_TIMEOUT_SECONDS, gt=0)
-    analysis: AnalysisSettings = AnalysisSettings()
+    health_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="A new version must answer its health checks within this long."
+    )
+    analysis: AnalysisConfig = AnalysisConfig()
     load_test: LoadTestConfig = LoadTestConfig()
     golden_records: int = Field(
         default=20, gt=0, description="Held-out records every new version must score as registered."
@@ -307,7 +303,7 @@ class DeploymentConfig(_Strict):
             shadow_percent=self.canary.shadow_percent,
             retire_delay_seconds=self.retire_delay_seconds,
             health_timeout_seconds=self.health_timeout_seconds,
-            analysis=AnalysisConfig(
+            analysis=AnalysisMargins(
                 alpha=a.alpha,
                 error_rate_margin=a.error_rate_margin,
                 latency_ratio_margin=a.latency_ratio_margin,
@@ -349,14 +345,14 @@ class RetrainingConfig(_Strict):
 
 
 class MonitoringConfig(_Strict):
-    """Daily monitoring: drift of production traffic, recent performance, the seed's metrics and alarms."""
+    """Daily monitoring: drift of production traffic, recent performance, the pipeline's metrics and alarms."""
 
     metrics: Literal["local", "cloudwatch"] = Field(
         default="local", description="local: SQLite in the state folder; cloudwatch: CloudWatch (AWS)."
     )
     schedule: str = Field(default="0 2 * * *", description="Cron (UTC) of the monitoring job.")
     recent_days: int = Field(default=7, gt=0, description="Performance on the last days whose labels have arrived.")
-    alarm_period_seconds: int = Field(default=300, gt=0, description="The seed's alarms: 5-minute averages...")
+    alarm_period_seconds: int = Field(default=300, gt=0, description="The alarms: 5-minute averages...")
     alarm_evaluation_periods: int = Field(default=2, gt=0, description="...two of which must breach.")
     alarm_datapoints_to_alarm: int | None = Field(default=None, gt=0, description="M of N (default: all N).")
     drift: DriftConfig = DriftConfig()

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from ml_assets.config import PipelineConfig
-from ml_assets.resources.mlflow_registry import MlflowRegistry
+from ml_assets.resources.mlflow_registry import (
+    ALGORITHM_TAG,
+    CANDIDATE_ALIAS,
+    CHAMPION_ALIAS,
+    CODE_VERSION_TAG,
+    DATA_VERSION_TAG,
+    GATES_TAG,
+    MlflowRegistry,
+)
 from ml_assets.settings import Settings
 
 METRICS = ("average_precision", "roc_auc", "card_precision", "precision", "recall")
@@ -16,7 +24,7 @@ def pipeline_summary(config: PipelineConfig, settings: Settings) -> str:
     versions = client.search_model_versions(f"name='{name}'")
     newest: dict[str, object] = {}
     for version in sorted(versions, key=lambda v: int(v.version)):
-        newest[version.tags.get("algorithm", "?")] = version
+        newest[version.tags.get(ALGORITHM_TAG, "?")] = version
     lines = [f"Pipeline '{config.name}' - registered model '{name}' ({len(versions)} versions)", ""]
     header = f"{'algorithm':<16}{'version':>8}  {'gates':<8}" + "".join(f"{m:>19}" for m in METRICS)
     lines += [header, "-" * len(header)]
@@ -27,18 +35,18 @@ def pipeline_summary(config: PipelineConfig, settings: Settings) -> str:
             continue
         metrics = client.get_run(version.run_id).data.metrics
         cells = "".join(f"{metrics[m]:>19.4f}" if m in metrics else f"{'-':>19}" for m in METRICS)
-        lines.append(f"{algorithm:<16}{version.version:>8}  {version.tags.get('gates', '?'):<8}{cells}")
-    candidate = registry.version_for_alias(name, "candidate")
+        lines.append(f"{algorithm:<16}{version.version:>8}  {version.tags.get(GATES_TAG, '?'):<8}{cells}")
+    candidate = registry.version_for_alias(name, CANDIDATE_ALIAS)
     lines.append("")
     if candidate is None:
         lines.append("candidate: none (no model passed its gates, or the pipeline has not run)")
     else:
         tags = registry.version_tags(name, candidate)
         lines.append(
-            f"candidate: {name} v{candidate} ({tags.get('algorithm')}, data {tags.get('data_version')}, "
-            f"code {tags.get('code_version')})"
+            f"candidate: {name} v{candidate} ({tags.get(ALGORITHM_TAG)}, data {tags.get(DATA_VERSION_TAG)}, "
+            f"code {tags.get(CODE_VERSION_TAG)})"
         )
-    champion = registry.version_for_alias(name, "champion")
+    champion = registry.version_for_alias(name, CHAMPION_ALIAS)
     lines.append(f"champion:  {'none yet' if champion is None else f'{name} v{champion}'}")
     lines += _serving_lines(config, settings)
     lines += [
@@ -53,7 +61,7 @@ def _serving_lines(config: PipelineConfig, settings: Settings) -> list[str]:
     """Where the champion answers, with a curl example built from a real held-out record."""
     import json
 
-    from ml_assets.resources import serving_platform
+    from ml_assets.resources.platform import serving_platform
 
     backend = serving_platform(settings, config).live_backend("production")
     served = backend.serving()
@@ -80,15 +88,16 @@ def _serving_lines(config: PipelineConfig, settings: Settings) -> list[str]:
 def _monitoring_lines(config: PipelineConfig, settings: Settings) -> list[str]:
     """The alarm states and the latest value of each metric that has one."""
     from ml_assets.monitoring import catalog
-    from ml_assets.resources import metrics_resource
+    from ml_assets.monitoring.alarms import alarms_of
+    from ml_assets.resources.metrics import metrics_store
 
-    metrics = metrics_resource(settings, config)
+    metrics = metrics_store(settings, config)
     namespace = catalog.pipeline_namespace(config.name)
     health = metrics.health(namespace, list(catalog.PIPELINE_METRICS), hours=24 * 14)
     if not health:
         return []
     values = ", ".join(f"{name} {entry['current_value']:.4g}" for name, entry in health.items())
-    states = metrics.alarm_states(namespace, catalog.alarms_of(config))
+    states = metrics.alarm_states(namespace, alarms_of(config))
     alarms = ", ".join(f"{a.name.removeprefix(config.name + '-')} {a.state}" for a in states)
     return [f"  metrics: {values}", f"  alarms:  {alarms}"]
 
@@ -100,7 +109,7 @@ def _example_record(config: PipelineConfig, settings: Settings) -> dict | None:
     import pandas as pd
 
     from ml_assets.deployment.plans import held_out_records
-    from ml_assets.features.assets import feature_columns_of
+    from ml_assets.features.build import feature_columns_of
     from ml_assets.resources.storage import open_store
 
     try:

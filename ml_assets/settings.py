@@ -1,23 +1,18 @@
-"""Where ml_assets keeps its state, read from the environment.
+"""Where ml_assets keeps its state, resolved from the environment variables declared in environment_variables.py.
 
-Every path a user may want elsewhere comes from one environment variable:
-
-- ``ML_ASSETS_CONFIG``: the pipeline config (default: the fraud config shipped with the package).
-- ``ML_ASSETS_HOME``: the state folder with landing data, the Dagster instance, the MLflow store and reports
-  (default: ``.ml_assets`` in the current directory, which the repository ignores).
-- ``MLFLOW_TRACKING_URI`` / ``MLFLOW_REGISTRY_URI``: a remote MLflow server; default SQLite in the state folder.
-- ``DAGSTER_HOME``: the Dagster instance; the Makefile points it into the state folder.
-- ``ML_ASSETS_STORAGE``: where asset values live, a folder or ``s3://bucket/prefix`` (default: the state
-  folder's ``storage``); CI jobs on different machines share a run's values through S3.
-- ``ML_ASSETS_DEPENDENCY_AUDIT``: ``off`` skips pip-audit (reported as "not run", a warning), for machines that
-  must not reach the advisory database; default ``on``.
+The embedded default keeps everything in one state folder (``ML_ASSETS_HOME``, default ``.ml_assets`` in the
+current directory): landing data, the Dagster instance, the MLflow store, asset values and reports. Each of the
+latter may live elsewhere (a remote MLflow, ``s3://`` prefixes for values and reports).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from ml_assets import environment_variables as env
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_CONFIG = PACKAGE_DIR / "configs" / "fraud.yaml"
@@ -33,18 +28,20 @@ class Settings:
     mlflow_registry_uri: str
     dependency_audit: bool = True
     storage: str = ""
+    reports: str = ""
 
     @property
     def mlflow_dir(self) -> Path:
         return self.home / "mlflow"
 
-    @property
-    def reports_dir(self) -> Path:
-        return self.home / "reports"
-
     def storage_for(self, pipeline: str) -> str:
         """Where a pipeline's asset values live (a folder or an S3 prefix)."""
         base = self.storage or str(self.home / "storage")
+        return f"{base.rstrip('/')}/{pipeline}"
+
+    def reports_for(self, pipeline: str) -> str:
+        """Where a pipeline's reports live (a folder or an S3 prefix)."""
+        base = self.reports or str(self.home / "reports")
         return f"{base.rstrip('/')}/{pipeline}"
 
     def resolve_location(self, location: str) -> str:
@@ -59,19 +56,16 @@ class Settings:
         return str(path if path.is_absolute() else self.home / path)
 
 
-def load_settings(environ: dict[str, str] | None = None) -> Settings:
-    env = os.environ if environ is None else environ
-    home = Path(env.get("ML_ASSETS_HOME") or Path.cwd() / ".ml_assets").expanduser().resolve()
-    config_path = Path(env.get("ML_ASSETS_CONFIG") or DEFAULT_CONFIG).expanduser().resolve()
-    default_tracking = f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
-    tracking = env.get("MLFLOW_TRACKING_URI") or default_tracking
-    registry = env.get("MLFLOW_REGISTRY_URI") or tracking
-    audit = env.get("ML_ASSETS_DEPENDENCY_AUDIT", "on").strip().lower() not in ("off", "0", "false", "no")
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    home = Path(env.HOME.get(environ) or Path.cwd() / ".ml_assets").expanduser().resolve()
+    config_path = Path(env.CONFIG.get(environ) or DEFAULT_CONFIG).expanduser().resolve()
+    tracking = env.MLFLOW_TRACKING_URI.get(environ) or f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
     return Settings(
         config_path=config_path,
         home=home,
         mlflow_tracking_uri=tracking,
-        mlflow_registry_uri=registry,
-        dependency_audit=audit,
-        storage=env.get("ML_ASSETS_STORAGE", ""),
+        mlflow_registry_uri=env.MLFLOW_REGISTRY_URI.get(environ) or tracking,
+        dependency_audit=env.DEPENDENCY_AUDIT.get(environ),
+        storage=env.STORAGE.get(environ) or "",
+        reports=env.REPORTS.get(environ) or "",
     )

@@ -175,6 +175,7 @@ def platform(endpoint: str, max_attempts: int = 4, **overrides: Any) -> AwsServi
         "stabilize_timeout_seconds": 5.0,
         "poll_seconds": 0.05,
         "traffic_log": TRAFFIC_LOG,
+        "state_location": "s3://data/rollouts",
         **overrides,
     }
     return AwsServingPlatform(

@@ -5,13 +5,16 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from ml_assets.config import PipelineConfig, parse_config
+from ml_assets.config import DeploymentConfig, PipelineConfig, parse_config
+from ml_assets.rollout.analysis import AnalysisMargins
+from ml_assets.rollout.engine import ReleasePlan
 from ml_assets.settings import DEFAULT_CONFIG, PACKAGE_DIR, Settings, load_settings
 
 SMALL_FRAUD = {
@@ -35,6 +38,19 @@ SMALL_FRAUD = {
         "min_noise_agreement": 0.9,
     },
 }
+
+
+SHIPPED_PLAN = DeploymentConfig().release_plan()  # every default, as the config models hold them
+
+
+def margins(**overrides: Any) -> AnalysisMargins:
+    """The shipped analysis margins with ``overrides``."""
+    return replace(SHIPPED_PLAN.analysis, **overrides)
+
+
+def release_plan(**overrides: Any) -> ReleasePlan:
+    """The shipped release plan with ``overrides`` (validated as any plan is)."""
+    return replace(SHIPPED_PLAN, **overrides)
 
 
 def fast_deployment() -> dict[str, Any]:
@@ -106,10 +122,10 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
     (home / "mlflow").mkdir(parents=True)
     settings = load_settings()
     yield settings
-    from ml_assets.resources.local_platform import LocalServingPlatform
+    from ml_assets.resources.local_platform import LocalBackend
 
     for environment in ("staging", "production"):
-        LocalServingPlatform(home=str(home)).backend(environment).stop_all()
+        LocalBackend(home, environment, "127.0.0.1", 0).stop_all()
 
 
 def write_config(tmp_path: Path, raw: dict[str, Any]) -> Path:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from ml_assets.monitoring.alarms import evaluate, period_values, trend
-from ml_assets.monitoring.catalog import AlarmSpec, pipeline_alarms
+from ml_assets.config import parse_config
+from ml_assets.monitoring.alarms import alarms_of, evaluate, period_values, trend
+from ml_assets.monitoring.catalog import MODEL_QUALITY, AlarmSpec, pipeline_alarms
+from ml_assets_tests.conftest import small_fraud_raw
 
 NOW = 1_800_000_000.0  # a multiple of 300: periods end exactly here
 DRIFT = AlarmSpec("fraud-DataDrift-High", "DataDriftScore", "GreaterThanThreshold", 0.3, "drift")
@@ -33,6 +35,16 @@ def test_less_than_threshold_alarms_on_low_quality() -> None:
     assert quality.comparison == "LessThanThreshold" and quality.threshold == 0.4
     assert evaluate(quality, [NOW - 400, NOW - 100], [0.35, 0.30], NOW).state == "ALARM"
     assert evaluate(quality, [NOW - 400, NOW - 100], [0.35, 0.45], NOW).state == "OK"
+
+
+def test_model_quality_alarm_uses_the_gate_of_the_published_metric() -> None:
+    """ModelQuality publishes the primary metric, so its alarm compares it with that metric's gate."""
+    raw = small_fraud_raw(selection={"primary_metric": "roc_auc"}, gates={"min_roc_auc": 0.8})
+    quality = next(a for a in alarms_of(parse_config(raw)) if a.metric == MODEL_QUALITY)
+    assert quality.threshold == 0.8
+    raw = small_fraud_raw(selection={"primary_metric": "average_precision"}, gates={"min_average_precision": 0.3})
+    quality = next(a for a in alarms_of(parse_config(raw)) if a.metric == MODEL_QUALITY)
+    assert quality.threshold == 0.3
 
 
 def test_alarm_windows_follow_the_config() -> None:

@@ -20,11 +20,11 @@ from dagster import (
     op,
 )
 
-from ml_assets.automation.triggers import drift_decision, guard, landing_decision
+from ml_assets.automation.triggers import RetrainingLoad, drift_decision, landing_decision
 from ml_assets.config import parse_config
 from ml_assets.definitions import build_definitions
 from ml_assets.resources.landing import LandingFolder
-from ml_assets.resources.metrics import MetricsResource
+from ml_assets.resources.metrics import LocalMetrics
 from ml_assets.settings import Settings
 from ml_assets_tests.aws_fixtures import REGION, client
 from ml_assets_tests.conftest import small_fraud_raw
@@ -33,44 +33,56 @@ FILES = {"a.parquet": "1", "b.parquet": "1"}
 
 
 def test_the_first_look_is_the_baseline() -> None:
-    decision = landing_decision(None, FILES, 100.0, 0, 0, 0, 3)
+    decision = landing_decision(None, FILES, now=100.0, debounce_seconds=0, load=RetrainingLoad(0, 0, 3))
     assert not decision.run and decision.reason.startswith("baseline: 2 landing files")
-    again = landing_decision(decision.cursor, FILES, 200.0, 0, 0, 0, 3)
+    again = landing_decision(decision.cursor, FILES, now=200.0, debounce_seconds=0, load=RetrainingLoad(0, 0, 3))
     assert not again.run and again.reason == "no new or changed landing files"
 
 
 def test_new_and_changed_files_wait_for_quiet_then_run_once() -> None:
-    cursor = landing_decision(None, FILES, 100.0, 60, 0, 0, 3).cursor
+    cursor = landing_decision(None, FILES, now=100.0, debounce_seconds=60, load=RetrainingLoad(0, 0, 3)).cursor
     arriving = {**FILES, "c.parquet": "1"}
-    waiting = landing_decision(cursor, arriving, 110.0, 60, 0, 0, 3)
+    waiting = landing_decision(cursor, arriving, now=110.0, debounce_seconds=60, load=RetrainingLoad(0, 0, 3))
     assert not waiting.run and "waiting until no file has changed for 60 s" in waiting.reason
-    still = landing_decision(waiting.cursor, {**arriving, "d.parquet": "1"}, 150.0, 60, 0, 0, 3)
+    still = landing_decision(
+        waiting.cursor, {**arriving, "d.parquet": "1"}, now=150.0, debounce_seconds=60, load=RetrainingLoad(0, 0, 3)
+    )
     assert not still.run and "(quiet for 0 s)" in still.reason  # a second file restarted the wait
-    ready = landing_decision(still.cursor, {**arriving, "d.parquet": "1"}, 211.0, 60, 0, 0, 3)
+    ready = landing_decision(
+        still.cursor, {**arriving, "d.parquet": "1"}, now=211.0, debounce_seconds=60, load=RetrainingLoad(0, 0, 3)
+    )
     assert ready.run and ready.reason == "retraining on 2 new or changed files (c.parquet, d.parquet)"
-    done = landing_decision(ready.cursor, {**arriving, "d.parquet": "1"}, 300.0, 60, 0, 0, 3)
+    done = landing_decision(
+        ready.cursor, {**arriving, "d.parquet": "1"}, now=300.0, debounce_seconds=60, load=RetrainingLoad(0, 0, 3)
+    )
     assert not done.run  # the same files never trigger twice
-    changed = landing_decision(done.cursor, {**arriving, "d.parquet": "2"}, 400.0, 0, 0, 0, 3)
+    changed = landing_decision(
+        done.cursor, {**arriving, "d.parquet": "2"}, now=400.0, debounce_seconds=0, load=RetrainingLoad(0, 0, 3)
+    )
     assert changed.run and "d.parquet" in changed.reason and changed.run_key != ready.run_key
 
 
 def test_guardrails_one_at_a_time_and_a_daily_cap() -> None:
-    assert "already queued or running" in guard(1, 0, 3)
-    assert guard(0, 3, 3) == "daily cap reached: 3 retraining runs in the last 24 h (max 3)"
-    cursor = landing_decision(None, FILES, 100.0, 0, 0, 0, 3).cursor
-    blocked = landing_decision(cursor, {**FILES, "c.parquet": "1"}, 200.0, 0, 1, 0, 3)
+    assert "already queued or running" in RetrainingLoad(1, 0, 3).blocked()
+    assert RetrainingLoad(0, 3, 3).blocked() == "daily cap reached: 3 retraining runs in the last 24 h (max 3)"
+    cursor = landing_decision(None, FILES, now=100.0, debounce_seconds=0, load=RetrainingLoad(0, 0, 3)).cursor
+    blocked = landing_decision(
+        cursor, {**FILES, "c.parquet": "1"}, now=200.0, debounce_seconds=0, load=RetrainingLoad(1, 0, 3)
+    )
     assert not blocked.run and "not starting: a retraining run is already queued or running" in blocked.reason
-    later = landing_decision(blocked.cursor, {**FILES, "c.parquet": "1"}, 300.0, 0, 0, 1, 3)
+    later = landing_decision(
+        blocked.cursor, {**FILES, "c.parquet": "1"}, now=300.0, debounce_seconds=0, load=RetrainingLoad(0, 1, 3)
+    )
     assert later.run  # the files were not forgotten while blocked
 
 
 def test_each_drift_report_is_considered_once_and_only_severe_retrains() -> None:
-    assert not drift_decision(None, None, 0, 0, 3).run
-    moderate = drift_decision(None, (10, "moderate"), 0, 0, 3)
+    assert not drift_decision(None, None, load=RetrainingLoad(0, 0, 3)).run
+    moderate = drift_decision(None, (10, "moderate"), load=RetrainingLoad(0, 0, 3))
     assert not moderate.run and "moderate drift, no retraining" in moderate.reason
-    severe = drift_decision(moderate.cursor, (11, "severe"), 0, 0, 3)
+    severe = drift_decision(moderate.cursor, (11, "severe"), load=RetrainingLoad(0, 0, 3))
     assert severe.run and severe.run_key == "drift-11"
-    assert not drift_decision(severe.cursor, (11, "severe"), 0, 0, 3).run
+    assert not drift_decision(severe.cursor, (11, "severe"), load=RetrainingLoad(0, 0, 3)).run
 
 
 @pytest.fixture
@@ -152,7 +164,7 @@ def test_a_failed_run_raises_an_alert_metric_log_and_webhook(defs, tmp_path: Pat
     instance = DagsterInstance.ephemeral()
     result = fragile.execute_in_process(instance=instance, raise_on_error=False)
     failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
-    metrics = MetricsResource(backend="local", path=str(tmp_path / "metrics.db"))
+    metrics = LocalMetrics(path=str(tmp_path / "metrics.db"))
     context = build_run_status_sensor_context(
         sensor_name="failure_alert", dagster_event=failure, dagster_instance=instance, dagster_run=result.dagster_run
     ).for_run_failure()

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from ml_assets.resources.aws.session import AwsError, _client
-from ml_assets.rollout.analysis import AnalysisConfig
 from ml_assets.rollout.backend import ModelRef
 from ml_assets.rollout.clock import FakeClock
 from ml_assets.rollout.engine import ReleasePlan, RolloutEngine
@@ -22,10 +21,11 @@ from ml_assets_tests.aws_fixtures import (
     platform,
     provision,
 )
+from ml_assets_tests.conftest import margins, release_plan
 from ml_assets_tests.crashing import KINDS, Crash, DyingStore, every_transition
 
 MODEL = "fraud_detector"
-ANALYSIS = AnalysisConfig(error_rate_margin=0.05, latency_ratio_margin=1.5, score_ks_margin=0.3)
+ANALYSIS = margins(error_rate_margin=0.05, latency_ratio_margin=1.5, score_ks_margin=0.3)
 
 
 def plan(strategy: str, **overrides) -> ReleasePlan:
@@ -38,7 +38,7 @@ def plan(strategy: str, **overrides) -> ReleasePlan:
         "health_poll_seconds": 0.05,
         "analysis": ANALYSIS,
     }
-    return ReleasePlan(**{**settings, **overrides})
+    return release_plan(**{**settings, **overrides})
 
 
 def engine_for(endpoint: str, strategy: str, simulator=None, store=None, **platform_settings) -> RolloutEngine:

@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from ml_assets.config import ConfigError, parse_config
-from ml_assets.resources import serving_platform
 from ml_assets.resources.aws.platform import AwsServingPlatform
 from ml_assets.resources.aws.session import AwsError
+from ml_assets.resources.platform import serving_platform
 from ml_assets.rollout.backend import SLOT_HEADER, ModelRef
 from ml_assets.rollout.evidence import ArmEvidence
 from ml_assets.settings import DEFAULT_CONFIG

@@ -12,8 +12,9 @@ import pytest
 
 from ml_assets.config import load_config
 from ml_assets.monitoring import catalog
-from ml_assets.resources import metrics_resource
+from ml_assets.monitoring.alarms import alarms_of
 from ml_assets.resources.local_platform import LocalBackend, free_port
+from ml_assets.resources.metrics import metrics_store
 from ml_assets.settings import DEFAULT_CONFIG, Settings
 from ml_assets_tests.serving_fixtures import request
 
@@ -53,7 +54,7 @@ def gateway(settings: Settings):
 
 def test_every_metric_and_alarm_is_drawn(gateway: LocalBackend, settings: Settings, tmp_path: Path) -> None:
     config = load_config(DEFAULT_CONFIG)
-    metrics = metrics_resource(settings, config)
+    metrics = metrics_store(settings, config)
     namespace = catalog.pipeline_namespace(config.name)
     now = time.time()
     with_data = [catalog.MODEL_QUALITY, catalog.DATA_DRIFT, catalog.PREDICTION_LATENCY, catalog.DATA_QUALITY]
@@ -70,7 +71,7 @@ def test_every_metric_and_alarm_is_drawn(gateway: LocalBackend, settings: Settin
     assert {name for name, _ in widgets} == set(catalog.PIPELINE_METRICS)
     assert drawn == set(with_data) and empty == set(catalog.PIPELINE_METRICS) - set(with_data)
     rows = re.findall(r'<tr class="alarm"><td>([^<]+)</td><td class="(\w+)">', html)
-    assert {name for name, _ in rows} == {a.name for a in catalog.alarms_of(config)}
+    assert {name for name, _ in rows} == {a.name for a in alarms_of(config)}
     assert dict(rows)["fraud-PipelineExecution-Long"] == "INSUFFICIENT_DATA"
 
 

@@ -17,12 +17,12 @@ from ml_assets.resources.http import http
 from ml_assets.resources.local_platform import LocalServingPlatform
 from ml_assets.resources.mlflow_registry import MlflowRegistry
 from ml_assets.resources.rollout_state import JsonStateStore
-from ml_assets.rollout.analysis import AnalysisConfig
 from ml_assets.rollout.backend import REPLAYED_HEADER, ModelRef
 from ml_assets.rollout.clock import SystemClock
 from ml_assets.rollout.engine import ReleasePlan, RolloutEngine
 from ml_assets.rollout.state import PROMOTED, ROLLED_BACK
 from ml_assets.serving.replay import BackgroundReplay
+from ml_assets_tests.conftest import margins, release_plan
 from ml_assets_tests.crashing import KINDS, Crash, DyingStore, every_transition
 from ml_assets_tests.serving_fixtures import as_records, free_port, synthetic
 
@@ -30,8 +30,8 @@ pytestmark = pytest.mark.pipeline
 NAME = "release_test"
 # Wide margins, so that a good release shows them within a few looks of 120 requests/s, also on a loaded machine
 # (latency spreads under load; the slow version below is 30x slower).
-ANALYSIS = AnalysisConfig(error_rate_margin=0.1, latency_ratio_margin=4.0, score_ks_margin=0.35)
-PLAN = ReleasePlan(
+ANALYSIS = margins(error_rate_margin=0.1, latency_ratio_margin=4.0, score_ks_margin=0.35)
+PLAN = release_plan(
     steps=(25, 50, 100), bake_seconds=2.0, max_bake_seconds=120, health_timeout_seconds=60, analysis=ANALYSIS
 )
 
@@ -71,7 +71,9 @@ def world(tmp_path_factory: pytest.TempPathFactory):
             f"{NAME}/{versions['slow'].version}": {"delay_ms": 40},
         }
     )
-    platform = LocalServingPlatform(home=str(home), staging_port=free_port(), production_port=free_port())
+    platform = LocalServingPlatform(
+        home=str(home), host="127.0.0.1", staging_port=free_port(), production_port=free_port()
+    )
     backend = platform.backend("production")
     store = JsonStateStore(home / "rollouts")
     records = as_records(synthetic(500, seed=11)[0])
@@ -133,7 +135,7 @@ def test_killed_canary_rolls_back_without_client_errors(world) -> None:
     _, backend, store, versions, records = world
     stable_before = ensure_stable(backend, store, versions)
     slot = next(s for s in ("blue", "green") if s not in stable_before)
-    plan = ReleasePlan(
+    plan = release_plan(
         steps=(50, 100), bake_seconds=3.0, max_bake_seconds=120, health_timeout_seconds=60, analysis=ANALYSIS
     )
     rollout = engine(backend, store, plan)
@@ -173,10 +175,12 @@ from ml_assets.resources.local_platform import LocalBackend
 from ml_assets.resources.rollout_state import JsonStateStore
 from ml_assets.rollout.backend import REPLAYED_HEADER, ModelRef
 from ml_assets.rollout.clock import SystemClock
-from ml_assets.rollout.engine import ReleasePlan, RolloutEngine
+from ml_assets.rollout.engine import RolloutEngine
+from ml_assets.config import DeploymentConfig
+from dataclasses import replace
 from pathlib import Path
 backend = LocalBackend(Path({str(home)!r}), "production", "127.0.0.1", {backend.port})
-plan = ReleasePlan(steps=(50, 100), bake_seconds=60.0)
+plan = replace(DeploymentConfig().release_plan(), steps=(50, 100), bake_seconds=60.0)
 RolloutEngine(backend, JsonStateStore(Path({str(home)!r}) / "rollouts"), SystemClock(), plan, "production").release(
     ModelRef({NAME!r}, {versions["v1"].version!r}))
 """)
@@ -200,7 +204,7 @@ def test_production_answers_after_a_run_killed_at_any_transition(world) -> None:
     leaves production answering from a running slot (a real request through the gateway)."""
     _, backend, store, versions, records = world
     ensure_stable(backend, store, versions)
-    plan = ReleasePlan(
+    plan = release_plan(
         steps=(50, 100), bake_seconds=2.0, max_bake_seconds=120, health_timeout_seconds=60, analysis=ANALYSIS
     )
     outcomes: dict[str, set[str]] = {}
@@ -231,7 +235,7 @@ def test_production_answers_after_a_run_killed_at_any_transition(world) -> None:
 def test_blue_green_switch_under_load_drops_no_request(world) -> None:
     _, backend, store, versions, records = world
     ensure_stable(backend, store, versions)
-    plan = ReleasePlan(
+    plan = release_plan(
         strategy="blue_green", bake_seconds=2.0, max_bake_seconds=120, health_timeout_seconds=60, analysis=ANALYSIS
     )
     with traffic(backend, records, seconds=40) as load:

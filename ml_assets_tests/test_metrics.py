@@ -9,21 +9,21 @@ from pathlib import Path
 import pytest
 
 from ml_assets.monitoring.catalog import DATA_DRIFT, MODEL_QUALITY, dashboard_name, pipeline_alarms
-from ml_assets.resources.metrics import MetricsResource
+from ml_assets.resources.metrics import CloudWatchMetrics, LocalMetrics, MetricsStore
 from ml_assets_tests.aws_fixtures import REGION, client
 
 NAMESPACE = "MLPipeline/fraud"
 
 
 @pytest.fixture(params=["local", "cloudwatch"])
-def metrics(request: pytest.FixtureRequest, tmp_path: Path) -> MetricsResource:
+def metrics(request: pytest.FixtureRequest, tmp_path: Path) -> MetricsStore:
     if request.param == "local":
-        return MetricsResource(backend="local", path=str(tmp_path / "metrics.db"))
+        return LocalMetrics(path=str(tmp_path / "metrics.db"))
     endpoint = request.getfixturevalue("endpoint")
-    return MetricsResource(backend="cloudwatch", region=REGION, endpoint_url=endpoint)
+    return CloudWatchMetrics(region=REGION, endpoint_url=endpoint)
 
 
-def test_values_come_back_in_order_with_a_health_summary(metrics: MetricsResource) -> None:
+def test_values_come_back_in_order_with_a_health_summary(metrics: MetricsStore) -> None:
     now = time.time()
     for minutes, value in ((50, 0.70), (30, 0.66), (10, 0.61)):
         metrics.put(NAMESPACE, MODEL_QUALITY, value, at=now - minutes * 60)
@@ -36,13 +36,13 @@ def test_values_come_back_in_order_with_a_health_summary(metrics: MetricsResourc
     assert entry["max_value"] == pytest.approx(0.70) and entry["trend"] == "decreasing"
 
 
-def test_a_value_that_is_not_finite_is_refused(metrics: MetricsResource) -> None:
+def test_a_value_that_is_not_finite_is_refused(metrics: MetricsStore) -> None:
     with pytest.raises(ValueError, match="DataDriftScore: value nan is not finite"):
         metrics.put(NAMESPACE, DATA_DRIFT, float("nan"))
 
 
 def test_local_alarms_follow_cloudwatch_semantics(tmp_path: Path) -> None:
-    metrics = MetricsResource(backend="local", path=str(tmp_path / "metrics.db"))
+    metrics = LocalMetrics(path=str(tmp_path / "metrics.db"))
     alarms = pipeline_alarms("fraud", 0.4, period_seconds=60, evaluation_periods=2)
     clock = time.time()
     now = clock - clock % 60 + 60  # evaluated at a period boundary: [now-120, now-60), [now-60, now)
@@ -54,7 +54,7 @@ def test_local_alarms_follow_cloudwatch_semantics(tmp_path: Path) -> None:
 
 
 def test_cloudwatch_gets_the_seeds_alarms_and_dashboard(endpoint: str) -> None:
-    metrics = MetricsResource(backend="cloudwatch", region=REGION, endpoint_url=endpoint)
+    metrics = CloudWatchMetrics(region=REGION, endpoint_url=endpoint)
     alarms = pipeline_alarms("fraud", 0.4)
     metrics.ensure_alarms(NAMESPACE, alarms)
     metrics.ensure_dashboard("fraud", REGION)

@@ -16,12 +16,14 @@ from ml_assets.config import parse_config
 from ml_assets.definitions import build_definitions
 from ml_assets.features.build import build_features
 from ml_assets.monitoring import catalog
-from ml_assets.resources import build_resources, serving_platform
+from ml_assets.monitoring.alarms import alarms_of
+from ml_assets.resources import build_resources
 from ml_assets.resources.landing import LandingFolder
+from ml_assets.resources.mlflow_registry import CHAMPION_ALIAS
+from ml_assets.resources.platform import serving_platform
 from ml_assets.serving.replay import replay
 from ml_assets.settings import Settings
 from ml_assets.simulate.transactions import DriftSpec, SimulationSpec, simulate_days
-from ml_assets.training.assets import CHAMPION_ALIAS
 from ml_assets_tests.conftest import small_fraud_raw
 
 DAYS, BASELINE_DAYS, NEW_DAYS = 80, 75, 3  # the last two days drift
@@ -111,8 +113,7 @@ def test_new_data_retrains_and_drift_raises_the_alarm_and_retrains(settings: Set
     assert "TX_AMOUNT" in report["drifted_features"]
     time.sleep(2.5)  # the breaching 2-second period must be complete before an alarm can see it
     states = {
-        s.metric: s.state
-        for s in metrics.alarm_states(catalog.pipeline_namespace(config.name), catalog.alarms_of(config))
+        s.metric: s.state for s in metrics.alarm_states(catalog.pipeline_namespace(config.name), alarms_of(config))
     }
     assert states[catalog.DATA_DRIFT] == "ALARM", states
     drift_request = sensors["drift_sensor"](build_sensor_context(instance=instance))

@@ -13,7 +13,7 @@ from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult
 from ml_assets.config import parse_config
 from ml_assets.definitions import build_definitions
 from ml_assets.deployment.plans import held_out_records
-from ml_assets.features.assets import feature_columns_of
+from ml_assets.features.build import feature_columns_of
 from ml_assets.reporting import pipeline_summary
 from ml_assets.resources.http import http
 from ml_assets.resources.landing import LandingFolder

@@ -8,7 +8,6 @@ from scipy.special import betaln
 
 from ml_assets.rollout.analysis import (
     ALPHA_SHARES,
-    AnalysisConfig,
     Comparison,
     Verdict,
     analyze,
@@ -28,8 +27,9 @@ from ml_assets.rollout.sequential import (
     log_beta,
 )
 from ml_assets.rollout.simulator import Behaviour, SimulatedBackend, logit_shift_for_psi
+from ml_assets_tests.conftest import margins
 
-CONFIG = AnalysisConfig()
+CONFIG = margins()
 ALPHAS = split_alpha(0.01, accumulated_scopes=1, step_scopes=1)
 
 

@@ -2,18 +2,18 @@
 
 import pytest
 
-from ml_assets.rollout.analysis import AnalysisConfig
 from ml_assets.rollout.backend import Health, ModelRef
 from ml_assets.rollout.clock import FakeClock
 from ml_assets.rollout.engine import ReleasePlan, RolloutEngine
 from ml_assets.rollout.simulator import Behaviour, SimulatedBackend
 from ml_assets.rollout.state import FAILED_OVER, PROMOTED, ROLLED_BACK, MemoryStateStore
+from ml_assets_tests.conftest import margins, release_plan
 from ml_assets_tests.crashing import Crash, DyingStore, at_phase
 
 V1, V2, V3 = ModelRef("fraud_detector", "1"), ModelRef("fraud_detector", "2"), ModelRef("fraud_detector", "3")
 # Wide margins so that a good release decides within a couple of looks at 200 requests/s.
-ANALYSIS = AnalysisConfig(error_rate_margin=0.05, latency_ratio_margin=1.5, score_ks_margin=0.3)
-PLAN = ReleasePlan(steps=(10, 50, 100), bake_seconds=20, max_bake_seconds=200, analysis=ANALYSIS)
+ANALYSIS = margins(error_rate_margin=0.05, latency_ratio_margin=1.5, score_ks_margin=0.3)
+PLAN = release_plan(steps=(10, 50, 100), bake_seconds=20, max_bake_seconds=200, analysis=ANALYSIS)
 
 
 def setup(plan: ReleasePlan = PLAN, **behaviour) -> tuple[SimulatedBackend, RolloutEngine, MemoryStateStore]:
@@ -123,7 +123,7 @@ def test_a_clock_that_goes_back_rolls_back() -> None:
 
 
 def test_blue_green_switches_at_once_and_rolls_back_on_a_breach() -> None:
-    plan = ReleasePlan(strategy="blue_green", bake_seconds=20, max_bake_seconds=200, analysis=ANALYSIS)
+    plan = release_plan(strategy="blue_green", bake_seconds=20, max_bake_seconds=200, analysis=ANALYSIS)
     backend, engine, _ = setup(plan)
     engine.clock.sleep(200)  # the stable colour's traffic before the switch is the baseline
     good = engine.release(V2)
@@ -316,14 +316,14 @@ def test_router_failure_leaves_traffic_on_stable() -> None:
 
 def test_invalid_plans_are_rejected() -> None:
     with pytest.raises(ValueError, match="end at 100"):
-        ReleasePlan(steps=(5, 50))
+        release_plan(steps=(5, 50))
     with pytest.raises(ValueError, match="must increase"):
-        ReleasePlan(steps=(50, 10, 100))
+        release_plan(steps=(50, 10, 100))
     with pytest.raises(ValueError, match=r"bake_seconds \(60\) exceeds max_bake_seconds \(30\)"):
-        ReleasePlan(bake_seconds=60, max_bake_seconds=30)
+        release_plan(bake_seconds=60, max_bake_seconds=30)
 
 
-SHADOW_PLAN = ReleasePlan(
+SHADOW_PLAN = release_plan(
     steps=(10, 50, 100), bake_seconds=20, max_bake_seconds=200, shadow_percent=50, analysis=ANALYSIS
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +11,7 @@ from dagster import asset, materialize
 
 from ml_assets.resources.io_manager import ParquetJsonIOManager
 from ml_assets.resources.landing import LandingFolder
+from ml_assets.resources.reports import ReportStore
 from ml_assets.resources.rollout_state import JsonStateStore
 from ml_assets.resources.storage import open_store
 from ml_assets.rollout.backend import ModelRef
@@ -130,3 +132,25 @@ def test_locations_in_the_config_expand_variables_and_refuse_unknown_ones(monkey
         settings.resolve_location("s3://${ML_ASSETS_DATA_BUCKET}/landing")
     with pytest.raises(ValueError, match="unsupported storage location 'gs://x/y'"):
         open_store("gs://x/y")
+
+
+def test_reports_go_through_the_store_and_are_linked_by_url(location: str, tmp_path: Path) -> None:
+    """Reports outlive the machine that wrote them: a folder or S3, opened by the link the store gives."""
+    reports = ReportStore(location=f"{location}/reports")
+    link = reports.write("drift/latest.html", "<html>drift</html>")
+    comparison = reports.write("candidate/run-1/comparison.json", {"accepted": True})
+    site = tmp_path / "site"
+    (site / "validations").mkdir(parents=True)
+    (site / "index.html").write_text("index")
+    (site / "validations" / "v1.html").write_text("page")
+    reports.write_folder("data_docs", site)
+
+    store = open_store(f"{location}/reports")
+    assert store.read("drift/latest.html") == b"<html>drift</html>"
+    assert json.loads(store.read("candidate/run-1/comparison.json")) == {"accepted": True}
+    assert store.read("data_docs/validations/v1.html") == b"page"
+    if location.startswith("s3://"):
+        assert link == f"{location}/reports/drift/latest.html"
+    else:
+        assert link == (Path(location) / "reports/drift/latest.html").as_uri()
+        assert Path(comparison.removeprefix("file://")).read_text().startswith("{")

@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from ml_assets.config import AwsConfig, load_config
-from ml_assets.monitoring.catalog import DASHBOARD_WIDGETS, SERVING_NAMESPACE, dashboard_name, pipeline_alarms
+from ml_assets.monitoring.alarms import alarms_of
+from ml_assets.monitoring.catalog import DASHBOARD_WIDGETS, SERVING_NAMESPACE, dashboard_name
 from ml_assets.resources.aws.platform import AwsNames, AwsServingPlatform
 from ml_assets.rollout.backend import SLOT_HEADER, SLOTS
 from ml_assets.settings import DEFAULT_CONFIG
@@ -154,12 +155,12 @@ def test_alarms_and_dashboard_match_the_catalog() -> None:
     env_variables = (TERRAFORM / "environments" / "production" / "variables.tf").read_text()
     assert re.search(rf'variable "pipeline_name" \{{[^}}]*default = "{config.name}"', env_variables)
     gate = re.search(r'variable "min_model_quality" \{[^}]*default\s+= ([0-9.]+)', env_variables).group(1)
-    assert float(gate) == config.gates.min_average_precision
+    expected = alarms_of(config)
+    assert float(gate) == next(a.threshold for a in expected if a.metric == "ModelQuality")
     alarms = {
         name.replace("${var.pipeline_name}", config.name): body
         for name, body in re.findall(r'"(\$\{var\.pipeline_name\}-[\w-]+)" = \{(.*?)\}', text, re.S)
     }
-    expected = pipeline_alarms(config.name, config.gates.min_average_precision)
     assert sorted(alarms) == sorted(alarm.name for alarm in expected)
     for alarm in expected:
         body = alarms[alarm.name]

@@ -7,6 +7,7 @@ import pytest
 from ml_assets.config import PipelineConfig
 from ml_assets.data.expectations import plan_suite, planned_checks, summarize
 from ml_assets.data.schema import concat_sources, conform
+from ml_assets.resources.reports import ReportStore
 from ml_assets.resources.validation import GreatExpectationsValidator
 from ml_assets_tests.bad_data import CONTENT_CASES, corrupt, recent_transactions
 
@@ -15,7 +16,7 @@ def _validate(frames: dict[str, pd.DataFrame], config: PipelineConfig, docs: Pat
     schema = config.data_schema
     raw = concat_sources([(name, conform(frame, schema, name)) for name, frame in frames.items()])
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    outcomes, page = GreatExpectationsValidator(docs_dir=str(docs)).validate(
+    outcomes, page = GreatExpectationsValidator(reports=ReportStore(location=str(docs))).validate(
         raw, plan_suite(schema, now), "t", schema.id_column
     )
     return {o.check: o for o in summarize(outcomes, list(planned_checks(schema)))}, page
@@ -38,7 +39,11 @@ def test_clean_data_passes_every_check_and_keeps_data_docs(days, fraud_config: P
         "future_timestamps",
     }
     assert all(c.passed for c in checks.values()), {n: c.failures for n, c in checks.items() if not c.passed}
-    assert page is not None and page.suffix == ".html" and (tmp_path / "index.html").exists()
+    assert (
+        page is not None and page.page.endswith(".html") and page.index == (tmp_path / "data_docs/index.html").as_uri()
+    )
+    assert page.page.startswith((tmp_path / "data_docs/validations").as_uri())
+    assert (tmp_path / page.page.removeprefix(tmp_path.as_uri() + "/")).is_file()
 
 
 @pytest.mark.parametrize("case", sorted(CONTENT_CASES))

@@ -2,7 +2,6 @@
 
 import datetime as dt
 import logging
-import os
 import time
 from typing import Any
 
@@ -21,24 +20,24 @@ from dagster import (
     sensor,
 )
 
-from ml_assets.automation.triggers import drift_decision, landing_decision
+from ml_assets.automation.triggers import RetrainingLoad, drift_decision, landing_decision
 from ml_assets.config import PipelineConfig
+from ml_assets.environment_variables import ALERT_WEBHOOK
 from ml_assets.monitoring import catalog
 from ml_assets.resources.landing import LandingFolder
-from ml_assets.resources.metrics import MetricsResource
+from ml_assets.resources.metrics import MetricsStore
 
 log = logging.getLogger("ml_assets.alerts")
 ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 TRIGGER_TAG = "ml_assets/trigger"
-WEBHOOK_ENV = "ML_ASSETS_ALERT_WEBHOOK"
 
 
-def retraining_runs(instance, job_name: str, now: float) -> tuple[int, int]:
-    """(queued or running, started in the last 24 h) retraining runs."""
+def retraining_load(instance, job_name: str, now: float, max_runs_per_day: int) -> RetrainingLoad:
+    """The job's queued or running runs and those started in the last 24 h."""
     active = instance.get_runs_count(RunsFilter(job_name=job_name, statuses=ACTIVE))
     since = dt.datetime.fromtimestamp(now - 86_400, tz=dt.UTC)
     recent = instance.get_runs_count(RunsFilter(job_name=job_name, created_after=since))
-    return active, recent
+    return RetrainingLoad(active_runs=active, runs_last_day=recent, max_runs_per_day=max_runs_per_day)
 
 
 def build_automation(config: PipelineConfig, retraining: Any, monitoring: Any) -> tuple[list, list]:
@@ -56,9 +55,9 @@ def build_automation(config: PipelineConfig, retraining: Any, monitoring: Any) -
     def landing_sensor(context: SensorEvaluationContext, landing: LandingFolder):
         now = time.time()
         listing = {item.name: item.version for item in landing.files()}
-        active, recent = retraining_runs(context.instance, retraining.name, now)
+        load = retraining_load(context.instance, retraining.name, now, guardrails.max_runs_per_day)
         decision = landing_decision(
-            context.cursor, listing, now, guardrails.debounce_seconds, active, recent, guardrails.max_runs_per_day
+            context.cursor, listing, now=now, debounce_seconds=guardrails.debounce_seconds, load=load
         )
         context.update_cursor(decision.cursor)
         if not decision.run:
@@ -78,8 +77,8 @@ def build_automation(config: PipelineConfig, retraining: Any, monitoring: Any) -
         if records and records[0].asset_materialization is not None:
             severity = records[0].asset_materialization.metadata.get("severity")
             latest = (records[0].storage_id, severity.value if severity is not None else "none")
-        active, recent = retraining_runs(context.instance, retraining.name, time.time())
-        decision = drift_decision(context.cursor, latest, active, recent, guardrails.max_runs_per_day)
+        load = retraining_load(context.instance, retraining.name, time.time(), guardrails.max_runs_per_day)
+        decision = drift_decision(context.cursor, latest, load=load)
         context.update_cursor(decision.cursor)
         if not decision.run:
             return SkipReason(decision.reason)
@@ -91,15 +90,15 @@ def build_automation(config: PipelineConfig, retraining: Any, monitoring: Any) -
     @run_failure_sensor(
         default_status=DefaultSensorStatus.RUNNING,
         description="A failed run raises an alert: the PipelineFailures metric, an error log line, and a POST to "
-        f"${WEBHOOK_ENV} when it is set.",
+        f"${ALERT_WEBHOOK.name} when it is set.",
     )
-    def failure_alert(context: RunFailureSensorContext, metrics: MetricsResource):
+    def failure_alert(context: RunFailureSensorContext, metrics: MetricsStore):
         run = context.dagster_run
         message = f"run {run.run_id} of {run.job_name} failed: {context.failure_event.message}"
         log.error(message)
         context.log.error(message)
         metrics.put(namespace, catalog.PIPELINE_FAILURES, 1.0)
-        url = os.environ.get(WEBHOOK_ENV)
+        url = ALERT_WEBHOOK.get()
         if url:
             from ml_assets.resources.http import http
 

@@ -21,23 +21,28 @@ class Decision:
     run_key: str | None = None
 
 
-def guard(active_runs: int, runs_last_day: int, max_runs_per_day: int) -> str | None:
-    """Why a retraining must not start now, or None."""
-    if active_runs:
-        return f"a retraining run is already queued or running ({active_runs}); one at a time"
-    if runs_last_day >= max_runs_per_day:
-        return f"daily cap reached: {runs_last_day} retraining runs in the last 24 h (max {max_runs_per_day})"
-    return None
+@dataclass(frozen=True)
+class RetrainingLoad:
+    """The retraining runs the instance holds now, and the daily cap."""
+
+    active_runs: int  # queued or running
+    runs_last_day: int  # started in the last 24 hours
+    max_runs_per_day: int
+
+    def blocked(self) -> str | None:
+        """Why a retraining must not start now, or None."""
+        if self.active_runs:
+            return f"a retraining run is already queued or running ({self.active_runs}); one at a time"
+        if self.runs_last_day >= self.max_runs_per_day:
+            return (
+                f"daily cap reached: {self.runs_last_day} retraining runs in the last 24 h "
+                f"(max {self.max_runs_per_day})"
+            )
+        return None
 
 
 def landing_decision(
-    cursor: str | None,
-    listing: dict[str, str],
-    now: float,
-    debounce_seconds: float,
-    active_runs: int,
-    runs_last_day: int,
-    max_runs_per_day: int,
+    cursor: str | None, listing: dict[str, str], *, now: float, debounce_seconds: float, load: RetrainingLoad
 ) -> Decision:
     """``listing`` is {file name: version}; the cursor remembers the files the last retraining saw."""
     if cursor is None:
@@ -60,7 +65,7 @@ def landing_decision(
             f"{summary}; waiting until no file has changed for {debounce_seconds:g} s (quiet for {quiet:.0f} s)",
             json.dumps(state),
         )
-    blocked = guard(active_runs, runs_last_day, max_runs_per_day)
+    blocked = load.blocked()
     if blocked:
         return Decision(False, f"{summary}; not starting: {blocked}", json.dumps(state))
     state["committed"] = listing
@@ -68,13 +73,7 @@ def landing_decision(
     return Decision(True, f"retraining on {summary}", json.dumps(state), f"landing-{key}")
 
 
-def drift_decision(
-    cursor: str | None,
-    latest: tuple[int, str] | None,
-    active_runs: int,
-    runs_last_day: int,
-    max_runs_per_day: int,
-) -> Decision:
+def drift_decision(cursor: str | None, latest: tuple[int, str] | None, *, load: RetrainingLoad) -> Decision:
     """``latest`` is (storage id, severity) of the newest drift report; each report is considered once."""
     state = json.loads(cursor) if cursor else {"last_report": None}
     if latest is None or latest[0] == state["last_report"]:
@@ -83,7 +82,7 @@ def drift_decision(
     state["last_report"] = report_id
     if severity != "severe":
         return Decision(False, f"drift report {report_id}: {severity} drift, no retraining", json.dumps(state))
-    blocked = guard(active_runs, runs_last_day, max_runs_per_day)
+    blocked = load.blocked()
     if blocked:
         return Decision(False, f"severe drift (report {report_id}); not starting: {blocked}", json.dumps(state))
     return Decision(True, f"severe drift in report {report_id}", json.dumps(state), f"drift-{report_id}")

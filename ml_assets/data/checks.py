@@ -2,7 +2,6 @@
 
 import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 from dagster import (
@@ -18,7 +17,7 @@ from dagster import (
 from ml_assets.config import PipelineConfig
 from ml_assets.data.expectations import plan_suite, planned_checks, summarize
 from ml_assets.monitoring.catalog import DATA_QUALITY, pipeline_namespace
-from ml_assets.resources.metrics import MetricsResource
+from ml_assets.resources.metrics import MetricsStore
 from ml_assets.resources.validation import GreatExpectationsValidator
 
 
@@ -37,14 +36,14 @@ def build_data_checks(config: PipelineConfig) -> list[AssetChecksDefinition]:
         context: AssetCheckExecutionContext,
         raw_data: pd.DataFrame,
         validator: GreatExpectationsValidator,
-        metrics: MetricsResource,
+        metrics: MetricsStore,
     ) -> Iterator[AssetCheckResult]:
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         plan = plan_suite(schema, now)
         outcomes, docs = validator.validate(
             raw_data, plan, suite_name=f"{config.name}_raw_data", id_column=schema.id_column
         )
-        if outcomes:  # the seed's DataQualityScore: the share of expectations met, in percent
+        if outcomes:  # DataQualityScore: the share of expectations met, in percent
             met = 100.0 * sum(o.success for o in outcomes) / len(outcomes)
             metrics.put(pipeline_namespace(config.name), DATA_QUALITY, met)
         for outcome in summarize(outcomes, list(checks)):
@@ -60,10 +59,8 @@ def build_data_checks(config: PipelineConfig) -> list[AssetChecksDefinition]:
             if outcome.examples:
                 metadata["examples"] = MetadataValue.json(outcome.examples)
             if docs is not None:
-                metadata["data_docs"] = MetadataValue.path(str(docs))
-                metadata["data_docs_index"] = MetadataValue.url(
-                    Path(validator.docs_dir, "index.html").resolve().as_uri()
-                )
+                metadata["data_docs"] = MetadataValue.url(docs.page)
+                metadata["data_docs_index"] = MetadataValue.url(docs.index)
             yield AssetCheckResult(
                 asset_key="raw_data",
                 check_name=outcome.check,

@@ -2,26 +2,23 @@
 
 import contextlib
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from dagster import AssetExecutionContext, AssetsDefinition, Failure, MetadataValue, Output, ResourceParam, asset
+from dagster import AssetExecutionContext, AssetsDefinition, Failure, MetadataValue, Output, asset
 
 from ml_assets.config import PipelineConfig
 from ml_assets.deployment.plans import held_out_records
-from ml_assets.features.assets import feature_columns_of
+from ml_assets.features.build import feature_columns_of
 from ml_assets.monitoring.catalog import PIPELINE_EXECUTION_TIME, pipeline_namespace
-from ml_assets.resources.metrics import MetricsResource
-from ml_assets.resources.mlflow_registry import MlflowRegistry
+from ml_assets.resources.metrics import MetricsStore
+from ml_assets.resources.mlflow_registry import CHAMPION_ALIAS, PREVIOUS_CHAMPION_ALIAS, MlflowRegistry
+from ml_assets.resources.platform import ServingPlatform
 from ml_assets.resources.reports import ReportStore
-from ml_assets.rollout.backend import REPLAYED_HEADER, ModelRef, ServingBackend, ServingPlatform
+from ml_assets.rollout.backend import REPLAYED_HEADER, ModelRef, ServingBackend
 from ml_assets.rollout.clock import SystemClock
 from ml_assets.rollout.engine import RolloutEngine
 from ml_assets.rollout.state import FAILED_OVER, PROMOTED, RolloutState
-from ml_assets.training.assets import CHAMPION_ALIAS
-
-PREVIOUS_CHAMPION_ALIAS = "previous_champion"
 
 
 def golden_check(backend: ServingBackend, records: list[dict], expected: np.ndarray):
@@ -42,6 +39,7 @@ def golden_check(backend: ServingBackend, records: list[dict], expected: np.ndar
 
 def _release(
     context: AssetExecutionContext,
+    *,
     environment: str,
     strategy: str | None,
     candidate: dict,
@@ -50,9 +48,11 @@ def _release(
     registry: MlflowRegistry,
     reports: ReportStore,
     config: PipelineConfig,
-    replay: bool,
-) -> tuple[RolloutState, ServingBackend, Path]:
-    """Run the release engine for ``candidate`` in ``environment``; the rollout report is written either way."""
+    replay_held_out: bool,
+) -> tuple[RolloutState, ServingBackend, str]:
+    """Run the release engine for ``candidate`` in ``environment`` (``strategy`` None: the config's); with
+    ``replay_held_out``, held-out records are sent as traffic on the local platform. The rollout report is written
+    either way; its URL is returned."""
     deployment = config.deployment
     backend = platform.backend(environment)
     model = ModelRef(candidate["model_name"], str(candidate["version"]))
@@ -64,7 +64,7 @@ def _release(
     engine = RolloutEngine(backend, platform.state_store(), SystemClock(), plan, environment, log=context.log.info)
     traffic: contextlib.AbstractContextManager = contextlib.nullcontext()
     # Held-out traffic is replayed on the local platform only: on AWS the environment has its own clients.
-    if replay and deployment.platform == "local" and deployment.replay_rate > 0 and backend.serving():
+    if replay_held_out and deployment.platform == "local" and deployment.replay_rate > 0 and backend.serving():
         from ml_assets.serving.replay import BackgroundReplay  # aiohttp only when traffic is replayed
 
         backend.ensure_gateway()
@@ -83,7 +83,7 @@ def _release(
     return state, backend, report
 
 
-def _metadata(state: RolloutState, backend: ServingBackend, report_path: Path) -> dict:
+def _metadata(state: RolloutState, backend: ServingBackend, report_url: str) -> dict:
     return {
         "environment": state.environment,
         "url": backend.url,
@@ -92,7 +92,7 @@ def _metadata(state: RolloutState, backend: ServingBackend, report_path: Path) -
         "version": state.candidate_model.version,
         "weights": MetadataValue.json(state.weights),
         "analyses": sum(1 for e in state.events if e["phase"].startswith("analysis:")),
-        "rollout_report": MetadataValue.path(str(report_path)),
+        "rollout_report": MetadataValue.url(report_url),
     }
 
 
@@ -107,17 +107,26 @@ def build_deployment_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         context: AssetExecutionContext,
         candidate_model: dict,
         training_data: pd.DataFrame,
-        platform: ResourceParam[ServingPlatform],
+        platform: ServingPlatform,
         registry: MlflowRegistry,
         reports: ReportStore,
     ) -> Output[dict]:
         state, backend, report = _release(
-            context, "staging", "direct", candidate_model, training_data, platform, registry, reports, config, False
+            context,
+            environment="staging",
+            strategy="direct",
+            candidate=candidate_model,
+            training_data=training_data,
+            platform=platform,
+            registry=registry,
+            reports=reports,
+            config=config,
+            replay_held_out=False,
         )
         if state.status != PROMOTED:
             raise Failure(
                 description=f"staging deployment rolled back: {state.reason}",
-                metadata={"rollout_report": MetadataValue.path(str(report))},
+                metadata={"rollout_report": MetadataValue.url(report)},
             )
         value = {
             "environment": "staging",
@@ -138,13 +147,22 @@ def build_deployment_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         context: AssetExecutionContext,
         staging_deployment: dict,
         training_data: pd.DataFrame,
-        platform: ResourceParam[ServingPlatform],
+        platform: ServingPlatform,
         registry: MlflowRegistry,
         reports: ReportStore,
-        metrics: MetricsResource,
+        metrics: MetricsStore,
     ) -> Output[dict]:
         state, backend, report = _release(
-            context, "production", None, staging_deployment, training_data, platform, registry, reports, config, True
+            context,
+            environment="production",
+            strategy=None,
+            candidate=staging_deployment,
+            training_data=training_data,
+            platform=platform,
+            registry=registry,
+            reports=reports,
+            config=config,
+            replay_held_out=True,
         )
         name, version = state.candidate_model.name, state.candidate_model.version
         previous = registry.version_for_alias(name, CHAMPION_ALIAS)
@@ -165,7 +183,7 @@ def build_deployment_assets(config: PipelineConfig) -> list[AssetsDefinition]:
             previous = served
             context.log.error(f"release of {name} v{version} not promoted ({state.status}): {state.reason}")
         record = context.instance.get_run_record_by_id(context.run_id)
-        if record is not None and record.start_time:  # the seed's PipelineExecutionTime: data to release
+        if record is not None and record.start_time:  # PipelineExecutionTime: data to release
             metrics.put(pipeline_namespace(config.name), PIPELINE_EXECUTION_TIME, time.time() - record.start_time)
         value = {
             "environment": "production",

@@ -18,7 +18,7 @@ from dagster import (
 
 from ml_assets.config import PipelineConfig
 from ml_assets.deployment.plans import held_out_records
-from ml_assets.features.assets import feature_columns_of
+from ml_assets.features.build import feature_columns_of
 from ml_assets.resources.http import http
 from ml_assets.resources.mlflow_registry import MlflowRegistry
 from ml_assets.rollout.state import PROMOTED

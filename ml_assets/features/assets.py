@@ -4,22 +4,9 @@ import pandas as pd
 from dagster import AssetsDefinition, MetadataValue, Output, asset
 
 from ml_assets.config import PipelineConfig
-from ml_assets.features.build import FeatureFrame, build_features
+from ml_assets.features.build import FEATURE_COLUMNS_ATTR, build_features, feature_frame
 from ml_assets.features.split import SPLIT_COLUMN, split_dataset
 from ml_assets.provenance import DATA_VERSION_ATTR
-
-FEATURE_COLUMNS_ATTR = "feature_columns"
-
-
-def feature_columns_of(frame: pd.DataFrame) -> list[str]:
-    """The model input columns of a stored features/training_data table."""
-    return list(frame.attrs[FEATURE_COLUMNS_ATTR])
-
-
-def feature_frame(frame: pd.DataFrame, config: PipelineConfig) -> FeatureFrame:
-    """Rebuild the FeatureFrame view of a stored features/training_data table."""
-    schema = config.data_schema
-    return FeatureFrame(frame, feature_columns_of(frame), schema.target, schema.timestamp_column, schema.entity_column)
 
 
 def build_feature_assets(config: PipelineConfig) -> list[AssetsDefinition]:

@@ -24,6 +24,21 @@ class FeatureFrame:
     entity: str | None
 
 
+# Stored features/training_data tables carry their model input columns in this frame attribute.
+FEATURE_COLUMNS_ATTR = "feature_columns"
+
+
+def feature_columns_of(frame: pd.DataFrame) -> list[str]:
+    """The model input columns of a stored features/training_data table."""
+    return list(frame.attrs[FEATURE_COLUMNS_ATTR])
+
+
+def feature_frame(frame: pd.DataFrame, config: PipelineConfig) -> FeatureFrame:
+    """Rebuild the FeatureFrame view of a stored features/training_data table."""
+    schema = config.data_schema
+    return FeatureFrame(frame, feature_columns_of(frame), schema.target, schema.timestamp_column, schema.entity_column)
+
+
 def _fraud_handbook(raw: pd.DataFrame, config: PipelineConfig) -> tuple[pd.DataFrame, list[str]]:
     params = config.features
     schema = config.data_schema

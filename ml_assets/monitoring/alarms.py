@@ -13,7 +13,8 @@ from typing import Literal
 
 import numpy as np
 
-from ml_assets.monitoring.catalog import AlarmSpec
+from ml_assets.config import PipelineConfig
+from ml_assets.monitoring.catalog import AlarmSpec, pipeline_alarms
 
 State = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
 
@@ -75,7 +76,7 @@ def evaluate(alarm: AlarmSpec, timestamps: Sequence[float], values: Sequence[flo
 
 
 def trend(values: Sequence[float]) -> str:
-    """The seed's trend: the mean of the last three against the earlier ones, 5 % either way."""
+    """The trend rule: the mean of the last three against the earlier ones, 5 % either way."""
     if len(values) < 2:
         return "insufficient_data"
     recent = float(np.mean(values[-3:])) if len(values) >= 3 else float(values[-1])
@@ -85,3 +86,16 @@ def trend(values: Sequence[float]) -> str:
     if recent < older * 0.95 if older >= 0 else recent < older * 1.05:
         return "decreasing"
     return "stable"
+
+
+def alarms_of(config: PipelineConfig) -> list[AlarmSpec]:
+    """The pipeline's alarms as its config sets them up. ModelQuality publishes the champion's primary metric,
+    so its alarm fires below the gate a new model must pass on that same metric."""
+    monitoring = config.monitoring
+    return pipeline_alarms(
+        config.name,
+        config.gates.minimum_of(config.selection.primary_metric),
+        period_seconds=monitoring.alarm_period_seconds,
+        evaluation_periods=monitoring.alarm_evaluation_periods,
+        datapoints_to_alarm=monitoring.alarm_datapoints_to_alarm,
+    )

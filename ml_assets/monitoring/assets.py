@@ -4,18 +4,18 @@ import time
 
 import numpy as np
 import pandas as pd
-from dagster import AssetExecutionContext, AssetsDefinition, Failure, MetadataValue, Output, ResourceParam, asset
+from dagster import AssetExecutionContext, AssetsDefinition, Failure, MetadataValue, Output, asset
 
 from ml_assets.config import PipelineConfig
-from ml_assets.features.assets import feature_columns_of
+from ml_assets.features.build import feature_columns_of
 from ml_assets.features.split import SPLIT_COLUMN
 from ml_assets.monitoring import catalog, drift
+from ml_assets.monitoring.alarms import alarms_of
 from ml_assets.monitoring.report import render
-from ml_assets.resources.metrics import MetricsResource
-from ml_assets.resources.mlflow_registry import MlflowRegistry
+from ml_assets.resources.metrics import MetricsStore
+from ml_assets.resources.mlflow_registry import CHAMPION_ALIAS, MlflowRegistry
+from ml_assets.resources.platform import ServingPlatform
 from ml_assets.resources.reports import ReportStore
-from ml_assets.rollout.backend import ServingPlatform
-from ml_assets.training.assets import CHAMPION_ALIAS
 from ml_assets.training.metrics import classification_metrics
 
 REFERENCE_ROWS = 200_000  # enough for stable distributions, bounded memory
@@ -54,11 +54,9 @@ def build_monitoring_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         "bounded uniform sample kept by the production gateway), and the latency the clients saw.",
     )
     def production_traffic(
-        context: AssetExecutionContext, platform: ResourceParam[ServingPlatform], metrics: MetricsResource
+        context: AssetExecutionContext, platform: ServingPlatform, metrics: MetricsStore
     ) -> Output[pd.DataFrame]:
         backend = platform.live_backend("production")
-        if not hasattr(backend, "sample"):
-            raise Failure(description="production traffic capture is available on the local platform only")
         served = backend.serving()
         if not served:
             raise Failure(description="nothing serves in production: deploy a model first (make demo)")
@@ -105,7 +103,7 @@ def build_monitoring_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         features: pd.DataFrame,
         registry: MlflowRegistry,
         reports: ReportStore,
-        metrics: MetricsResource,
+        metrics: MetricsStore,
     ) -> Output[dict]:
         columns = feature_columns_of(training_data)
         minimum = config.monitoring.drift.min_traffic
@@ -154,10 +152,10 @@ def build_monitoring_assets(config: PipelineConfig) -> list[AssetsDefinition]:
             f"{config.name}: drift of production traffic (champion v{version})",
         )
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
-        html_path = reports.write(f"drift/{stamp}.html", page)
+        html_url = reports.write(f"drift/{stamp}.html", page)
         reports.write("drift/latest.html", page)
         context.log.info(f"drift {report.severity}: {'; '.join(report.reasons) or 'none'}")
-        value = {**report.as_dict(), "champion_version": version, "performance": performance, "report": str(html_path)}
+        value = {**report.as_dict(), "champion_version": version, "performance": performance, "report": html_url}
         return Output(
             value,
             metadata={
@@ -167,7 +165,7 @@ def build_monitoring_assets(config: PipelineConfig) -> list[AssetsDefinition]:
                 "score_psi": report.score_psi if report.score_psi is not None else 0.0,
                 "average_precision_recent": (performance or {}).get("average_precision", float("nan")),
                 "labelled_recent_records": len(labelled),
-                "report": MetadataValue.path(str(html_path)),
+                "report": MetadataValue.url(html_url),
             },
         )
 
@@ -175,11 +173,11 @@ def build_monitoring_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         group_name="monitoring",
         kinds={"python"},
         deps=["drift_report"],
-        description="The seed's alarms evaluated with CloudWatch's semantics (or read from CloudWatch) and each "
+        description="The pipeline's alarms evaluated with CloudWatch's semantics (or read from CloudWatch) and each "
         "metric's current value, range and trend over the last day.",
     )
-    def pipeline_health(context: AssetExecutionContext, metrics: MetricsResource) -> Output[dict]:
-        alarms = catalog.alarms_of(config)
+    def pipeline_health(context: AssetExecutionContext, metrics: MetricsStore) -> Output[dict]:
+        alarms = alarms_of(config)
         metrics.ensure_alarms(namespace, alarms)
         metrics.ensure_dashboard(config.name, config.deployment.aws.region or "")
         states = metrics.alarm_states(namespace, alarms)

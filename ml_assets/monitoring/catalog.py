@@ -1,4 +1,4 @@
-"""The seed's metrics, alarms and dashboard, in one place for CloudWatch, Terraform and the local evaluator.
+"""The pipeline's metrics, alarms and dashboard, in one place for CloudWatch, Terraform and the local evaluator.
 
 Pipeline metrics live in the namespace ``MLPipeline/<pipeline>``; model-server metrics (per environment and
 colour, one-second resolution) in ``MLAssets/Serving``. Terraform declares the same alarms and widgets; a test
@@ -8,10 +8,7 @@ keeps the two in step.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal
-
-if TYPE_CHECKING:
-    from ml_assets.config import PipelineConfig
+from typing import Literal
 
 # Pipeline metrics: (name, unit, what it measures)
 MODEL_QUALITY = "ModelQuality"
@@ -64,11 +61,12 @@ class AlarmSpec:
 def pipeline_alarms(
     pipeline: str,
     min_model_quality: float,
+    *,
     period_seconds: int = 300,
     evaluation_periods: int = 2,
     datapoints_to_alarm: int | None = None,
 ) -> list[AlarmSpec]:
-    """The seed's four alarms; model quality is judged against the model gate's own minimum."""
+    """The pipeline's four alarms; model quality is judged against the model gate's own minimum."""
     alarms = [
         AlarmSpec(
             f"{pipeline}-{MODEL_QUALITY}-Low",
@@ -104,19 +102,7 @@ def pipeline_alarms(
     ]
 
 
-def alarms_of(config: PipelineConfig) -> list[AlarmSpec]:
-    """The seed's alarms as a pipeline config sets them up."""
-    monitoring = config.monitoring
-    return pipeline_alarms(
-        config.name,
-        config.gates.min_average_precision,
-        monitoring.alarm_period_seconds,
-        monitoring.alarm_evaluation_periods,
-        monitoring.alarm_datapoints_to_alarm,
-    )
-
-
-# The seed's dashboard: (title, metrics), two widgets a row.
+# The pipeline's dashboard: (title, metrics), two widgets a row.
 DASHBOARD_WIDGETS: list[tuple[str, list[str]]] = [
     ("Model Performance", [MODEL_QUALITY, DATA_QUALITY]),
     ("Prediction Latency", [PREDICTION_LATENCY]),
@@ -130,7 +116,7 @@ def dashboard_name(pipeline: str) -> str:
 
 
 def cloudwatch_dashboard(pipeline: str, region: str) -> dict:
-    """The CloudWatch dashboard body (the seed's layout: 2 x 2 metric widgets, 5-minute averages)."""
+    """The CloudWatch dashboard body (2 x 2 metric widgets, 5-minute averages)."""
     namespace = pipeline_namespace(pipeline)
     widgets = []
     for index, (title, metrics) in enumerate(DASHBOARD_WIDGETS):

@@ -15,13 +15,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
-
-from dagster import ConfigurableResource
+from typing import TYPE_CHECKING, Any
 
 from ml_assets.resources.http import http
-from ml_assets.rollout.backend import Health, ModelRef
+from ml_assets.resources.platform import ServingPlatform
+from ml_assets.rollout.backend import Health, ModelRef, ServingBackend
 from ml_assets.rollout.evidence import Outcomes
+from ml_assets.rollout.state import StateStore
+
+if TYPE_CHECKING:
+    from ml_assets.config import PipelineConfig
+    from ml_assets.settings import Settings
 
 BIN = Path(sys.executable).parent
 
@@ -49,7 +53,7 @@ def _alive(pid: int) -> bool:
         return True
 
 
-class LocalBackend:
+class LocalBackend(ServingBackend):
     """One environment (staging or production) of the local platform."""
 
     @classmethod
@@ -244,14 +248,25 @@ class LocalBackend:
             self._stop(pid_file.stem)
 
 
-class LocalServingPlatform(ConfigurableResource):
+class LocalServingPlatform(ServingPlatform):
     """The embedded default: gateways and model servers on loopback, state in ML_ASSETS_HOME/serving."""
 
     home: str
-    host: str = "127.0.0.1"
-    staging_port: int = 8610
-    production_port: int = 8620
+    host: str
+    staging_port: int
+    production_port: int
     config_path: str | None = None
+
+    @classmethod
+    def from_config(cls, settings: Settings, config: PipelineConfig) -> LocalServingPlatform:
+        deployment = config.deployment
+        return cls(
+            home=str(settings.home),
+            host=deployment.host,
+            staging_port=deployment.staging_port,
+            production_port=deployment.production_port,
+            config_path=str(settings.config_path),
+        )
 
     def backend(self, environment: str) -> LocalBackend:
         ports = {"staging": self.staging_port, "production": self.production_port}
@@ -263,7 +278,7 @@ class LocalServingPlatform(ConfigurableResource):
         """Where the environment's gateway last ran (it may predate a port change), else where it is configured."""
         return LocalBackend.recorded(Path(self.home), environment) or self.backend(environment)
 
-    def state_store(self):
+    def state_store(self) -> StateStore:
         """Where rollout states live (reconciled by the next deployment run)."""
         from ml_assets.resources.rollout_state import JsonStateStore
 

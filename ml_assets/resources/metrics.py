@@ -1,9 +1,10 @@
-"""The metrics resource: a time series per metric, alarms on them, in SQLite (the state folder) or CloudWatch.
+"""Pipeline metrics and their alarms: one abstract MetricsStore, a subclass per backend.
 
-Both backends answer the same questions — put a value, read a series, create the seed's alarms, give their
-states and a pipeline-health summary — so assets, hooks, sensors and the dashboard never know which one runs.
-Locally the alarms are evaluated with CloudWatch's semantics (monitoring/alarms.py); on AWS CloudWatch
-evaluates them and we read their states.
+Every backend answers the same questions — put a value, read a series, create the pipeline's alarms and
+dashboard, give the alarms' states and a health summary — so assets, hooks, sensors and the dashboard never know
+which one runs. ``monitoring.metrics`` in the config names the backend (``METRICS_BACKENDS``): SQLite in the
+state folder, where the alarms are evaluated with CloudWatch's semantics (monitoring/alarms.py), or CloudWatch,
+which evaluates them itself.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from abc import abstractmethod
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from dagster import ConfigurableResource
@@ -21,36 +23,20 @@ from pydantic import Field
 from ml_assets.monitoring.alarms import AlarmState, evaluate, trend
 from ml_assets.monitoring.catalog import PIPELINE_METRICS, AlarmSpec
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS points (
-    namespace TEXT NOT NULL, name TEXT NOT NULL, dimensions TEXT NOT NULL DEFAULT '{}',
-    at REAL NOT NULL, value REAL NOT NULL, unit TEXT NOT NULL DEFAULT 'None'
-);
-CREATE INDEX IF NOT EXISTS points_by_metric ON points (namespace, name, dimensions, at);
-"""
+if TYPE_CHECKING:
+    from ml_assets.config import PipelineConfig
+    from ml_assets.settings import Settings
 
 
-class MetricsResource(ConfigurableResource):
-    """Metrics and alarms: ``backend`` local (SQLite at ``path``) or cloudwatch (region/endpoint from AWS settings)."""
+class MetricsStore(ConfigurableResource):
+    """A time series per metric, and alarms on them."""
 
-    backend: Literal["local", "cloudwatch"] = "local"
-    path: str = ".ml_assets/metrics.db"
-    region: str | None = None
-    endpoint_url: str | None = None
-    alarm_actions: list[str] = Field(default_factory=list, description="SNS topics CloudWatch alarms notify.")
+    backend: ClassVar[str]  # the name monitoring.metrics gives this backend
 
-    # -- storage ------------------------------------------------------------------------------------------------
-
-    def _db(self) -> sqlite3.Connection:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=30)
-        connection.executescript(SCHEMA)
-        return connection
-
-    def _cloudwatch(self):
-        from ml_assets.resources.aws.cloudwatch import CloudWatchResource
-
-        return CloudWatchResource(region=self.region, endpoint_url=self.endpoint_url)
+    @classmethod
+    @abstractmethod
+    def from_config(cls, settings: Settings, config: PipelineConfig) -> MetricsStore:
+        """The store as the config sets it up."""
 
     def put(
         self,
@@ -61,84 +47,40 @@ class MetricsResource(ConfigurableResource):
         dimensions: dict[str, str] | None = None,
         unit: str | None = None,
     ) -> None:
+        """Record ``value`` of metric ``name`` at ``at`` (now by default); a non-finite value is refused."""
         if not np.isfinite(value):
             raise ValueError(f"metric {namespace}/{name}: value {value} is not finite")
-        at = time.time() if at is None else at
-        unit = unit or PIPELINE_METRICS.get(name, ("None", ""))[0]
-        dims = dimensions or {}
-        if self.backend == "cloudwatch":
-            from ml_assets.resources.aws.cloudwatch import timestamp
+        self._put(
+            namespace,
+            name,
+            float(value),
+            at=time.time() if at is None else at,
+            dimensions=dimensions or {},
+            unit=unit or PIPELINE_METRICS.get(name, ("None", ""))[0],
+        )
 
-            datum = {
-                "MetricName": name,
-                "Value": float(value),
-                "Unit": unit,
-                "Timestamp": timestamp(at),
-                "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(dims.items())],
-            }
-            self._cloudwatch().put(namespace, [datum])
-            return
-        with self._db() as db:
-            db.execute(
-                "INSERT INTO points VALUES (?, ?, ?, ?, ?, ?)",
-                (namespace, name, json.dumps(dims, sort_keys=True), at, float(value), unit),
-            )
+    @abstractmethod
+    def _put(
+        self, namespace: str, name: str, value: float, *, at: float, dimensions: dict[str, str], unit: str
+    ) -> None: ...
 
+    @abstractmethod
     def series(
         self, namespace: str, name: str, since: float, until: float, dimensions: dict[str, str] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(timestamps, values), oldest first. CloudWatch gives one-minute averages, locally every point."""
-        dims = dimensions or {}
-        if self.backend == "cloudwatch":
-            stat = {
-                "Metric": {
-                    "Namespace": namespace,
-                    "MetricName": name,
-                    "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(dims.items())],
-                },
-                "Period": 60,
-                "Stat": "Average",
-            }
-            values = self._cloudwatch().series({"m": stat}, since, until, with_timestamps=True)["m"]
-            return values[0], values[1]
-        with self._db() as db:
-            rows = db.execute(
-                "SELECT at, value FROM points WHERE namespace = ? AND name = ? AND dimensions = ? "
-                "AND at >= ? AND at <= ? ORDER BY at",
-                (namespace, name, json.dumps(dims, sort_keys=True), since, until),
-            ).fetchall()
-        return np.array([r[0] for r in rows], dtype=float), np.array([r[1] for r in rows], dtype=float)
+        """(timestamps, values) between two times, oldest first."""
 
-    # -- alarms -------------------------------------------------------------------------------------------------
-
+    @abstractmethod
     def ensure_alarms(self, namespace: str, alarms: list[AlarmSpec]) -> None:
-        """Create or update the alarms (CloudWatch); locally they are evaluated on demand from the series."""
-        if self.backend == "cloudwatch":
-            cloudwatch = self._cloudwatch()
-            for alarm in alarms:
-                cloudwatch.put_alarm(namespace, alarm, self.alarm_actions)
+        """Create or update the alarms where the backend evaluates them."""
 
+    @abstractmethod
     def ensure_dashboard(self, pipeline: str, region: str) -> None:
-        """The seed's CloudWatch dashboard (locally the production gateway serves /dashboard instead)."""
-        if self.backend == "cloudwatch":
-            from ml_assets.monitoring.catalog import cloudwatch_dashboard, dashboard_name
+        """Create or update the pipeline's dashboard where the backend has one."""
 
-            self._cloudwatch().put_dashboard(dashboard_name(pipeline), cloudwatch_dashboard(pipeline, region))
-
+    @abstractmethod
     def alarm_states(self, namespace: str, alarms: list[AlarmSpec], now: float | None = None) -> list[AlarmState]:
-        now = time.time() if now is None else now
-        if self.backend == "cloudwatch":
-            states = self._cloudwatch().alarm_states([a.name for a in alarms])
-            return [
-                AlarmState(a.name, a.metric, states.get(a.name, "INSUFFICIENT_DATA"), "as CloudWatch evaluates it", [])
-                for a in alarms
-            ]
-        out = []
-        for alarm in alarms:
-            since = now - alarm.period_seconds * (alarm.evaluation_periods + 1)
-            times, values = self.series(namespace, alarm.metric, since, now)
-            out.append(evaluate(alarm, times, values, now))
-        return out
+        """Each alarm's state now."""
 
     def health(
         self, namespace: str, metrics: list[str], hours: float = 24.0, now: float | None = None
@@ -157,3 +99,139 @@ class MetricsResource(ConfigurableResource):
                     "points": len(values),
                 }
         return summary
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS points (
+    namespace TEXT NOT NULL, name TEXT NOT NULL, dimensions TEXT NOT NULL DEFAULT '{}',
+    at REAL NOT NULL, value REAL NOT NULL, unit TEXT NOT NULL DEFAULT 'None'
+);
+CREATE INDEX IF NOT EXISTS points_by_metric ON points (namespace, name, dimensions, at);
+"""
+
+
+class LocalMetrics(MetricsStore):
+    """Every point in a SQLite file; alarms evaluated on demand from the series, as CloudWatch would."""
+
+    backend = "local"
+    path: str
+
+    @classmethod
+    def from_config(cls, settings: Settings, config: PipelineConfig) -> LocalMetrics:
+        return cls(path=str(settings.home / "metrics" / f"{config.name}.db"))
+
+    def _db(self) -> sqlite3.Connection:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=30)
+        connection.executescript(SCHEMA)
+        return connection
+
+    def _put(
+        self, namespace: str, name: str, value: float, *, at: float, dimensions: dict[str, str], unit: str
+    ) -> None:
+        with self._db() as db:
+            db.execute(
+                "INSERT INTO points VALUES (?, ?, ?, ?, ?, ?)",
+                (namespace, name, json.dumps(dimensions, sort_keys=True), at, value, unit),
+            )
+
+    def series(
+        self, namespace: str, name: str, since: float, until: float, dimensions: dict[str, str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Every point, oldest first."""
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT at, value FROM points WHERE namespace = ? AND name = ? AND dimensions = ? "
+                "AND at >= ? AND at <= ? ORDER BY at",
+                (namespace, name, json.dumps(dimensions or {}, sort_keys=True), since, until),
+            ).fetchall()
+        return np.array([r[0] for r in rows], dtype=float), np.array([r[1] for r in rows], dtype=float)
+
+    def ensure_alarms(self, namespace: str, alarms: list[AlarmSpec]) -> None:
+        """Nothing to create: the alarms are evaluated from the series when asked."""
+
+    def ensure_dashboard(self, pipeline: str, region: str) -> None:
+        """Nothing to create: the production gateway serves /dashboard."""
+
+    def alarm_states(self, namespace: str, alarms: list[AlarmSpec], now: float | None = None) -> list[AlarmState]:
+        now = time.time() if now is None else now
+        states = []
+        for alarm in alarms:
+            since = now - alarm.period_seconds * (alarm.evaluation_periods + 1)
+            times, values = self.series(namespace, alarm.metric, since, now)
+            states.append(evaluate(alarm, times, values, now))
+        return states
+
+
+class CloudWatchMetrics(MetricsStore):
+    """CloudWatch custom metrics; CloudWatch evaluates the alarms and notifies ``alarm_actions``."""
+
+    backend = "cloudwatch"
+    region: str | None = None
+    endpoint_url: str | None = None
+    alarm_actions: list[str] = Field(default_factory=list, description="SNS topics CloudWatch alarms notify.")
+
+    @classmethod
+    def from_config(cls, settings: Settings, config: PipelineConfig) -> CloudWatchMetrics:
+        aws = config.deployment.aws
+        return cls(region=aws.region, endpoint_url=aws.endpoint_url)
+
+    def _cloudwatch(self):
+        from ml_assets.resources.aws.cloudwatch import CloudWatchResource
+
+        return CloudWatchResource(region=self.region, endpoint_url=self.endpoint_url)
+
+    def _put(
+        self, namespace: str, name: str, value: float, *, at: float, dimensions: dict[str, str], unit: str
+    ) -> None:
+        from ml_assets.resources.aws.cloudwatch import timestamp
+
+        datum = {
+            "MetricName": name,
+            "Value": value,
+            "Unit": unit,
+            "Timestamp": timestamp(at),
+            "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(dimensions.items())],
+        }
+        self._cloudwatch().put(namespace, [datum])
+
+    def series(
+        self, namespace: str, name: str, since: float, until: float, dimensions: dict[str, str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One-minute averages, oldest first."""
+        stat = {
+            "Metric": {
+                "Namespace": namespace,
+                "MetricName": name,
+                "Dimensions": [{"Name": k, "Value": v} for k, v in sorted((dimensions or {}).items())],
+            },
+            "Period": 60,
+            "Stat": "Average",
+        }
+        values = self._cloudwatch().series({"m": stat}, since, until, with_timestamps=True)["m"]
+        return values[0], values[1]
+
+    def ensure_alarms(self, namespace: str, alarms: list[AlarmSpec]) -> None:
+        cloudwatch = self._cloudwatch()
+        for alarm in alarms:
+            cloudwatch.put_alarm(namespace, alarm, self.alarm_actions)
+
+    def ensure_dashboard(self, pipeline: str, region: str) -> None:
+        from ml_assets.monitoring.catalog import cloudwatch_dashboard, dashboard_name
+
+        self._cloudwatch().put_dashboard(dashboard_name(pipeline), cloudwatch_dashboard(pipeline, region))
+
+    def alarm_states(self, namespace: str, alarms: list[AlarmSpec], now: float | None = None) -> list[AlarmState]:
+        states = self._cloudwatch().alarm_states([a.name for a in alarms])
+        return [
+            AlarmState(a.name, a.metric, states.get(a.name, "INSUFFICIENT_DATA"), "as CloudWatch evaluates it", [])
+            for a in alarms
+        ]
+
+
+METRICS_BACKENDS: dict[str, type[MetricsStore]] = {store.backend: store for store in MetricsStore.__subclasses__()}
+
+
+def metrics_store(settings: Settings, config: PipelineConfig) -> MetricsStore:
+    """The store ``monitoring.metrics`` names."""
+    return METRICS_BACKENDS[config.monitoring.metrics].from_config(settings, config)

@@ -24,6 +24,17 @@ SKOPS_TRUSTED_TYPES = [
     "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
     "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
 ]
+# The registry's vocabulary, shared by every module that reads or writes it: aliases move between versions,
+# tags describe one version.
+CANDIDATE_ALIAS = "candidate"
+CHAMPION_ALIAS = "champion"
+PREVIOUS_CHAMPION_ALIAS = "previous_champion"
+ALGORITHM_TAG = "algorithm"
+DATA_VERSION_TAG = "data_version"
+CODE_VERSION_TAG = "code_version"
+GATES_TAG = "gates"  # pending, passed or failed
+FAILED_GATES_TAG = "failed_gates"  # comma-separated gate names
+FLAVOR_TAG = "flavor"
 DIGEST_TAG = "model_sha256"
 FORMAT_FILES = {"sklearn": "model.skops", "xgboost": "model.ubj"}
 
@@ -97,9 +108,10 @@ class MlflowRegistry(ConfigurableResource):
         metrics: dict[str, float],
         tags: dict[str, str],
         input_example: pd.DataFrame,
-        artifacts: list[Path] = (),
+        artifacts: dict[str, bytes] | None = None,
     ) -> RegisteredVersion:
-        """Log params, metrics, tags, artifacts and the model in one run; register it as a new version."""
+        """Log params, metrics, tags, artifacts (file name -> content) and the model in one run; register it as
+        a new version."""
         from mlflow.models import infer_signature
 
         signature = infer_signature(input_example, model.predict_proba(input_example)[:, 1])
@@ -109,8 +121,10 @@ class MlflowRegistry(ConfigurableResource):
         with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run:
             mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
             mlflow.log_metrics(metrics)
-            for path in artifacts:
-                mlflow.log_artifact(str(path))
+            with tempfile.TemporaryDirectory() as folder:
+                for file_name, content in (artifacts or {}).items():
+                    (Path(folder) / file_name).write_bytes(content)
+                    mlflow.log_artifact(str(Path(folder) / file_name))
             common = dict(
                 name="model",
                 signature=signature,
@@ -132,7 +146,7 @@ class MlflowRegistry(ConfigurableResource):
         with tempfile.TemporaryDirectory() as tmp:
             sha = _sha256(self._download(info.model_uri, Path(tmp)) / FORMAT_FILES[flavor])
         client = self.client()
-        for key, value in {**tags, DIGEST_TAG: sha, "flavor": flavor}.items():
+        for key, value in {**tags, DIGEST_TAG: sha, FLAVOR_TAG: flavor}.items():
             client.set_model_version_tag(registered_model_name, version, key, value)
         return RegisteredVersion(
             registered_model_name, version, run_id, f"models:/{registered_model_name}/{version}", sha
@@ -149,7 +163,7 @@ class MlflowRegistry(ConfigurableResource):
         """Load a registered version after checking its artifact digest; never unpickles."""
         client = self.client()
         tags = client.get_model_version(name, version).tags
-        flavor = tags.get("flavor")
+        flavor = tags.get(FLAVOR_TAG)
         expected = tags.get(DIGEST_TAG)
         if flavor not in FORMAT_FILES or not expected:
             raise ModelIntegrityError(

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 from ml_assets.resources.storage import open_store
-from ml_assets.rollout.state import RolloutState
+from ml_assets.rollout.state import RolloutState, StateStore
 
 
-class JsonStateStore:
+class JsonStateStore(StateStore):
     """One JSON object per environment, replaced whole on every save."""
 
     def __init__(self, location: str | Path) -> None:

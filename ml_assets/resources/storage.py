@@ -8,9 +8,12 @@ usual AWS settings). Writes are whole-object: a reader never sees a partial file
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar
+
+from ml_assets.environment_variables import AWS_ENDPOINT_URL
 
 
 @dataclass(frozen=True)
@@ -20,23 +23,49 @@ class StoredObject:
     version: str  # changes whenever the content may have changed (mtime and size, or the S3 ETag)
 
 
-class ObjectStore(Protocol):
+class ObjectStore(ABC):
+    """Whole objects under one location. A backend is a subclass naming the URL scheme it serves; ``open_store``
+    picks it by the location's scheme."""
+
+    scheme: ClassVar[str]  # the URL scheme this backend serves ("" for a plain folder path)
     url: str
 
+    @classmethod
+    @abstractmethod
+    def from_url(cls, url: str) -> ObjectStore:
+        """The store at ``url`` (a URL of this backend's scheme)."""
+
+    @abstractmethod
     def list(self, prefix: str = "", start_after: str = "") -> list[StoredObject]:
         """Objects directly under ``prefix`` (not in sub-folders), by name; hidden names (``.x``) left out; only
         names after ``start_after`` when given (S3 then lists only those)."""
 
+    @abstractmethod
     def read(self, name: str) -> bytes:
         """The object's bytes; FileNotFoundError when it does not exist."""
 
-    def write(self, name: str, data: bytes) -> None: ...
+    @abstractmethod
+    def write(self, name: str, data: bytes) -> None:
+        """Store ``data`` as ``name`` in one piece: a reader sees the old object or the new one, never a part."""
 
+    @abstractmethod
     def delete(self, name: str) -> None:
         """Remove the object if it exists."""
 
+    @abstractmethod
+    def link(self, name: str) -> str:
+        """A URL a person can open for the object (a file:// URL, or the s3:// URL)."""
 
-class LocalStore:
+
+class LocalStore(ObjectStore):
+    """A folder on this machine."""
+
+    scheme = ""
+
+    @classmethod
+    def from_url(cls, url: str) -> LocalStore:
+        return cls(url.removeprefix("file://"))
+
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.url = str(self.root)
@@ -68,8 +97,25 @@ class LocalStore:
     def delete(self, name: str) -> None:
         (self.root / name).unlink(missing_ok=True)
 
+    def link(self, name: str) -> str:
+        return (self.root / name).resolve().as_uri()
 
-class S3Store:
+
+class S3Store(ObjectStore):
+    """A prefix in an S3 bucket (dagster-aws's S3Resource: region, endpoint and credentials from the usual AWS
+    settings)."""
+
+    scheme = "s3"
+
+    @classmethod
+    def from_url(cls, url: str) -> S3Store:
+        from dagster_aws.s3 import S3Resource
+
+        bucket, _, prefix = url.removeprefix("s3://").partition("/")
+        if not bucket:
+            raise ValueError(f"an S3 location needs a bucket: {url!r}")
+        return cls(S3Resource(endpoint_url=AWS_ENDPOINT_URL.get()).get_client(), bucket, prefix)
+
     def __init__(self, client: Any, bucket: str, prefix: str) -> None:
         self.client, self.bucket, self.prefix = client, bucket, prefix.strip("/")
         self.url = f"s3://{bucket}/{self.prefix}".rstrip("/")
@@ -103,17 +149,16 @@ class S3Store:
     def delete(self, name: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(name))
 
+    def link(self, name: str) -> str:
+        return f"s3://{self.bucket}/{self._key(name)}"
+
 
 def open_store(url: str) -> ObjectStore:
-    """A LocalStore for a path, an S3Store for ``s3://bucket/prefix``."""
-    if url.startswith("s3://"):
-        from dagster_aws.s3 import S3Resource
-
-        bucket, _, prefix = url.removeprefix("s3://").partition("/")
-        if not bucket:
-            raise ValueError(f"an S3 location needs a bucket: {url!r}")
-        client = S3Resource(endpoint_url=os.environ.get("AWS_ENDPOINT_URL")).get_client()
-        return S3Store(client, bucket, prefix)
-    if "://" in url:
-        raise ValueError(f"unsupported storage location {url!r}: use a folder or s3://bucket/prefix")
-    return LocalStore(url)
+    """The store for ``url``: a folder path (or file:// URL) or ``s3://bucket/prefix``."""
+    scheme = url.partition("://")[0] if "://" in url else ""
+    backends = {backend.scheme: backend for backend in ObjectStore.__subclasses__()}
+    backend = backends.get("" if scheme == "file" else scheme)
+    if backend is None:
+        known = ", ".join(f"{name}://" for name in sorted(backends) if name)
+        raise ValueError(f"unsupported storage location {url!r}: use a folder or one of {known}")
+    return backend.from_url(url)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -10,16 +12,46 @@ from dagster import ConfigurableResource
 
 from ml_assets.data.expectations import ExpectationOutcome, PlannedExpectation
 from ml_assets.data.schema import SOURCE_FILE_COLUMN
+from ml_assets.resources.reports import ReportStore
+
+DATA_DOCS = "data_docs"
+
+
+@dataclass(frozen=True)
+class DataDocs:
+    """Links to the Data Docs of one validation: its page and the site's index."""
+
+    page: str
+    index: str
 
 
 class GreatExpectationsValidator(ConfigurableResource):
-    """Runs expectation suites with an ephemeral GE context; Data Docs are written to ``docs_dir``."""
+    """Runs expectation suites with an ephemeral GE context. GE builds the Data Docs site in a scratch folder;
+    the report store keeps it (``data_docs/``), so it survives the machine or task that ran the validation.
+    Each validation's page stays; the index lists the newest validation."""
 
-    docs_dir: str
+    reports: ReportStore
     examples_per_expectation: int = 10
 
     def validate(
         self, frame: pd.DataFrame, plan: list[PlannedExpectation], suite_name: str, id_column: str | None
+    ) -> tuple[list[ExpectationOutcome], DataDocs | None]:
+        with tempfile.TemporaryDirectory(prefix="data_docs-") as scratch:
+            outcomes, page = self._run(frame, plan, suite_name, id_column, Path(scratch))
+            if page is None:
+                return outcomes, None
+            self.reports.write_folder(DATA_DOCS, Path(scratch))
+            relative = page.relative_to(scratch).as_posix()
+            docs = DataDocs(self.reports.link(f"{DATA_DOCS}/{relative}"), self.reports.link(f"{DATA_DOCS}/index.html"))
+        return outcomes, docs
+
+    def _run(
+        self,
+        frame: pd.DataFrame,
+        plan: list[PlannedExpectation],
+        suite_name: str,
+        id_column: str | None,
+        docs_dir: Path,
     ) -> tuple[list[ExpectationOutcome], Path | None]:
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
         import great_expectations as gx
@@ -31,7 +63,7 @@ class GreatExpectationsValidator(ConfigurableResource):
             "local",
             {
                 "class_name": "SiteBuilder",
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": self.docs_dir},
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             },
         )
@@ -68,5 +100,5 @@ class GreatExpectationsValidator(ConfigurableResource):
             for item in run_result.results:
                 planned = by_id[item.expectation_config.id]
                 outcomes.append(ExpectationOutcome(planned, bool(item.success), dict(item.result or {})))
-        docs = sorted(Path(self.docs_dir).glob("validations/**/*.html"), key=lambda p: p.stat().st_mtime)
+        docs = sorted(docs_dir.glob("validations/**/*.html"), key=lambda p: p.stat().st_mtime)
         return outcomes, docs[-1] if docs else None

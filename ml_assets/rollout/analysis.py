@@ -61,14 +61,15 @@ class Verdict(StrEnum):
 
 
 @dataclass(frozen=True)
-class AnalysisConfig:
-    """The margins a canary must be shown to stay within, and the release's total error budget."""
+class AnalysisMargins:
+    """The margins a canary must be shown to stay within, and the release's total error budget (the config's
+    ``deployment.analysis`` holds the defaults)."""
 
-    alpha: float = 0.01
-    error_rate_margin: float = 0.015  # absolute: 0.015 = the canary fails at most 1.5 points more often
-    latency_ratio_margin: float = 1.25  # the canary's latency quantile at most 1.25 x the stable one's
-    latency_quantile: float = 0.5
-    score_ks_margin: float = 0.18  # KS distance between the score distributions
+    alpha: float
+    error_rate_margin: float  # absolute: 0.015 = the canary fails at most 1.5 points more often
+    latency_ratio_margin: float  # the canary's latency quantile at most this ratio of the stable one's
+    latency_quantile: float
+    score_ks_margin: float  # KS distance between the score distributions
 
     def __post_init__(self) -> None:
         if not 0 < self.alpha < 1:
@@ -299,7 +300,7 @@ def scores(stable: ArmEvidence, canary: ArmEvidence, alpha: float, margin: float
 
 
 def analyze(
-    comparison: Comparison, config: AnalysisConfig, alphas: MetricAlphas, judge_latency: bool = True
+    comparison: Comparison, config: AnalysisMargins, alphas: MetricAlphas, judge_latency: bool = True
 ) -> AnalysisResult:
     """One look: FAIL if any judged signal is shown worse beyond its margin, PASS only if every one is shown
     within. ``judge_latency`` False (a canary lighter than the stable) reports latency without judging it."""

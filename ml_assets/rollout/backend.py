@@ -1,12 +1,18 @@
-"""What a serving platform must offer the release engine. The local gateway and AWS (ECS + ALB) implement it."""
+"""What one serving environment must offer the release engine and monitoring: the abstract ServingBackend.
+
+The local gateway (resources/local_platform.py), AWS ECS + ALB (resources/aws/platform.py) and the simulator
+(rollout/simulator.py) are its subclasses.
+"""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from ml_assets.rollout.evidence import Outcomes
 
+ENVIRONMENTS = ("staging", "production")
 SLOTS = ("blue", "green")
 SLOT_HEADER = "X-ML-Assets-Slot"  # routes a request to one colour (golden-record checks through the ALB)
 # Marks the held-out records a local release replays: release evidence, but not clients' traffic for monitoring.
@@ -42,51 +48,52 @@ class Health:
     detail: str
 
 
-class ServingBackend(Protocol):
+class ServingBackend(ABC):
     """Two slots (blue, green) behind one weighted router, per environment."""
 
     url: str  # where the environment's clients send requests
 
+    @abstractmethod
     def launch(self, slot: str, model: ModelRef) -> None:
         """Start serving ``model`` in ``slot`` (replacing what it served) with no traffic routed to it."""
 
+    @abstractmethod
     def health(self, slot: str) -> Health:
         """Is the slot up and answering (health endpoint, golden records)?"""
 
+    @abstractmethod
     def serving(self) -> dict[str, ModelRef]:
         """What each live slot serves."""
 
+    @abstractmethod
     def set_weights(self, weights: dict[str, int]) -> None:
         """Route traffic by percentage per slot (summing to 100)."""
 
+    @abstractmethod
     def read_weights(self) -> dict[str, int]:
         """The weights the router actually applies, read back after every change."""
 
+    @abstractmethod
     def set_mirror(self, slot: str | None, percent: int) -> None:
         """Mirror a share of traffic to ``slot`` without returning its answers (None stops mirroring)."""
 
+    @abstractmethod
     def outcomes(self, slot: str, since: float, cursor: Any = None) -> tuple[Outcomes, Any]:
         """Per-request outcomes of ``slot`` recorded at or after ``since`` that ``cursor`` has not seen yet, and
         the cursor to pass next time (None: from the start). No outcome is returned twice."""
 
+    @abstractmethod
     def retire(self, slot: str) -> None:
         """Stop the slot's servers; it receives no traffic afterwards."""
 
+    @abstractmethod
     def score(self, slot: str, records: list[dict]) -> tuple[int, object]:
         """POST ``records`` to ``slot``'s /predict directly (golden records); returns (status, answer)."""
 
-
-class ServingPlatform(Protocol):
-    """Where the environments live: the local gateway and processes, or ECS and an ALB."""
-
-    def backend(self, environment: str) -> ServingBackend:
-        """The environment's backend as configured."""
-
-    def live_backend(self, environment: str) -> ServingBackend:
-        """The environment's backend where it last ran (for status and stop)."""
-
-    def state_store(self):
-        """Where rollout states live (the next deployment run reconciles an unfinished one)."""
+    @abstractmethod
+    def sample(self, drain: bool = False) -> dict[str, Any]:
+        """Clients' scored requests since the last drain, for monitoring: ``{"items": [{at, slot, version, score,
+        features}], "seen": requests}`` (a bounded uniform sample of them); ``drain`` starts the next sample."""
 
 
 def other_slot(slot: str) -> str:

@@ -18,18 +18,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from ml_assets.rollout.analysis import AnalysisConfig, Comparison, MetricAlphas, Verdict, analyze, split_alpha
+from ml_assets.rollout.analysis import AnalysisMargins, Comparison, MetricAlphas, Verdict, analyze, split_alpha
 from ml_assets.rollout.backend import SLOTS, ModelRef, ServingBackend, other_slot
 from ml_assets.rollout.clock import Clock
 from ml_assets.rollout.evidence import ArmEvidence, Outcomes
 from ml_assets.rollout.state import FAILED_OVER, PROMOTED, ROLLED_BACK, RolloutState, StateStore
 
 Strategy = Literal["canary", "blue_green", "direct"]  # direct: switch once healthy, no analysis (staging)
-DEFAULT_HEALTH_TIMEOUT_SECONDS = 120.0
-DEFAULT_BAKE_SECONDS, DEFAULT_MAX_BAKE_SECONDS = 10.0, 900.0
 HEALTH_PROBES = 3
 # Phases after which the release's decision is made: a run that dies there is finished, not undone.
 DECIDED_PHASES = ("passed", "retire_delay", "retired")
@@ -37,15 +35,18 @@ DECIDED_PHASES = ("passed", "retire_delay", "retired")
 
 @dataclass(frozen=True)
 class ReleasePlan:
-    strategy: Strategy = "canary"
-    steps: tuple[int, ...] = (5, 10, 25, 50, 100)
-    bake_seconds: float = DEFAULT_BAKE_SECONDS  # between looks; a step passes at the earliest after one
-    max_bake_seconds: float = DEFAULT_MAX_BAKE_SECONDS  # a step still inconclusive after this long rolls back
-    shadow_percent: int = 0  # > 0: mirror this share to the candidate first, as a phase of its own
-    retire_delay_seconds: float = 0.0
-    health_timeout_seconds: float = DEFAULT_HEALTH_TIMEOUT_SECONDS
+    """How one release proceeds, built from the config's deployment section (``DeploymentConfig.release_plan``),
+    which holds every default."""
+
+    strategy: Strategy
+    steps: tuple[int, ...]
+    bake_seconds: float  # between looks; a step passes at the earliest after one
+    max_bake_seconds: float  # a step still inconclusive after this long rolls back
+    shadow_percent: int  # > 0: mirror this share to the candidate first, as a phase of its own
+    retire_delay_seconds: float
+    health_timeout_seconds: float
+    analysis: AnalysisMargins
     health_poll_seconds: float = 0.5
-    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
     def __post_init__(self) -> None:
         steps = list(self.steps)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from scipy.special import expit, logit
 
-from ml_assets.rollout.backend import Health, ModelRef
+from ml_assets.rollout.backend import Health, ModelRef, ServingBackend
 from ml_assets.rollout.evidence import Outcomes
 
 
@@ -31,7 +31,9 @@ class Behaviour:
     healthy: bool = True
 
 
-class SimulatedBackend:
+class SimulatedBackend(ServingBackend):
+    """Synthetic clients and servers on a simulated clock: a release decision without processes or network."""
+
     def __init__(
         self, rate_per_second: float = 100.0, seed: int = 0, latency_ms: float = 4.0, latency_sigma: float = 0.35
     ) -> None:
@@ -44,6 +46,8 @@ class SimulatedBackend:
         self.weights: dict[str, int] = {}
         self.mirror: tuple[str | None, int] = (None, 0)
         self.batches: dict[str, list[Outcomes]] = {}
+        self.versions: dict[str, list[str]] = {}  # the version that answered each batch
+        self.drained: dict[str, int] = {}  # batches per slot already handed to monitoring
         self.retired: list[str] = []
 
     # -- ServingBackend ----------------------------------------------------------------------------------------
@@ -84,6 +88,23 @@ class SimulatedBackend:
     def score(self, slot: str, records: list[dict]) -> tuple[int, Any]:
         return 200, {"predictions": []}
 
+    def sample(self, drain: bool = False) -> dict[str, Any]:
+        """Every answered request since the last drain (the simulator draws scores, not features)."""
+        items, seen = [], 0
+        for slot, batches in self.batches.items():
+            for batch, version in zip(
+                batches[self.drained.get(slot, 0) :], self.versions[slot][self.drained.get(slot, 0) :], strict=True
+            ):
+                seen += len(batch.at)
+                answered = batch.status == 200
+                items += [
+                    {"at": float(at), "slot": slot, "version": version, "score": float(score), "features": {}}
+                    for at, score in zip(batch.at[answered], batch.score[answered], strict=True)
+                ]
+            if drain:
+                self.drained[slot] = len(batches)
+        return {"items": items, "seen": seen}
+
     # -- synthetic clients -------------------------------------------------------------------------------------
 
     def _generate(self, slot: str, start: float, end: float, share: float) -> None:
@@ -102,6 +123,7 @@ class SimulatedBackend:
         scores = np.where(status == 200, expit(logit(base) + behaviour.logit_shift), np.nan)
         at = np.sort(self.rng.uniform(start, end, n))
         self.batches.setdefault(slot, []).append(Outcomes(at, status, latency, scores))
+        self.versions.setdefault(slot, []).append(self.models[slot].version)
 
     def traffic(self, start: float, end: float) -> None:
         """The clients' requests between two clock times (a FakeClock's ``on_sleep``)."""

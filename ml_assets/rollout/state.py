@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Protocol
+from typing import Any
 
 from ml_assets.rollout.backend import ModelRef
 
@@ -49,13 +50,19 @@ class RolloutState:
         return cls(**raw)
 
 
-class StateStore(Protocol):
-    def load(self, environment: str) -> RolloutState | None: ...
+class StateStore(ABC):
+    """Where each environment's rollout state lives between runs (reconcile reads it back)."""
 
-    def save(self, state: RolloutState) -> None: ...
+    @abstractmethod
+    def load(self, environment: str) -> RolloutState | None:
+        """The environment's last saved state; None when none was saved."""
+
+    @abstractmethod
+    def save(self, state: RolloutState) -> None:
+        """Replace the environment's state whole."""
 
 
-class MemoryStateStore:
+class MemoryStateStore(StateStore):
     """Rollout states in memory, JSON round-tripped like the stored ones (simulations and tests)."""
 
     def __init__(self) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
 import time
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ml_assets.environment_variables import CHAOS
 from ml_assets.serving.cloudwatch import CloudWatchPublisher
 from ml_assets.serving.scoring import InputError, Scorer, mlflow_records
 from ml_assets.serving.traffic_log import TrafficLog
@@ -114,7 +114,7 @@ class Chaos:
     @classmethod
     def from_env(cls, model: str, version: str, environment: str) -> Chaos:
         """``ML_ASSETS_CHAOS='{"[ENV:]NAME/VERSION": {"error_rate": 0.2, "delay_ms": 20}}'``; none by default."""
-        table = orjson.loads(os.environ.get("ML_ASSETS_CHAOS", "{}"))
+        table = orjson.loads(CHAOS.get())
         spec = table.get(f"{environment}:{model}/{version}", table.get(f"{model}/{version}", {}))
         return cls(**spec)
 

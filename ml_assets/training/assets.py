@@ -7,23 +7,24 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, Failure, MetadataValue, Output, asset
 
 from ml_assets.config import AlgorithmConfig, PipelineConfig
-from ml_assets.features.assets import feature_columns_of
+from ml_assets.features.build import feature_columns_of
 from ml_assets.provenance import DATA_VERSION_ATTR, code_version
-from ml_assets.resources.mlflow_registry import MlflowRegistry
+from ml_assets.resources.mlflow_registry import (
+    ALGORITHM_TAG,
+    CANDIDATE_ALIAS,
+    CHAMPION_ALIAS,
+    CODE_VERSION_TAG,
+    DATA_VERSION_TAG,
+    FAILED_GATES_TAG,
+    GATES_TAG,
+    MlflowRegistry,
+)
 from ml_assets.resources.reports import ReportStore
 from ml_assets.training.algorithms import build_estimator
+from ml_assets.training.constants import model_asset_name
 from ml_assets.training.dataset import evaluate, train_test
 from ml_assets.training.plots import evaluation_plot
 from ml_assets.training.selection import ModelScore, select_candidate
-
-CANDIDATE_ALIAS = "candidate"
-CHAMPION_ALIAS = "champion"
-GATES_TAG = "gates"
-FAILED_GATES_TAG = "failed_gates"
-
-
-def model_asset_name(algorithm: str) -> str:
-    return f"{algorithm}_model"
 
 
 def _metrics_table(metrics: dict[str, float]) -> str:
@@ -56,16 +57,16 @@ def build_model_asset(name: str, algorithm: AlgorithmConfig, config: PipelineCon
         train_seconds = time.perf_counter() - started
         metrics, scores = evaluate(estimator, data, config)
         png = evaluation_plot(data.y_test.to_numpy(), scores, config.evaluation.decision_threshold, name)
-        plot_path = reports.write(f"models/{name}/{context.run_id}/evaluation.png", png)
+        plot_url = reports.write(f"models/{name}/{context.run_id}/evaluation.png", png)
         data_version = str(training_data.attrs.get(DATA_VERSION_ATTR))
         tags = {
-            "algorithm": name,
+            ALGORITHM_TAG: name,
             "kind": algorithm.kind,
-            "data_version": data_version,
-            "code_version": code_version(),
+            DATA_VERSION_TAG: data_version,
+            CODE_VERSION_TAG: code_version(),
             "dagster_run_id": context.run_id,
             "pipeline": config.name,
-            "gates": "pending",
+            GATES_TAG: "pending",
         }
         registered = registry.log_model(
             experiment=config.experiment_name,
@@ -82,7 +83,7 @@ def build_model_asset(name: str, algorithm: AlgorithmConfig, config: PipelineCon
             metrics={**metrics, "train_seconds": train_seconds},
             tags=tags,
             input_example=data.x_test.head(5),
-            artifacts=[plot_path],
+            artifacts={"evaluation.png": png},
         )
         context.log.info(f"{name}: AP {metrics['average_precision']:.4f}, registered as v{registered.version}")
         value = {
@@ -91,7 +92,7 @@ def build_model_asset(name: str, algorithm: AlgorithmConfig, config: PipelineCon
             "kind": algorithm.kind,
             "metrics": metrics,
             "data_version": data_version,
-            "code_version": tags["code_version"],
+            "code_version": tags[CODE_VERSION_TAG],
             "train_seconds": train_seconds,
         }
         return Output(
@@ -107,7 +108,7 @@ def build_model_asset(name: str, algorithm: AlgorithmConfig, config: PipelineCon
                 "evaluation_plot": MetadataValue.md(
                     f"![evaluation](data:image/png;base64,{base64.b64encode(png).decode()})"
                 ),
-                "evaluation_plot_path": MetadataValue.path(str(plot_path)),
+                "evaluation_plot_url": MetadataValue.url(plot_url),
             },
         )
 
@@ -153,11 +154,11 @@ def build_candidate_asset(config: PipelineConfig) -> AssetsDefinition:
             "accepted": selection.accepted,
             "reason": selection.reason,
         }
-        report_path = reports.write(f"candidate/{context.run_id}/comparison.json", report)
+        report_url = reports.write(f"candidate/{context.run_id}/comparison.json", report)
         if not selection.accepted:
             raise Failure(
                 description=f"no candidate: {selection.reason}",
-                metadata={"comparison": MetadataValue.json(report), "report": MetadataValue.path(str(report_path))},
+                metadata={"comparison": MetadataValue.json(report), "report": MetadataValue.url(report_url)},
             )
         chosen = selection.candidate
         assert chosen is not None
@@ -181,7 +182,7 @@ def build_candidate_asset(config: PipelineConfig) -> AssetsDefinition:
                 metric: chosen.score,
                 "reason": selection.reason,
                 "comparison": MetadataValue.md(table),
-                "report": MetadataValue.path(str(report_path)),
+                "report": MetadataValue.url(report_url),
             },
         )
 

@@ -20,10 +20,10 @@ from dagster import (
 )
 
 from ml_assets.config import AlgorithmConfig, PipelineConfig
-from ml_assets.features.assets import feature_columns_of
-from ml_assets.resources.mlflow_registry import MlflowRegistry
+from ml_assets.features.build import feature_columns_of
+from ml_assets.resources.mlflow_registry import FAILED_GATES_TAG, GATES_TAG, MlflowRegistry
 from ml_assets.training.algorithms import build_estimator
-from ml_assets.training.assets import FAILED_GATES_TAG, GATES_TAG, model_asset_name
+from ml_assets.training.constants import model_asset_name
 from ml_assets.training.dataset import train_test
 from ml_assets.training.model_tests import GATES, GateResult, run_model_tests
 

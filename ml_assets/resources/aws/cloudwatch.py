@@ -20,7 +20,7 @@ def timestamp(seconds: float) -> dt.datetime:
 
 
 class CloudWatchResource(AwsClientResource):
-    """Custom metrics, metric windows, the seed's alarms and dashboard."""
+    """Custom metrics, metric windows, the pipeline's alarms and dashboard."""
 
     def put(self, namespace: str, datums: list[dict[str, Any]]) -> None:
         """PutMetricData in chunks CloudWatch accepts."""

@@ -12,20 +12,24 @@ from __future__ import annotations
 
 import time
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from dagster import ConfigurableResource
 from pydantic import Field
 
-from ml_assets.monitoring.catalog import SERVING_NAMESPACE
 from ml_assets.resources.aws.alb import AlbResource, metric_dimension
 from ml_assets.resources.aws.cloudwatch import CloudWatchResource
 from ml_assets.resources.aws.ecs import MODEL_URI_ENV, EcsResource, environment_of
 from ml_assets.resources.aws.session import AwsError
 from ml_assets.resources.http import http
-from ml_assets.rollout.backend import SLOT_HEADER, SLOTS, Health, ModelRef
+from ml_assets.resources.platform import ServingPlatform
+from ml_assets.rollout.backend import SLOT_HEADER, SLOTS, Health, ModelRef, ServingBackend
 from ml_assets.rollout.evidence import NO_ANSWER, Outcomes
+from ml_assets.rollout.state import StateStore
+
+if TYPE_CHECKING:
+    from ml_assets.config import PipelineConfig
+    from ml_assets.settings import Settings
 
 ALB_NAMESPACE = "AWS/ApplicationELB"
 
@@ -45,7 +49,7 @@ class AwsNames:
         return f"{self.project}-{self.environment}-{slot}"
 
 
-class AwsBackend:
+class AwsBackend(ServingBackend):
     """One environment on AWS, as the release engine's ServingBackend."""
 
     def __init__(self, platform: AwsServingPlatform, environment: str, sleep=time.sleep) -> None:
@@ -211,22 +215,41 @@ class AwsBackend:
         return http("POST", f"{self.url}/predict", records, timeout=30, headers={SLOT_HEADER: slot})
 
 
-class AwsServingPlatform(ConfigurableResource):
+class AwsServingPlatform(ServingPlatform):
     """Model servers on ECS behind an ALB, metrics in CloudWatch; rollout state in the state folder or S3."""
 
     ecs: EcsResource
     alb: AlbResource
     cloudwatch: CloudWatchResource
-    project: str = "ml-assets"
-    listener_port: int = 443
-    desired_count: int = 2
-    stabilize_timeout_seconds: float = 900.0
-    poll_seconds: float = 10.0
-    metrics_namespace: str = SERVING_NAMESPACE
-    container_name: str = "model-server"
+    project: str
+    listener_port: int
+    desired_count: int
+    stabilize_timeout_seconds: float
+    poll_seconds: float
+    traffic_log: str | None
+    state_location: str
     public_urls: dict[str, str] = Field(default_factory=dict)
-    traffic_log: str | None = None
-    state_location: str = ".ml_assets/rollouts"
+    container_name: str = "model-server"  # the task definition's container, as Terraform names it
+
+    @classmethod
+    def from_config(cls, settings: Settings, config: PipelineConfig) -> AwsServingPlatform:
+        aws = config.deployment.aws
+        connection = {"region": aws.region, "endpoint_url": aws.endpoint_url, "max_attempts": aws.max_attempts}
+        return cls(
+            ecs=EcsResource(**connection),
+            alb=AlbResource(**connection),
+            cloudwatch=CloudWatchResource(**connection),
+            project=aws.project,
+            listener_port=aws.listener_port,
+            desired_count=aws.desired_count,
+            stabilize_timeout_seconds=aws.stabilize_timeout_seconds,
+            poll_seconds=aws.poll_seconds,
+            public_urls=dict(aws.public_urls),
+            traffic_log=settings.resolve_location(aws.traffic_log) if aws.traffic_log else None,
+            state_location=settings.resolve_location(aws.state_location)
+            if aws.state_location
+            else str(settings.home / "rollouts"),
+        )
 
     def backend(self, environment: str) -> AwsBackend:
         return AwsBackend(self, environment)
@@ -234,7 +257,7 @@ class AwsServingPlatform(ConfigurableResource):
     def live_backend(self, environment: str) -> AwsBackend:
         return self.backend(environment)
 
-    def state_store(self):
+    def state_store(self) -> StateStore:
         from ml_assets.resources.rollout_state import JsonStateStore
 
         return JsonStateStore(self.state_location)

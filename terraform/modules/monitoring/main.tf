@@ -1,4 +1,4 @@
-# The seed's alarms and dashboard on the pipeline metrics (namespace MLPipeline/<pipeline>), and the topic the
+# The pipeline's alarms and dashboard on its metrics (namespace MLPipeline/<pipeline>), and the topic the
 # alarms notify. ml_assets/monitoring/catalog.py declares the same; a test keeps the two identical.
 
 data "aws_region" "current" {}

@@ -16,6 +16,7 @@ locals {
     MLFLOW_TRACKING_URI                  = local.mlflow_url
     ML_ASSETS_DATA_BUCKET                = var.data_bucket
     ML_ASSETS_STORAGE                    = "s3://${var.data_bucket}/assets"
+    ML_ASSETS_REPORTS                    = "s3://${var.data_bucket}/reports"
     DAGSTER_RUN_TASK_DEFINITION          = "${var.name}-dagster-run"
     DAGSTER_CODE_LOCATION_HOST           = "code-location.${local.namespace}"
     DAGSTER_COMPUTE_LOGS_BUCKET          = var.artifacts_bucket

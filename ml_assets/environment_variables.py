@@ -1,0 +1,100 @@
+"""Every environment variable ml_assets reads, declared once: its name, type, default and meaning.
+
+Code reads a variable through its declaration (``HOME.get()``), never ``os.environ`` by name, so this file is the
+whole list a user or an operator needs (the README's Settings table is checked against it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+FALSE_WORDS = ("off", "0", "false", "no")
+
+
+@dataclass(frozen=True)
+class EnvironmentVariable:
+    """One variable: ``get`` returns its typed value, or ``default`` when it is unset or empty."""
+
+    name: str
+    type: type
+    default: Any
+    description: str
+
+    def get(self, environ: Mapping[str, str] | None = None) -> Any:
+        raw = (os.environ if environ is None else environ).get(self.name, "")
+        if raw == "":
+            return self.default
+        if self.type is bool:
+            return raw.strip().lower() not in FALSE_WORDS
+        try:
+            return self.type(raw)
+        except ValueError:
+            raise ValueError(f"environment variable {self.name}={raw!r} is not a {self.type.__name__}") from None
+
+    def is_set(self, environ: Mapping[str, str] | None = None) -> bool:
+        return bool((os.environ if environ is None else environ).get(self.name))
+
+
+def _declare(name: str, type_: type, default: Any, description: str) -> EnvironmentVariable:
+    variable = EnvironmentVariable(name, type_, default, description)
+    ALL[name] = variable
+    return variable
+
+
+ALL: dict[str, EnvironmentVariable] = {}
+
+# -- where the pipeline keeps its configuration and state ---------------------------------------------------------
+CONFIG = _declare("ML_ASSETS_CONFIG", str, None, "the pipeline config (default: the fraud config in the package)")
+HOME = _declare(
+    "ML_ASSETS_HOME", str, None, "the state folder: landing data, Dagster instance, MLflow store, reports, values"
+)
+STORAGE = _declare("ML_ASSETS_STORAGE", str, None, "asset values: a folder or s3://bucket/prefix")
+REPORTS = _declare(
+    "ML_ASSETS_REPORTS", str, None, "reports (Data Docs, plots, drift pages, rollouts): a folder or s3://bucket/prefix"
+)
+MLFLOW_TRACKING_URI = _declare("MLFLOW_TRACKING_URI", str, None, "the MLflow tracking server or store")
+MLFLOW_REGISTRY_URI = _declare("MLFLOW_REGISTRY_URI", str, None, "the MLflow Model Registry (default: tracking)")
+DAGSTER_HOME = _declare("DAGSTER_HOME", str, None, "the Dagster instance (read by Dagster itself)")
+DATA_BUCKET = _declare(
+    "ML_ASSETS_DATA_BUCKET", str, None, "the data bucket that configs name as ${ML_ASSETS_DATA_BUCKET}"
+)
+
+# -- pipeline behaviour -------------------------------------------------------------------------------------------
+DEPENDENCY_AUDIT = _declare(
+    "ML_ASSETS_DEPENDENCY_AUDIT", bool, True, "off skips pip-audit (reported as not run, a warning)"
+)
+ALERT_WEBHOOK = _declare(
+    "ML_ASSETS_ALERT_WEBHOOK", str, None, "a URL that failed runs are POSTed to (JSON: text, job, run_id, pipeline)"
+)
+AWS_ENDPOINT_URL = _declare("AWS_ENDPOINT_URL", str, None, "an AWS endpoint other than AWS's own (moto in tests)")
+
+# -- the model server (an ECS task definition sets these instead of command-line options) -------------------------
+MODEL_URI = _declare("ML_ASSETS_MODEL_URI", str, None, "the model server's model: models:/NAME/VERSION")
+SERVER_HOST = _declare("ML_ASSETS_HOST", str, "127.0.0.1", "the address the model server binds to")
+SERVER_PORT = _declare("ML_ASSETS_PORT", int, 8601, "the model server's port")
+SLOT = _declare("ML_ASSETS_SLOT", str, "default", "the colour (blue, green) the model server serves in")
+ENVIRONMENT = _declare("ML_ASSETS_ENVIRONMENT", str, "default", "the environment the model server belongs to")
+CLOUDWATCH_NAMESPACE = _declare(
+    "ML_ASSETS_CLOUDWATCH_NAMESPACE", str, None, "the model server publishes per-second metrics here when set"
+)
+TRAFFIC_LOG = _declare(
+    "ML_ASSETS_TRAFFIC_LOG", str, None, "where the model server writes scored requests and outcomes (a store URL)"
+)
+CHAOS = _declare(
+    "ML_ASSETS_CHAOS", str, "{}", "fault injection for tests: JSON of model/version -> error rate and delay"
+)
+
+# -- the MLflow server container (ml-assets mlflow-server) --------------------------------------------------------
+MLFLOW_BACKEND_STORE_URI = _declare("MLFLOW_BACKEND_STORE_URI", str, None, "the MLflow server's store, whole")
+MLFLOW_DB_HOST = _declare("MLFLOW_DB_HOST", str, None, "the MLflow server's Postgres host")
+MLFLOW_DB_PORT = _declare("MLFLOW_DB_PORT", str, "5432", "the MLflow server's Postgres port")
+MLFLOW_DB_NAME = _declare("MLFLOW_DB_NAME", str, "mlflow", "the MLflow server's database")
+MLFLOW_DB_USER = _declare("MLFLOW_DB_USER", str, None, "the MLflow server's database user")
+MLFLOW_DB_PASSWORD = _declare("MLFLOW_DB_PASSWORD", str, None, "the MLflow server's database password (a secret)")
+MLFLOW_ARTIFACTS_DESTINATION = _declare(
+    "MLFLOW_ARTIFACTS_DESTINATION", str, "./mlartifacts", "where the MLflow server keeps artifacts"
+)
+MLFLOW_ALLOWED_HOSTS = _declare("MLFLOW_ALLOWED_HOSTS", str, None, "Host headers the MLflow server accepts")

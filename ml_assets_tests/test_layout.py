@@ -1,0 +1,88 @@
+"""The package's layering, read from its source: no import cycle, and Dagster only where definitions live."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from ml_assets.settings import PACKAGE_DIR
+
+pytestmark = pytest.mark.unit
+
+# Modules that may use Dagster: the definitions, their asset/check/sensor modules, and the resources.
+# progress.py follows runs in the Dagster instance for ``ml-assets materialize``.
+DAGSTER_HOMES = ("definitions.py", "resources/", "assets.py", "checks.py", "sensors.py", "progress.py")
+
+
+def module_name(path: Path) -> str:
+    return ".".join(path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts).removesuffix(".__init__")
+
+
+def imports_of(path: Path) -> set[str]:
+    """Every module ``path`` imports anywhere (top level, in functions, under TYPE_CHECKING)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = {module_name(path): path for path in PACKAGE_DIR.rglob("*.py")}
+    return {name: {t for t in imports_of(path) if t in modules and t != name} for name, path in modules.items()}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in graph[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_cycle() -> None:
+    assert cycles(import_graph()) == []
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_pure_logic_knows_nothing_of_dagster() -> None:
+    offenders = []
+    for path in PACKAGE_DIR.rglob("*.py"):
+        relative = path.relative_to(PACKAGE_DIR).as_posix()
+        if relative.startswith(DAGSTER_HOMES) or relative.endswith(DAGSTER_HOMES):
+            continue
+        if any(name == "dagster" or name.startswith(("dagster.", "dagster_")) for name in imports_of(path)):
+            offenders.append(relative)
+    assert offenders == []

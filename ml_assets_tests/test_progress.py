@@ -1,0 +1,89 @@
+"""``ml-assets materialize``: a run followed in the real Dagster instance, one line per asset and check."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance
+
+from ml_assets.progress import follow
+
+pytestmark = pytest.mark.pipeline
+
+DEFINITIONS = '''
+from dagster import AssetCheckResult, Definitions, asset, asset_check
+
+
+@asset
+def numbers() -> list[int]:
+    return [1, 2, 3]
+
+
+@asset_check(asset=numbers, blocking=True)
+def no_threes(numbers: list[int]) -> AssetCheckResult:
+    threes = numbers.count(3)
+    return AssetCheckResult(passed=threes == 0, description=f"{threes} rows hold a 3 (row 3)")
+
+
+@asset
+def total(numbers: list[int]) -> int:
+    return sum(numbers)
+
+
+@asset
+def broken() -> int:
+    raise ValueError("column AMOUNT is missing from day 2026-11-01")
+
+
+@asset
+def greeting() -> str:
+    return "hello"
+
+
+defs = Definitions(assets=[numbers, total, broken, greeting], asset_checks=[no_threes])
+'''
+
+
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, select: str) -> tuple[int, list[str], Path]:
+    home = tmp_path / "dagster"
+    home.mkdir(exist_ok=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    module = tmp_path / "toy_defs.py"
+    module.write_text(DEFINITIONS)
+    dagster = str(Path(sys.executable).parent / "dagster")
+    command = [dagster, "asset", "materialize", "-f", str(module), "--select", select]
+    lines: list[str] = []
+    log = tmp_path / "logs" / "run.log"
+    with DagsterInstance.get() as instance:
+        code = follow(command, log, instance, write=lines.append, poll_seconds=0.2)
+    return code, lines, log
+
+
+def test_each_asset_and_check_gets_a_line_and_failures_are_shown_in_full(tmp_path, monkeypatch) -> None:
+    code, lines, log = run(tmp_path, monkeypatch, "numbers,total")
+    text = "\n".join(lines)
+    assert code != 0  # the blocking check fails, so total is skipped and the CLI exits 1
+    assert any(line.startswith("  ok    numbers") and line.endswith(" s") for line in lines)
+    assert "  check numbers:no_threes" in text and "FAILED (ERROR)" in text and "1 rows hold a 3 (row 3)" in text
+    assert "not materialized: total" in text
+    assert lines[-2].startswith("run FAILED") or lines[-1].startswith("run FAILED")
+    assert f"full Dagster log: {log}" in text
+    assert "DEBUG" in log.read_text() or "STEP_START" in log.read_text()  # Dagster's own log, kept whole
+    assert len(lines) < 15  # a person reads this, not thousands of events
+
+
+def test_a_failing_asset_shows_its_error(tmp_path, monkeypatch) -> None:
+    code, lines, _ = run(tmp_path, monkeypatch, "broken")
+    text = "\n".join(lines)
+    assert code != 0
+    assert "  FAIL  broken" in text and "column AMOUNT is missing from day 2026-11-01" in text
+    assert "run FAILED" in text and "1 steps failed" in text
+
+
+def test_a_successful_run_summarizes_what_it_did(tmp_path, monkeypatch) -> None:
+    code, lines, _ = run(tmp_path, monkeypatch, "greeting")
+    assert code == 0 and lines[-1].startswith("run succeeded") and "1 assets materialized" in lines[-1]
+    assert any(line.startswith("  ok    greeting") for line in lines)

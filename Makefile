@@ -13,7 +13,7 @@ export GX_ANALYTICS_ENABLED ?= false
 export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR ?= false
 export MLFLOW_TRACKING_URI ?= sqlite:///$(ML_ASSETS_HOME)/mlflow/mlflow.db
 
-.PHONY: install demo test lint browser ui mlflow-ui stop lock checkov bench-env clean help
+.PHONY: install demo test test-fast defs-check lint browser ui mlflow-ui stop lock checkov bench-env clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,8 +47,14 @@ browser:  ## Debian's Chromium, for the dashboard test (installed once, as root)
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] || { echo "run as root or install Debian's chromium package" >&2; exit 1; }; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: lint $(CHECKOV_STAMP) browser  ## lint, then run the whole test suite (AWS on moto, Terraform, workflow and dashboard checks)
+test: lint defs-check $(CHECKOV_STAMP) browser  ## lint, dg check defs, then the whole suite (AWS on moto, Terraform, workflow, dashboard)
 	$(BIN)/python -m pytest
+
+test-fast: lint  ## lint and the unit lane: pure logic and in-process code, no process or socket (under 2 minutes)
+	$(BIN)/python -m pytest -m unit
+
+defs-check: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## dg check defs: the code location loads, every definition valid
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg check defs
 
 lint: $(STAMP)  ## ruff: lint rules and formatting
 	$(BIN)/ruff check ml_assets ml_assets_tests benchmarks

@@ -314,8 +314,8 @@ def _platform(settings: Settings):
 
 def _environment_status(backend, rollout) -> dict:
     entry: dict = {"url": backend.url}
-    if hasattr(backend, "gateway_running"):  # the local platform's router is a process of ours
-        entry["gateway"] = "running" if backend.gateway_running() else "stopped"
+    if backend.router_state() is not None:  # the local platform's router is a process of ours
+        entry["gateway"] = backend.router_state()
     entry["weights"] = backend.read_weights()
     entry["variants"] = {
         slot: {"model": model.name, "version": model.version, "health": backend.health(slot).detail}
@@ -367,14 +367,7 @@ def status(args: argparse.Namespace) -> int:
 
 
 def stop(args: argparse.Namespace) -> int:
-    platform = _platform(load_settings())
-    backends = [platform.live_backend(environment) for environment in ENVIRONMENTS]
-    if not all(hasattr(backend, "stop_all") for backend in backends):
-        print("nothing runs on this machine: on AWS, releases scale the ECS services (terraform owns them)")
-        return 0
-    for backend in backends:
-        backend.stop_all()
-    print("stopped every gateway and model server")
+    print(_platform(load_settings()).stop())
     return 0
 
 

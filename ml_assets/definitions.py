@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dagster as dg
 from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
 
 from ml_assets.automation.sensors import build_automation
@@ -60,9 +61,9 @@ def build_definitions(config: PipelineConfig, settings: Settings) -> Definitions
     )
 
 
-def load_definitions() -> Definitions:
+@dg.definitions
+def defs() -> Definitions:
+    """The code location's definitions, built when Dagster loads it (``dagster ... -m ml_assets.definitions`` or
+    ``dg``), for the config ``ML_ASSETS_CONFIG`` names."""
     settings = load_settings()
     return build_definitions(load_config(settings.config_path), settings)
-
-
-defs = load_definitions()

@@ -36,7 +36,8 @@ class RunProgress:
     started: dict[str, float] = field(default_factory=dict)  # step key -> start time
     planned: list[str] = field(default_factory=list)
     materialized: list[str] = field(default_factory=list)
-    checks_failed: list[str] = field(default_factory=list)
+    checks_failed: list[str] = field(default_factory=list)  # ERROR severity: blocks what depends on it
+    checks_warned: list[str] = field(default_factory=list)  # WARN severity: reported, blocks nothing
     checks_passed: int = 0
     steps_failed: list[str] = field(default_factory=list)
     run_started: float | None = None
@@ -57,16 +58,16 @@ class RunProgress:
         elif kind == DagsterEventType.ASSET_MATERIALIZATION and event.asset_key:
             asset = event.asset_key.to_user_string()
             self.materialized.append(asset)
-            return [f"  ok    {asset:<34}{self._took(step, at)}"]
+            return [f"  ok    {asset:<46} {self._took(step, at)}"]
         elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
             name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
             if evaluation.passed:
                 self.checks_passed += 1
-                return [f"  check {name:<34}passed"]
-            self.checks_failed.append(name)
+                return [f"  check {name:<46} {self._took(step, at)}  passed"]
             severity = evaluation.severity.value if evaluation.severity else "ERROR"
-            lines = [f"  check {name:<34}FAILED ({severity})"]
+            (self.checks_warned if severity == "WARN" else self.checks_failed).append(name)
+            lines = [f"  check {name:<46} {self._took(step, at)}  FAILED ({severity})"]
             if evaluation.description:
                 lines += [f"        {line}" for line in evaluation.description.splitlines()]
             return lines
@@ -75,8 +76,8 @@ class RunProgress:
             error = event.step_failure_data.error if event.step_failure_data else None
             if error is not None and error.cls_name == "DagsterAssetCheckFailedError":
                 # A blocking check failed: its evaluation, printed above, is the whole story.
-                return [f"  FAIL  {step:<34}{self._took(step, at)}  (a blocking check failed)"]
-            lines = [f"  FAIL  {step:<34}{self._took(step, at)}"]
+                return [f"  FAIL  {step:<46} {self._took(step, at)}  (a blocking check failed)"]
+            lines = [f"  FAIL  {step:<46} {self._took(step, at)}"]
             if error is not None:
                 lines += [f"        {line}" for line in error.to_string().rstrip().splitlines()]
             return lines
@@ -98,7 +99,7 @@ class RunProgress:
         verdict = "succeeded" if returncode == 0 else f"FAILED (exit {returncode})"
         lines = [
             f"run {verdict}{took}: {len(self.materialized)} assets materialized, {self.checks_passed} checks passed, "
-            f"{len(self.checks_failed)} failed, {len(self.steps_failed)} steps failed"
+            f"{len(self.checks_warned)} warned, {len(self.checks_failed)} failed, {len(self.steps_failed)} steps failed"
         ]
         if skipped:
             lines.append(f"  not materialized: {', '.join(skipped)}")

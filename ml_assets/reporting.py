@@ -79,8 +79,8 @@ def _serving_lines(config: PipelineConfig, settings: Settings) -> list[str]:
         body = json.dumps(record, separators=(",", ":"))
         lines.append(f"  curl -s -X POST {backend.url}/predict -H 'Content-Type: application/json' -d '{body}'")
     lines.append(f"  curl -s {backend.url}/health")
-    if hasattr(backend, "gateway_running"):  # the local production gateway serves the monitoring dashboard
-        lines.append(f"monitoring dashboard: {backend.url}/dashboard")
+    if backend.dashboard_url():
+        lines.append(f"monitoring dashboard: {backend.dashboard_url()}")
     lines += _monitoring_lines(config, settings)
     return lines
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import socket
+import subprocess
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -38,6 +40,30 @@ SMALL_FRAUD = {
         "min_noise_agreement": 0.9,
     },
 }
+
+
+AWS_FIXTURES = {"moto", "endpoint"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that talks to moto is in the aws lane, whichever file it lives in."""
+    for item in items:
+        if AWS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.aws)
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_stay_in_process(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The unit lane's promise, enforced: a test marked unit that starts a process or opens a socket fails."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError(f"{request.node.nodeid} is marked unit: it may not start a process or open a socket")
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 SHIPPED_PLAN = DeploymentConfig().release_plan()  # every default, as the config models hold them

@@ -6,6 +6,8 @@ from ml_assets.config import ConfigError, load_config, parse_config
 from ml_assets.settings import DEFAULT_CONFIG, PACKAGE_DIR
 from ml_assets_tests.conftest import small_fraud_raw, write_config
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize("path", [DEFAULT_CONFIG, PACKAGE_DIR / "configs" / "breast_cancer.yaml"])
 def test_shipped_configs_are_valid(path: Path) -> None:

@@ -7,6 +7,8 @@ from ml_assets.config import load_config
 from ml_assets.definitions import build_definitions
 from ml_assets.settings import DEFAULT_CONFIG, PACKAGE_DIR, Settings
 
+pytestmark = pytest.mark.unit
+
 CONFIGS = [DEFAULT_CONFIG, PACKAGE_DIR / "configs" / "breast_cancer.yaml"]
 
 
@@ -65,6 +67,6 @@ def test_module_loads_the_configured_file(monkeypatch: pytest.MonkeyPatch, setti
 
     monkeypatch.setenv("ML_ASSETS_CONFIG", str(CONFIGS[1]))
     reloaded = importlib.reload(module)
-    assert "breast_cancer" in reloaded.defs.resources["landing"].path
+    assert "breast_cancer" in reloaded.defs.load_fn().resources["landing"].path
     monkeypatch.delenv("ML_ASSETS_CONFIG")
     importlib.reload(module)

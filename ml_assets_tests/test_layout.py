@@ -86,3 +86,15 @@ def test_pure_logic_knows_nothing_of_dagster() -> None:
         if any(name == "dagster" or name.startswith(("dagster.", "dagster_")) for name in imports_of(path)):
             offenders.append(relative)
     assert offenders == []
+
+
+def test_a_deprecated_dagster_call_fails_the_suite() -> None:
+    """setup.cfg turns Dagster's deprecation warnings into errors, other libraries' stay quiet."""
+    import warnings
+
+    from dagster_shared.utils.warnings import deprecation_warning
+
+    with pytest.raises(DeprecationWarning, match="is deprecated and will be removed in 2.0"):
+        deprecation_warning("Function `old_api`", "2.0")
+    with warnings.catch_warnings(record=True):
+        warnings.warn("x is deprecated and will be removed in a future version", DeprecationWarning, stacklevel=1)

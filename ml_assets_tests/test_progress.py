@@ -12,7 +12,7 @@ from ml_assets.progress import follow
 
 pytestmark = pytest.mark.pipeline
 
-DEFINITIONS = '''
+DEFINITIONS = """
 from dagster import AssetCheckResult, Definitions, asset, asset_check
 
 
@@ -43,7 +43,7 @@ def greeting() -> str:
 
 
 defs = Definitions(assets=[numbers, total, broken, greeting], asset_checks=[no_threes])
-'''
+"""
 
 
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, select: str) -> tuple[int, list[str], Path]:

@@ -63,14 +63,13 @@ def _release(
     plan = deployment.release_plan(strategy)
     engine = RolloutEngine(backend, platform.state_store(), SystemClock(), plan, environment, log=context.log.info)
     traffic: contextlib.AbstractContextManager = contextlib.nullcontext()
-    # Held-out traffic is replayed on the local platform only: on AWS the environment has its own clients.
-    if replay_held_out and deployment.platform == "local" and deployment.replay_rate > 0 and backend.serving():
+    replay_url = backend.replay_url() if replay_held_out and deployment.replay_rate > 0 and backend.serving() else None
+    if replay_url is not None:
         from ml_assets.serving.replay import BackgroundReplay  # aiohttp only when traffic is replayed
 
-        backend.ensure_gateway()
         longest = plan.longest_seconds
         traffic = BackgroundReplay(
-            f"{backend.url}/predict",
+            replay_url,
             held_out_records(training_data, features, 5000),
             rate=deployment.replay_rate,
             max_seconds=longest,

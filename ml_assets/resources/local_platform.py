@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ml_assets.resources.http import http
 from ml_assets.resources.platform import ServingPlatform
-from ml_assets.rollout.backend import Health, ModelRef, ServingBackend
+from ml_assets.rollout.backend import ENVIRONMENTS, Health, ModelRef, ServingBackend
 from ml_assets.rollout.evidence import Outcomes
 from ml_assets.rollout.state import StateStore
 
@@ -239,6 +239,17 @@ class LocalBackend(ServingBackend):
             raise PlatformError(f"{self.environment}: no variant in {slot}")
         return http("POST", f"{variant['url']}/predict", records, timeout=30)
 
+    def replay_url(self) -> str:
+        """The gateway's /predict: a local environment has no clients but the ones a person starts."""
+        self.ensure_gateway()
+        return f"{self.url}/predict"
+
+    def router_state(self) -> str:
+        return "running" if self.gateway_running() else "stopped"
+
+    def dashboard_url(self) -> str | None:
+        return f"{self.url}/dashboard" if self.environment == "production" else None
+
     def sample(self, drain: bool = False) -> dict[str, Any]:
         """The gateway's sample of scored requests; ``drain`` starts a new one."""
         return self._admin("GET", "/sample?drain=true" if drain else "/sample")
@@ -277,6 +288,11 @@ class LocalServingPlatform(ServingPlatform):
     def live_backend(self, environment: str) -> LocalBackend:
         """Where the environment's gateway last ran (it may predate a port change), else where it is configured."""
         return LocalBackend.recorded(Path(self.home), environment) or self.backend(environment)
+
+    def stop(self) -> str:
+        for environment in ENVIRONMENTS:
+            self.live_backend(environment).stop_all()
+        return "stopped every gateway and model server"
 
     def state_store(self) -> StateStore:
         """Where rollout states live (reconciled by the next deployment run)."""

@@ -47,6 +47,10 @@ class ServingPlatform(ConfigurableResource):
     def state_store(self) -> StateStore:
         """Where rollout states live (the next deployment run reconciles an unfinished one)."""
 
+    @abstractmethod
+    def stop(self) -> str:
+        """Stop what this machine runs for the platform; says what was done."""
+
 
 def serving_platform(settings: Settings, config: PipelineConfig) -> ServingPlatform:
     """The platform ``deployment.platform`` names."""

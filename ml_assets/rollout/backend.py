@@ -90,6 +90,20 @@ class ServingBackend(ABC):
     def score(self, slot: str, records: list[dict]) -> tuple[int, object]:
         """POST ``records`` to ``slot``'s /predict directly (golden records); returns (status, answer)."""
 
+    def replay_url(self) -> str | None:
+        """Where held-out records may be sent as clients' traffic during a release, so that a release on a quiet
+        environment still gathers evidence; None (the default) when the environment has clients of its own."""
+        return None
+
+    def router_state(self) -> str | None:
+        """The state of the router when it is a process of ours ("running", "stopped"); None when the platform
+        runs it (a load balancer)."""
+        return None
+
+    def dashboard_url(self) -> str | None:
+        """Where the environment's monitoring dashboard is served, if the backend serves one."""
+        return None
+
     @abstractmethod
     def sample(self, drain: bool = False) -> dict[str, Any]:
         """Clients' scored requests since the last drain, for monitoring: ``{"items": [{at, slot, version, score,

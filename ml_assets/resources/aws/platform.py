@@ -257,6 +257,9 @@ class AwsServingPlatform(ServingPlatform):
     def live_backend(self, environment: str) -> AwsBackend:
         return self.backend(environment)
 
+    def stop(self) -> str:
+        return "nothing runs on this machine: on AWS, releases scale the ECS services (terraform owns them)"
+
     def state_store(self) -> StateStore:
         from ml_assets.resources.rollout_state import JsonStateStore
 

@@ -8,6 +8,8 @@ from ml_assets.config import PipelineConfig
 from ml_assets.features import build_features
 from ml_assets.simulate import SimulationSpec, simulate_days
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def transactions() -> pd.DataFrame:

@@ -2,9 +2,12 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from ml_assets.simulate import DriftSpec, SimulationSpec, simulate_days
 from ml_assets.simulate.transactions import COLUMNS
+
+pytestmark = pytest.mark.unit
 
 START = dt.date(2018, 4, 1)
 

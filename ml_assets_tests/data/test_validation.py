@@ -11,6 +11,8 @@ from ml_assets.resources.reports import ReportStore
 from ml_assets.resources.validation import GreatExpectationsValidator
 from ml_assets_tests.bad_data import CONTENT_CASES, corrupt, recent_transactions
 
+pytestmark = pytest.mark.unit
+
 
 def _validate(frames: dict[str, pd.DataFrame], config: PipelineConfig, docs: Path):
     schema = config.data_schema

@@ -19,7 +19,9 @@ from ml_assets.resources.aws.platform import AwsNames, AwsServingPlatform
 from ml_assets.rollout.backend import SLOT_HEADER, SLOTS
 from ml_assets.settings import DEFAULT_CONFIG
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.terraform
+
+ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM = ROOT / "terraform"
 ROOTS = ["bootstrap", "environments/staging", "environments/production"]
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"

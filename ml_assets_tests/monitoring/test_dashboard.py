@@ -18,6 +18,8 @@ from ml_assets.resources.metrics import metrics_store
 from ml_assets.settings import DEFAULT_CONFIG, Settings
 from ml_assets_tests.serving_fixtures import request
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = [
     "--headless",

@@ -8,6 +8,8 @@ from ml_assets.data.schema import SOURCE_FILE_COLUMN, DataLoadError, concat_sour
 from ml_assets.resources.landing import LandingFolder
 from ml_assets_tests.bad_data import recent_transactions
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture
 def day(tmp_path: Path) -> pd.DataFrame:

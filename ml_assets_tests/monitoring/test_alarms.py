@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ml_assets.config import parse_config
 from ml_assets.monitoring.alarms import alarms_of, evaluate, period_values, trend
 from ml_assets.monitoring.catalog import MODEL_QUALITY, AlarmSpec, pipeline_alarms
 from ml_assets_tests.conftest import small_fraud_raw
+
+pytestmark = pytest.mark.unit
 
 NOW = 1_800_000_000.0  # a multiple of 300: periods end exactly here
 DRIFT = AlarmSpec("fraud-DataDrift-High", "DataDriftScore", "GreaterThanThreshold", 0.3, "drift")

@@ -1,4 +1,8 @@
+import pytest
+
 from ml_assets.training.selection import ModelScore, select_candidate
+
+pytestmark = pytest.mark.unit
 
 RF = ModelScore("random_forest", "1", True, 0.70)
 XGB = ModelScore("xgboost", "2", True, 0.72)

@@ -20,7 +20,7 @@ import yaml
 from ml_assets.cli import mlflow_server_command
 from ml_assets_tests.serving_fixtures import free_port, home_env, register_models, request, running
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 BIN = Path(sys.executable).parent
 PLATFORM_TF = (ROOT / "terraform" / "modules" / "platform" / "main.tf").read_text()

@@ -1,4 +1,8 @@
+import pytest
+
 from ml_assets.serving.traffic import ScoredSample, VariantTraffic
+
+pytestmark = pytest.mark.unit
 
 
 def test_reservoir_keeps_a_uniform_bounded_sample() -> None:

@@ -8,6 +8,8 @@ from ml_assets.config import GatesConfig
 from ml_assets.training.metrics import classification_metrics
 from ml_assets.training.model_tests import GATES, run_model_tests
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def data() -> tuple[pd.DataFrame, pd.Series, pd.DataFrame, pd.Series]:

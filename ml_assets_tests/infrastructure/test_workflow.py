@@ -19,7 +19,7 @@ from ml_assets.definitions import build_definitions
 from ml_assets.settings import PACKAGE_DIR, Settings
 from ml_assets_tests.conftest import small_fraud_raw
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / ".github" / "workflows" / "ml_pipeline.yml"
 ACTION = ROOT / ".github" / "actions" / "setup" / "action.yml"
 BIN = Path(sys.executable).parent

@@ -9,6 +9,8 @@ from scipy.stats import ks_2samp, wasserstein_distance
 
 from ml_assets.monitoring.drift import DriftThresholds, drift_report, feature_drift
 
+pytestmark = pytest.mark.unit
+
 RNG = np.random.default_rng(7)
 
 

@@ -10,6 +10,8 @@ from ml_assets.rollout.state import FAILED_OVER, PROMOTED, ROLLED_BACK, MemorySt
 from ml_assets_tests.conftest import margins, release_plan
 from ml_assets_tests.crashing import Crash, DyingStore, at_phase
 
+pytestmark = pytest.mark.unit
+
 V1, V2, V3 = ModelRef("fraud_detector", "1"), ModelRef("fraud_detector", "2"), ModelRef("fraud_detector", "3")
 # Wide margins so that a good release decides within a couple of looks at 200 requests/s.
 ANALYSIS = margins(error_rate_margin=0.05, latency_ratio_margin=1.5, score_ks_margin=0.3)

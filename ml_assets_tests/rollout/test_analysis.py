@@ -29,6 +29,8 @@ from ml_assets.rollout.sequential import (
 from ml_assets.rollout.simulator import Behaviour, SimulatedBackend, logit_shift_for_psi
 from ml_assets_tests.conftest import margins
 
+pytestmark = pytest.mark.unit
+
 CONFIG = margins()
 ALPHAS = split_alpha(0.01, accumulated_scopes=1, step_scopes=1)
 

@@ -94,7 +94,49 @@ def test_a_deprecated_dagster_call_fails_the_suite() -> None:
 
     from dagster_shared.utils.warnings import deprecation_warning
 
-    with pytest.raises(DeprecationWarning, match="is deprecated and will be removed in 2.0"):
+    with pytest.raises(DeprecationWarning, match=r"is deprecated and will be removed in 2\.0"):
         deprecation_warning("Function `old_api`", "2.0")
     with warnings.catch_warnings(record=True):
         warnings.warn("x is deprecated and will be removed in a future version", DeprecationWarning, stacklevel=1)
+
+
+def test_the_readmes_layout_matches_the_tree() -> None:
+    """Every package folder and top-level module is in the README's layout, and every file it names exists."""
+    import re
+
+    root = PACKAGE_DIR.parent
+    readme = (root / "README.md").read_text()
+    layout = readme[readme.index("## Layout") : readme.index("## Dependencies")]
+    folders = [p.name for p in PACKAGE_DIR.iterdir() if p.is_dir() and (p / "__init__.py").exists()]
+    tests = [p.name for p in (root / "ml_assets_tests").iterdir() if p.is_dir() and (p / "__init__.py").exists()]
+    modules = [p.name for p in PACKAGE_DIR.glob("*.py") if p.name != "__init__.py"]
+    missing = [f"{name}/" for name in folders if f"  {name}/" not in layout]
+    missing += [name for name in modules if name not in layout]
+    missing += [f"tests {name}/" for name in tests if f"{name}/" not in layout]
+    assert missing == []
+    named = set(re.findall(r"[\w.-]+\.py\b", layout)) - {"ml_assets.definitions"}
+    tracked = ("ml_assets", "ml_assets_tests", "benchmarks")
+    everywhere = {p.name for folder in tracked for p in (root / folder).rglob("*.py")}
+    assert sorted(named - everywhere) == []
+
+
+def test_every_environment_variable_is_documented() -> None:
+    from ml_assets.environment_variables import ALL
+
+    readme = (PACKAGE_DIR.parent / "README.md").read_text()
+    settings = readme[readme.index("## Settings") : readme.index("## The config")]
+    assert [name for name in ALL if f"`{name}`" not in settings] == []
+
+
+def test_environment_variables_are_read_only_through_their_declarations() -> None:
+    """No module but environment_variables.py reads os.environ by name (writes, to child processes, are fine)."""
+    import re
+
+    offenders = []
+    for path in PACKAGE_DIR.rglob("*.py"):
+        if path.name == "environment_variables.py":
+            continue
+        for line in path.read_text().splitlines():
+            if re.search(r"os\.environ\.get\(|os\.getenv\(|os\.environ\[", line):
+                offenders.append(f"{path.relative_to(PACKAGE_DIR)}: {line.strip()}")
+    assert offenders == []

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ml_assets.environment_variables import CONFIG
 from ml_assets.resources.http import http
 from ml_assets.resources.platform import ServingPlatform
 from ml_assets.rollout.backend import ENVIRONMENTS, Health, ModelRef, ServingBackend
@@ -75,7 +76,7 @@ class LocalBackend(ServingBackend):
     def _spawn(self, name: str, command: list[str]) -> int:
         self.dir.mkdir(parents=True, exist_ok=True)
         log = (self.dir / f"{name}.log").open("ab")
-        env = {**os.environ, **({"ML_ASSETS_CONFIG": self.config_path} if self.config_path else {})}
+        env = {**os.environ, **({CONFIG.name: self.config_path} if self.config_path else {})}
         process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env
         )

@@ -68,10 +68,14 @@ def main() -> None:
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
         def validate() -> None:
-            outcomes, _ = validator.validate(raw, plan_suite(schema, now), "bench", schema.id_column)
+            outcomes, _ = validator.validate(
+                raw, plan_suite(schema, now), suite_name="bench", id_column=schema.id_column
+            )
             assert all(o.success for o in outcomes)
 
-        validator.validate(raw.head(1000), plan_suite(schema, now), "warmup", schema.id_column)  # GE import
+        validator.validate(
+            raw.head(1000), plan_suite(schema, now), suite_name="warmup", id_column=schema.id_column
+        )  # GE import
         _median(f"validate (GE suite, {len(plan_suite(schema, now))} expectations)", validate, args.repeats, 10)
         built = _median(
             "features (fraud_handbook + amount profile)", lambda: build_features(raw, config), args.repeats, 60

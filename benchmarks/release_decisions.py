@@ -83,7 +83,7 @@ def one_release(plan: ReleasePlan, rate: float, behaviour: Behaviour, seed: int)
     backend = SimulatedBackend(rate_per_second=rate, seed=seed)
     backend.behaviour_for_version = {"1": Behaviour(error_rate=STABLE_ERROR_RATE), "2": behaviour}
     clock = FakeClock(on_sleep=backend.traffic)
-    engine = RolloutEngine(backend, LastState(), clock, plan, "production")
+    engine = RolloutEngine(backend, LastState(), clock=clock, plan=plan, environment="production")
     engine.release(ModelRef("model", "1"))
     clock.sleep(max(plan.max_bake_seconds, 60.0))  # the stable version serves a while (the blue-green baseline)
     started = clock.now()
@@ -190,7 +190,7 @@ def real_processes() -> list[dict]:
     store = JsonStateStore(home / "rollouts")
     results = []
     try:
-        engine = RolloutEngine(backend, store, SystemClock(), plan, "production")
+        engine = RolloutEngine(backend, store, clock=SystemClock(), plan=plan, environment="production")
         assert engine.release(versions["stable"]).status == PROMOTED
         for label in ("good", "errors", "shifted"):
             with BackgroundReplay(
@@ -198,7 +198,9 @@ def real_processes() -> list[dict]:
             ):
                 time.sleep(5)
                 started = time.monotonic()
-                state = RolloutEngine(backend, store, SystemClock(), plan, "production").release(versions[label])
+                state = RolloutEngine(backend, store, clock=SystemClock(), plan=plan, environment="production").release(
+                    versions[label]
+                )
                 minutes = (time.monotonic() - started) / 60
             results.append({"release": label, "status": state.status, "minutes": minutes, "reason": state.reason})
             print(f"| {label} | {state.status} | {minutes:.1f} min | {state.reason[:160]} |", flush=True)

@@ -115,7 +115,9 @@ def main() -> None:
                 input_example=data.x_test.head(3),
             )
             loaded = registry.load_model(version.name, version.version)
-            scorer = Scorer(loaded, list(data.x_test.columns), 0.5, version.name, version.version)
+            scorer = Scorer(
+                loaded, list(data.x_test.columns), threshold=0.5, name=version.name, version=version.version
+            )
             floor = {}
             for label, size in (("single", 1), ("batch100", 100)):
                 matrix = scorer.matrix(records[:size])
@@ -136,7 +138,7 @@ def main() -> None:
                     env,
                     f"http://127.0.0.1:{ours}/health",
                 )
-                backend = LocalBackend(Path(home), "production", "127.0.0.1", gateway_port)
+                backend = LocalBackend(Path(home), "production", host="127.0.0.1", port=gateway_port)
                 _ = backend.token
                 _start(
                     stack,

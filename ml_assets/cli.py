@@ -184,9 +184,13 @@ def serve(args: argparse.Namespace) -> int:
 
         store = open_store(args.traffic_log)
         traffic_log = TrafficLog(
-            store.write, args.environment, args.variant, version, flush_seconds=args.metrics_flush_seconds
+            store.write,
+            environment=args.environment,
+            slot=args.variant,
+            version=version,
+            flush_seconds=args.metrics_flush_seconds,
         )
-    scorer = Scorer(model, features, threshold, name, version)
+    scorer = Scorer(model, features, threshold=threshold, name=name, version=version)
     app = create_app(scorer, variant=args.variant, chaos=chaos, publisher=publisher, traffic_log=traffic_log)
     print(
         f"serving {name} v{version} ({len(features)} features) as {args.variant} on http://{args.host}:{args.port}",
@@ -287,7 +291,7 @@ def gateway(args: argparse.Namespace) -> int:
     from ml_assets.serving.gateway import Gateway, create_gateway_app
 
     settings = load_settings()
-    backend = LocalBackend(settings.home, args.environment, args.host, args.port)
+    backend = LocalBackend(settings.home, args.environment, host=args.host, port=args.port)
     dashboard = None
     if args.environment == "production":  # the monitoring dashboard lives with the production gateway
         from ml_assets.monitoring.alarms import alarms_of

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ml_assets.monitoring.catalog import SERVING_NAMESPACE
+from ml_assets.monitoring.drift import DriftThresholds
 from ml_assets.rollout.analysis import AnalysisMargins
 from ml_assets.rollout.engine import ReleasePlan
 
@@ -332,6 +333,16 @@ class DriftConfig(_Strict):
     psi_severe: float = Field(default=0.25, gt=0)
     dataset_share: float = Field(default=0.5, gt=0, le=1, description="Share of drifted features = dataset drift.")
     min_traffic: int = Field(default=200, gt=0, description="Fewer scored records than this: no verdict.")
+
+    def thresholds(self) -> DriftThresholds:
+        """The drift statistics' thresholds, as the monitoring assets apply them."""
+        return DriftThresholds(
+            ks_p_value=self.ks_p_value,
+            wasserstein=self.wasserstein,
+            psi_moderate=self.psi_moderate,
+            psi_severe=self.psi_severe,
+            dataset_share=self.dataset_share,
+        )
 
 
 class RetrainingConfig(_Strict):

@@ -277,7 +277,13 @@ class TrafficSimulator:
                 continue
             behaviour = self.behaviours.get(version, Behaviour())
             now = [before]
-            log = TrafficLog(self.store.write, self.names.environment, slot, version, clock=lambda now=now: now[0])
+            log = TrafficLog(
+                self.store.write,
+                environment=self.names.environment,
+                slot=slot,
+                version=version,
+                clock=lambda now=now: now[0],
+            )
             for second in range(int(before), int(after)):
                 for _ in range(self.rng.poisson(self.rate * weights[slot])):
                     now[0] = second + self.rng.random()

@@ -151,7 +151,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
     from ml_assets.resources.local_platform import LocalBackend
 
     for environment in ("staging", "production"):
-        LocalBackend(home, environment, "127.0.0.1", 0).stop_all()
+        LocalBackend(home, environment, host="127.0.0.1", port=0).stop_all()
 
 
 def write_config(tmp_path: Path, raw: dict[str, Any]) -> Path:

@@ -32,7 +32,7 @@ ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatu
 TRIGGER_TAG = "ml_assets/trigger"
 
 
-def retraining_load(instance, job_name: str, now: float, max_runs_per_day: int) -> RetrainingLoad:
+def retraining_load(instance, job_name: str, *, now: float, max_runs_per_day: int) -> RetrainingLoad:
     """The job's queued or running runs and those started in the last 24 h."""
     active = instance.get_runs_count(RunsFilter(job_name=job_name, statuses=ACTIVE))
     since = dt.datetime.fromtimestamp(now - 86_400, tz=dt.UTC)
@@ -55,7 +55,7 @@ def build_automation(config: PipelineConfig, retraining: Any, monitoring: Any) -
     def landing_sensor(context: SensorEvaluationContext, landing: LandingFolder):
         now = time.time()
         listing = {item.name: item.version for item in landing.files()}
-        load = retraining_load(context.instance, retraining.name, now, guardrails.max_runs_per_day)
+        load = retraining_load(context.instance, retraining.name, now=now, max_runs_per_day=guardrails.max_runs_per_day)
         decision = landing_decision(
             context.cursor, listing, now=now, debounce_seconds=guardrails.debounce_seconds, load=load
         )
@@ -77,7 +77,9 @@ def build_automation(config: PipelineConfig, retraining: Any, monitoring: Any) -
         if records and records[0].asset_materialization is not None:
             severity = records[0].asset_materialization.metadata.get("severity")
             latest = (records[0].storage_id, severity.value if severity is not None else "none")
-        load = retraining_load(context.instance, retraining.name, time.time(), guardrails.max_runs_per_day)
+        load = retraining_load(
+            context.instance, retraining.name, now=time.time(), max_runs_per_day=guardrails.max_runs_per_day
+        )
         decision = drift_decision(context.cursor, latest, load=load)
         context.update_cursor(decision.cursor)
         if not decision.run:

@@ -30,7 +30,7 @@ def _examples(values: pd.Series, limit: int = 5) -> str:
     return ", ".join(repr(v) for v in values.head(limit).tolist())
 
 
-def _coerce_column(values: pd.Series, spec: ColumnSpec, column: str, source: str) -> pd.Series:
+def _coerce_column(values: pd.Series, spec: ColumnSpec, *, column: str, source: str) -> pd.Series:
     present = values.notna()
     if spec.type in ("int", "float"):
         numbers = pd.to_numeric(values, errors="coerce") if not pd.api.types.is_numeric_dtype(values) else values
@@ -85,7 +85,9 @@ def conform(frame: pd.DataFrame, schema: SchemaConfig, source: str) -> pd.DataFr
         if extra:
             parts.append(f"unexpected column(s) {extra}")
         raise DataLoadError(f"{source}: {' and '.join(parts)} (the schema has {len(expected)} columns: {expected})")
-    columns = {name: _coerce_column(frame[name], spec, name, source) for name, spec in schema.columns.items()}
+    columns = {
+        name: _coerce_column(frame[name], spec, column=name, source=source) for name, spec in schema.columns.items()
+    }
     return pd.DataFrame(columns, index=frame.index)
 
 

@@ -61,7 +61,9 @@ def _release(
     loaded = registry.load_model(model.name, model.version)
     expected = np.asarray(loaded.predict_proba(pd.DataFrame(golden, columns=features)))[:, 1]
     plan = deployment.release_plan(strategy)
-    engine = RolloutEngine(backend, platform.state_store(), SystemClock(), plan, environment, log=context.log.info)
+    engine = RolloutEngine(
+        backend, platform.state_store(), clock=SystemClock(), plan=plan, environment=environment, log=context.log.info
+    )
     traffic: contextlib.AbstractContextManager = contextlib.nullcontext()
     replay_url = backend.replay_url() if replay_held_out and deployment.replay_rate > 0 and backend.serving() else None
     if replay_url is not None:

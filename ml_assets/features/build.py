@@ -55,14 +55,18 @@ def _fraud_handbook(raw: pd.DataFrame, config: PipelineConfig) -> tuple[pd.DataF
         "TX_DURING_NIGHT": (ts.dt.hour <= 6).to_numpy(np.int64),
     }
     for days in params.windows_days:
-        count, mean = trailing_count_and_mean(customer, seconds, amount, days * SECONDS_PER_DAY)
+        count, mean = trailing_count_and_mean(customer, seconds, amount, window_seconds=days * SECONDS_PER_DAY)
         features[f"CUSTOMER_ID_NB_TX_{days}DAY_WINDOW"] = count.astype(np.float64)
         features[f"CUSTOMER_ID_AVG_AMOUNT_{days}DAY_WINDOW"] = mean
     if params.amount_profile:
-        _add_amount_profile(features, customer, seconds, amount, params.windows_days)
+        _add_amount_profile(features, customer, seconds=seconds, amount=amount, windows=params.windows_days)
     for days in params.windows_days:
         count, risk = delayed_count_and_rate(
-            terminal, seconds, labels, days * SECONDS_PER_DAY, params.delay_days * SECONDS_PER_DAY
+            terminal,
+            seconds,
+            labels,
+            window_seconds=days * SECONDS_PER_DAY,
+            delay_seconds=params.delay_days * SECONDS_PER_DAY,
         )
         features[f"TERMINAL_ID_NB_TX_{days}DAY_WINDOW"] = count.astype(np.float64)
         features[f"TERMINAL_ID_RISK_{days}DAY_WINDOW"] = risk
@@ -71,7 +75,12 @@ def _fraud_handbook(raw: pd.DataFrame, config: PipelineConfig) -> tuple[pd.DataF
 
 
 def _add_amount_profile(
-    features: dict[str, np.ndarray], customer: np.ndarray, seconds: np.ndarray, amount: np.ndarray, windows: list[int]
+    features: dict[str, np.ndarray],
+    customer: np.ndarray,
+    *,
+    seconds: np.ndarray,
+    amount: np.ndarray,
+    windows: list[int],
 ) -> None:
     """How unusual the amount is for this card: ratio to its window means, z-score against its longest window.
 
@@ -82,7 +91,7 @@ def _add_amount_profile(
         mean = features[f"CUSTOMER_ID_AVG_AMOUNT_{days}DAY_WINDOW"]
         features[f"CUSTOMER_ID_AMOUNT_RATIO_{days}DAY_WINDOW"] = amount / np.maximum(mean, 0.01)
     longest = max(windows)
-    _, mean_square = trailing_count_and_mean(customer, seconds, amount**2, longest * SECONDS_PER_DAY)
+    _, mean_square = trailing_count_and_mean(customer, seconds, amount**2, window_seconds=longest * SECONDS_PER_DAY)
     mean = features[f"CUSTOMER_ID_AVG_AMOUNT_{longest}DAY_WINDOW"]
     std = np.sqrt(np.maximum(mean_square - mean**2, 0.0))
     features[f"CUSTOMER_ID_AMOUNT_ZSCORE_{longest}DAY_WINDOW"] = (amount - mean) / np.maximum(std, 1.0)

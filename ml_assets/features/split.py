@@ -41,14 +41,18 @@ def time_split(features: FeatureFrame, split: TimeSplit) -> pd.DataFrame:
         )
     train_mask = (day >= train_start) & (day < train_start + pd.Timedelta(days=split.train_days))
     test_mask = (day >= test_start) & (day < test_end)
-    test_mask &= ~_known_compromised(frame, features, train_start, split) if split.exclude_known_entities else True
+    test_mask &= (
+        ~_known_compromised(frame, features, train_start=train_start, split=split)
+        if split.exclude_known_entities
+        else True
+    )
     out = frame[train_mask | test_mask].copy()
     out[SPLIT_COLUMN] = np.where(train_mask[train_mask | test_mask], "train", "test")
     return out.reset_index(drop=True)
 
 
 def _known_compromised(
-    frame: pd.DataFrame, features: FeatureFrame, train_start: pd.Timestamp, split: TimeSplit
+    frame: pd.DataFrame, features: FeatureFrame, *, train_start: pd.Timestamp, split: TimeSplit
 ) -> pd.Series:
     if not features.entity:
         raise SplitError("split: exclude_known_entities needs schema.entity_column")

@@ -24,7 +24,7 @@ def _unsort(values: np.ndarray, order: np.ndarray) -> np.ndarray:
 
 
 def trailing_count_and_mean(
-    entity: np.ndarray, seconds: np.ndarray, values: np.ndarray, window_seconds: int
+    entity: np.ndarray, seconds: np.ndarray, values: np.ndarray, *, window_seconds: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Count and mean of ``values`` over each row's entity in (t - window, t], the row itself included."""
     order, keys = _sorted_keys(entity, seconds)
@@ -37,7 +37,7 @@ def trailing_count_and_mean(
 
 
 def delayed_count_and_rate(
-    entity: np.ndarray, seconds: np.ndarray, labels: np.ndarray, window_seconds: int, delay_seconds: int
+    entity: np.ndarray, seconds: np.ndarray, labels: np.ndarray, *, window_seconds: int, delay_seconds: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Count of rows and mean label over the entity's window (t - delay - window, t - delay].
 

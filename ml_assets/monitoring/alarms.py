@@ -37,7 +37,7 @@ class AlarmState:
 
 
 def period_values(
-    timestamps: Sequence[float], values: Sequence[float], now: float, period: int, periods: int, statistic: str
+    timestamps: Sequence[float], values: Sequence[float], *, now: float, period: int, periods: int, statistic: str
 ) -> list[float | None]:
     """The statistic of each of the last ``periods`` whole periods ending at ``now`` (None where empty)."""
     times, data = np.asarray(timestamps, dtype=float), np.asarray(values, dtype=float)
@@ -50,9 +50,16 @@ def period_values(
     return out
 
 
-def evaluate(alarm: AlarmSpec, timestamps: Sequence[float], values: Sequence[float], now: float) -> AlarmState:
+def evaluate(alarm: AlarmSpec, timestamps: Sequence[float], values: Sequence[float], *, now: float) -> AlarmState:
     needed = alarm.datapoints_to_alarm or alarm.evaluation_periods
-    window = period_values(timestamps, values, now, alarm.period_seconds, alarm.evaluation_periods, alarm.statistic)
+    window = period_values(
+        timestamps,
+        values,
+        now=now,
+        period=alarm.period_seconds,
+        periods=alarm.evaluation_periods,
+        statistic=alarm.statistic,
+    )
     present = [v for v in window if v is not None]
     breaching = [v for v in present if COMPARE[alarm.comparison](v, alarm.threshold)]
     described = (

@@ -21,17 +21,6 @@ from ml_assets.training.metrics import classification_metrics
 REFERENCE_ROWS = 200_000  # enough for stable distributions, bounded memory
 
 
-def thresholds_of(config: PipelineConfig) -> drift.DriftThresholds:
-    settings = config.monitoring.drift
-    return drift.DriftThresholds(
-        ks_p_value=settings.ks_p_value,
-        wasserstein=settings.wasserstein,
-        psi_moderate=settings.psi_moderate,
-        psi_severe=settings.psi_severe,
-        dataset_share=settings.dataset_share,
-    )
-
-
 def recent_labelled(features: pd.DataFrame, config: PipelineConfig, now: pd.Timestamp) -> pd.DataFrame:
     """Records of the last ``recent_days`` whose labels have arrived (older than the label delay)."""
     column = config.data_schema.timestamp_column
@@ -122,7 +111,12 @@ def build_monitoring_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         reference_scores = np.asarray(model.predict_proba(reference[columns]))[:, 1]
         current_scores = production_traffic["score"].to_numpy(float)
         report = drift.drift_report(
-            reference, production_traffic, columns, reference_scores, current_scores, thresholds_of(config)
+            reference,
+            production_traffic,
+            columns,
+            reference_scores=reference_scores,
+            current_scores=current_scores,
+            thresholds=config.monitoring.drift.thresholds(),
         )
         labelled = recent_labelled(features, config, pd.Timestamp.now())
         performance = None
@@ -131,7 +125,7 @@ def build_monitoring_assets(config: PipelineConfig) -> list[AssetsDefinition]:
             performance = {
                 k: v
                 for k, v in classification_metrics(
-                    labelled[target].to_numpy(), scores, config.evaluation.decision_threshold
+                    labelled[target].to_numpy(), scores, threshold=config.evaluation.decision_threshold
                 ).items()
                 if k in ("average_precision", "roc_auc", "precision", "recall")
             }
@@ -144,12 +138,12 @@ def build_monitoring_assets(config: PipelineConfig) -> list[AssetsDefinition]:
             metrics.put(namespace, catalog.MODEL_QUALITY, performance[primary], at=now)
         page = render(
             report,
-            reference,
-            production_traffic,
-            reference_scores,
-            current_scores,
-            performance,
-            f"{config.name}: drift of production traffic (champion v{version})",
+            reference=reference,
+            current=production_traffic,
+            reference_scores=reference_scores,
+            current_scores=current_scores,
+            performance=performance,
+            title=f"{config.name}: drift of production traffic (champion v{version})",
         )
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
         html_url = reports.write(f"drift/{stamp}.html", page)

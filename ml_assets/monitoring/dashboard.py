@@ -19,7 +19,7 @@ def dashboard_data(metrics: Any, pipeline: str, alarms: list[catalog.AlarmSpec],
     namespace = catalog.pipeline_namespace(pipeline)
     series = {}
     for name, (unit, description) in catalog.PIPELINE_METRICS.items():
-        times, values = metrics.series(namespace, name, now - days * 86_400, now)
+        times, values = metrics.series(namespace, name, since=now - days * 86_400, until=now)
         series[name] = {
             "unit": unit,
             "description": description,

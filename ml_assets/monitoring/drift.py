@@ -24,12 +24,15 @@ Severity = Literal["none", "moderate", "severe"]
 
 @dataclass(frozen=True)
 class DriftThresholds:
+    """When a feature, the scores and the dataset count as drifted (``monitoring.drift`` in the config holds the
+    defaults: ``DriftConfig.thresholds``)."""
+
+    ks_p_value: float
+    wasserstein: float
+    psi_moderate: float
+    psi_severe: float
+    dataset_share: float  # the dataset drifts when this share of features drifts
     small_sample: int = 1000  # reference size up to which KS decides, above it Wasserstein
-    ks_p_value: float = 0.05
-    wasserstein: float = 0.1
-    psi_moderate: float = 0.1
-    psi_severe: float = 0.25
-    dataset_share: float = 0.5  # the dataset drifts when this share of features drifts
     psi_bins: int = 10
     resolution: int = 8192  # histogram bins for large samples
 
@@ -98,7 +101,7 @@ def _psi_from_histograms(reference: np.ndarray, current: np.ndarray, bins: int) 
 
 
 def feature_drift(
-    name: str, reference: np.ndarray, current: np.ndarray, thresholds: DriftThresholds = DriftThresholds()
+    name: str, reference: np.ndarray, current: np.ndarray, *, thresholds: DriftThresholds
 ) -> FeatureDrift:
     reference = np.asarray(reference, dtype=float)
     current = np.asarray(current, dtype=float)
@@ -136,9 +139,10 @@ def drift_report(
     reference: pd.DataFrame,
     current: pd.DataFrame,
     columns: list[str],
+    *,
     reference_scores: np.ndarray | None = None,
     current_scores: np.ndarray | None = None,
-    thresholds: DriftThresholds = DriftThresholds(),
+    thresholds: DriftThresholds,
     workers: int = 2,
 ) -> DriftReport:
     """Every feature's drift, the share that drifted, prediction drift and a severity with its reasons."""
@@ -150,7 +154,10 @@ def drift_report(
         raise ValueError("drift: no current records to compare (no production traffic since the last report)")
     with ThreadPoolExecutor(max_workers=workers) as pool:  # numpy releases the GIL in the heavy parts
         features = list(
-            pool.map(lambda c: feature_drift(c, reference[c].to_numpy(), current[c].to_numpy(), thresholds), columns)
+            pool.map(
+                lambda c: feature_drift(c, reference[c].to_numpy(), current[c].to_numpy(), thresholds=thresholds),
+                columns,
+            )
         )
     share = sum(f.drifted for f in features) / len(features)
     score_psi = score_p = None

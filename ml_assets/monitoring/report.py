@@ -36,6 +36,7 @@ def _plot(reference: np.ndarray, current: np.ndarray, title: str) -> str:
 
 def render(
     report: DriftReport,
+    *,
     reference: pd.DataFrame,
     current: pd.DataFrame,
     reference_scores: np.ndarray | None,

@@ -66,7 +66,7 @@ class LocalBackend(ServingBackend):
         host, _, port = path.read_text().strip().removeprefix("http://").rpartition(":")
         return cls(home, environment, host, int(port))
 
-    def __init__(self, home: Path, environment: str, host: str, port: int, config_path: str | None = None) -> None:
+    def __init__(self, home: Path, environment: str, *, host: str, port: int, config_path: str | None = None) -> None:
         self.dir = home / "serving" / environment
         self.environment, self.host, self.port, self.config_path = environment, host, port, config_path
         self.url = f"http://{host}:{port}"
@@ -97,7 +97,7 @@ class LocalBackend(ServingBackend):
                 os.kill(pid, signal.SIGKILL)
         pid_file.unlink(missing_ok=True)
 
-    def _wait_healthy(self, url: str, name: str, timeout: float, pid: int | None = None) -> None:
+    def _wait_healthy(self, url: str, name: str, *, timeout: float, pid: int | None = None) -> None:
         deadline = time.monotonic() + timeout
         log = self.dir / f"{name}.log"
         while time.monotonic() < deadline:
@@ -149,7 +149,7 @@ class LocalBackend(ServingBackend):
                 str(self.port),
             ],
         )
-        self._wait_healthy(self.url, "gateway", timeout, pid)
+        self._wait_healthy(self.url, "gateway", timeout=timeout, pid=pid)
         (self.dir / "gateway.url").write_text(self.url)
 
     def _admin(self, method: str, path: str, body: Any = None) -> Any:
@@ -188,7 +188,7 @@ class LocalBackend(ServingBackend):
             ],
         )
         url = f"http://{self.host}:{port}"
-        self._wait_healthy(url, slot, timeout, pid)
+        self._wait_healthy(url, slot, timeout=timeout, pid=pid)
         self._admin("PUT", f"/variants/{slot}", {"url": url, "model": model.name, "version": model.version, "pid": pid})
 
     def health(self, slot: str) -> Health:
@@ -284,7 +284,9 @@ class LocalServingPlatform(ServingPlatform):
         ports = {"staging": self.staging_port, "production": self.production_port}
         if environment not in ports:
             raise PlatformError(f"unknown environment {environment!r}; expected one of {sorted(ports)}")
-        return LocalBackend(Path(self.home), environment, self.host, ports[environment], self.config_path)
+        return LocalBackend(
+            Path(self.home), environment, host=self.host, port=ports[environment], config_path=self.config_path
+        )
 
     def live_backend(self, environment: str) -> LocalBackend:
         """Where the environment's gateway last ran (it may predate a port change), else where it is configured."""

@@ -66,7 +66,7 @@ class MetricsStore(ConfigurableResource):
 
     @abstractmethod
     def series(
-        self, namespace: str, name: str, since: float, until: float, dimensions: dict[str, str] | None = None
+        self, namespace: str, name: str, *, since: float, until: float, dimensions: dict[str, str] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """(timestamps, values) between two times, oldest first."""
 
@@ -89,7 +89,7 @@ class MetricsStore(ConfigurableResource):
         now = time.time() if now is None else now
         summary: dict[str, Any] = {}
         for name in metrics:
-            _, values = self.series(namespace, name, now - hours * 3600, now)
+            _, values = self.series(namespace, name, since=now - hours * 3600, until=now)
             if len(values):
                 summary[name] = {
                     "current_value": float(values[-1]),
@@ -136,7 +136,7 @@ class LocalMetrics(MetricsStore):
             )
 
     def series(
-        self, namespace: str, name: str, since: float, until: float, dimensions: dict[str, str] | None = None
+        self, namespace: str, name: str, *, since: float, until: float, dimensions: dict[str, str] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Every point, oldest first."""
         with self._db() as db:
@@ -158,8 +158,8 @@ class LocalMetrics(MetricsStore):
         states = []
         for alarm in alarms:
             since = now - alarm.period_seconds * (alarm.evaluation_periods + 1)
-            times, values = self.series(namespace, alarm.metric, since, now)
-            states.append(evaluate(alarm, times, values, now))
+            times, values = self.series(namespace, alarm.metric, since=since, until=now)
+            states.append(evaluate(alarm, times, values, now=now))
         return states
 
 
@@ -196,7 +196,7 @@ class CloudWatchMetrics(MetricsStore):
         self._cloudwatch().put(namespace, [datum])
 
     def series(
-        self, namespace: str, name: str, since: float, until: float, dimensions: dict[str, str] | None = None
+        self, namespace: str, name: str, *, since: float, until: float, dimensions: dict[str, str] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """One-minute averages, oldest first."""
         stat = {

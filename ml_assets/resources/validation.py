@@ -34,10 +34,10 @@ class GreatExpectationsValidator(ConfigurableResource):
     examples_per_expectation: int = 10
 
     def validate(
-        self, frame: pd.DataFrame, plan: list[PlannedExpectation], suite_name: str, id_column: str | None
+        self, frame: pd.DataFrame, plan: list[PlannedExpectation], *, suite_name: str, id_column: str | None
     ) -> tuple[list[ExpectationOutcome], DataDocs | None]:
         with tempfile.TemporaryDirectory(prefix="data_docs-") as scratch:
-            outcomes, page = self._run(frame, plan, suite_name, id_column, Path(scratch))
+            outcomes, page = self._run(frame, plan, suite_name=suite_name, id_column=id_column, docs_dir=Path(scratch))
             if page is None:
                 return outcomes, None
             self.reports.write_folder(DATA_DOCS, Path(scratch))
@@ -49,6 +49,7 @@ class GreatExpectationsValidator(ConfigurableResource):
         self,
         frame: pd.DataFrame,
         plan: list[PlannedExpectation],
+        *,
         suite_name: str,
         id_column: str | None,
         docs_dir: Path,

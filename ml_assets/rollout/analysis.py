@@ -172,7 +172,7 @@ def _finite(value: float) -> float:
     return value if math.isfinite(value) else float("nan")
 
 
-def failure_rate(stable: ArmEvidence, canary: ArmEvidence, alpha: float, margin: float) -> MetricResult:
+def failure_rate(stable: ArmEvidence, canary: ArmEvidence, *, alpha: float, margin: float) -> MetricResult:
     canary_low, canary_high = bernoulli_bounds(canary.failures, canary.requests, alpha / 2)
     stable_low, stable_high = bernoulli_bounds(stable.failures, stable.requests, alpha / 2)
     lower, upper = canary_low - stable_high, canary_high - stable_low
@@ -197,7 +197,7 @@ def failure_rate(stable: ArmEvidence, canary: ArmEvidence, alpha: float, margin:
     return MetricResult("failure_rate", verdict, _said(text, verdict, "canary fails more often"), stats)
 
 
-def quantile_bounds(counts: np.ndarray, edges: np.ndarray, q: float, alpha: float) -> tuple[float, float, float]:
+def quantile_bounds(counts: np.ndarray, edges: np.ndarray, q: float, *, alpha: float) -> tuple[float, float, float]:
     """(lower, estimate, upper) of the ``q`` quantile of a histogram's distribution; bins widen the bounds."""
     total = int(counts.sum())
     if total == 0:
@@ -219,13 +219,14 @@ def quantile_bounds(counts: np.ndarray, edges: np.ndarray, q: float, alpha: floa
 def latency(
     stable: ArmEvidence,
     canary: ArmEvidence,
+    *,
     alpha: float,
     margin: float,
     quantile: float = 0.5,
     judged: bool = True,
 ) -> MetricResult:
-    c_low, c_est, c_high = quantile_bounds(canary.latency_counts, LATENCY_EDGES_MS, quantile, alpha / 2)
-    s_low, s_est, s_high = quantile_bounds(stable.latency_counts, LATENCY_EDGES_MS, quantile, alpha / 2)
+    c_low, c_est, c_high = quantile_bounds(canary.latency_counts, LATENCY_EDGES_MS, quantile, alpha=alpha / 2)
+    s_low, s_est, s_high = quantile_bounds(stable.latency_counts, LATENCY_EDGES_MS, quantile, alpha=alpha / 2)
     upper = c_high / s_low if s_low > 0 else math.inf
     lower = c_low / s_high if math.isfinite(s_high) else 0.0
     verdict = three_way(lower, upper, margin)
@@ -278,7 +279,7 @@ def psi_of_counts(stable_counts: np.ndarray, canary_counts: np.ndarray, bins: in
     return float(np.sum((cur - ref) * np.log(cur / ref)))
 
 
-def scores(stable: ArmEvidence, canary: ArmEvidence, alpha: float, margin: float) -> MetricResult:
+def scores(stable: ArmEvidence, canary: ArmEvidence, *, alpha: float, margin: float) -> MetricResult:
     lower, observed, upper = ks_bounds(stable.score_counts, canary.score_counts, alpha)
     verdict = three_way(lower, upper, margin)
     psi = psi_of_counts(stable.score_counts, canary.score_counts)
@@ -300,21 +301,21 @@ def scores(stable: ArmEvidence, canary: ArmEvidence, alpha: float, margin: float
 
 
 def analyze(
-    comparison: Comparison, config: AnalysisMargins, alphas: MetricAlphas, judge_latency: bool = True
+    comparison: Comparison, config: AnalysisMargins, *, alphas: MetricAlphas, judge_latency: bool = True
 ) -> AnalysisResult:
     """One look: FAIL if any judged signal is shown worse beyond its margin, PASS only if every one is shown
     within. ``judge_latency`` False (a canary lighter than the stable) reports latency without judging it."""
     metrics = [
-        failure_rate(comparison.stable, comparison.canary, alphas.failure_rate, config.error_rate_margin),
+        failure_rate(comparison.stable, comparison.canary, alpha=alphas.failure_rate, margin=config.error_rate_margin),
         latency(
             comparison.stable_step,
             comparison.canary_step,
-            alphas.latency,
-            config.latency_ratio_margin,
-            config.latency_quantile,
+            alpha=alphas.latency,
+            margin=config.latency_ratio_margin,
+            quantile=config.latency_quantile,
             judged=judge_latency,
         ),
-        scores(comparison.stable, comparison.canary, alphas.scores, config.score_ks_margin),
+        scores(comparison.stable, comparison.canary, alpha=alphas.scores, margin=config.score_ks_margin),
     ]
     verdicts = {m.verdict for m in metrics if m.judged}
     if Verdict.FAIL in verdicts:

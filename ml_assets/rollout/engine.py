@@ -144,6 +144,7 @@ class RolloutEngine:
         self,
         backend: ServingBackend,
         store: StateStore,
+        *,
         clock: Clock,
         plan: ReleasePlan,
         environment: str,
@@ -341,7 +342,7 @@ class RolloutEngine:
                 raise RolloutAborted(f"golden records: {difference}")
         self._record(state, "healthy", slot=slot, detail=health.detail)
 
-    def _bake(self, state: RolloutState, scope: Scope, label: str, judge_latency: bool = True) -> None:
+    def _bake(self, state: RolloutState, scope: Scope, *, label: str, judge_latency: bool = True) -> None:
         """Look every bake until the evidence passes or fails; a step that cannot decide in its budget aborts."""
         started = previous = self.clock.now()
         while True:
@@ -350,7 +351,7 @@ class RolloutEngine:
             if now < previous:
                 raise RolloutAborted(f"{label}: the clock went back {previous - now:.1f} s; the bake cannot be timed")
             previous = now
-            result = analyze(scope.pull(), self.plan.analysis, self.plan.alphas, judge_latency)
+            result = analyze(scope.pull(), self.plan.analysis, alphas=self.plan.alphas, judge_latency=judge_latency)
             state.looks += 1
             elapsed = now - started
             self._record(
@@ -380,7 +381,9 @@ class RolloutEngine:
             shadow = Scope(Feed(self.backend, stable, started), Feed(self.backend, candidate, started))
             shadow.start_step(started)
             percent = self.plan.shadow_percent
-            self._bake(state, shadow, f"shadow {percent}%", self.plan.judges_latency(percent, shadow=True))
+            self._bake(
+                state, shadow, label=f"shadow {percent}%", judge_latency=self.plan.judges_latency(percent, shadow=True)
+            )
             self.backend.set_mirror(None, 0)
         live: Scope | None = None
         for step in self.plan.steps:
@@ -390,7 +393,7 @@ class RolloutEngine:
                 live = Scope(Feed(self.backend, stable, applied), Feed(self.backend, candidate, applied))
             live.start_step(applied)
             if step < 100:
-                self._bake(state, live, f"step {step}%", self.plan.judges_latency(step))
+                self._bake(state, live, label=f"step {step}%", judge_latency=self.plan.judges_latency(step))
         state.reason = f"passed {len(self.plan.steps) - 1} canary steps"
 
     def _blue_green(self, state: RolloutState) -> None:
@@ -401,7 +404,7 @@ class RolloutEngine:
         baseline = Feed(self.backend, stable, switched - self.plan.max_bake_seconds).pull().between(0, switched)
         self._set_weights(state, {stable: 0, candidate: 100})
         scope = Scope(_Fixed(baseline), Feed(self.backend, candidate, self.clock.now()))
-        self._bake(state, scope, "after switch")
+        self._bake(state, scope, label="after switch")
         state.reason = f"{candidate} passed its bake after the switch"
 
 

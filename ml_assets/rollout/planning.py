@@ -39,7 +39,7 @@ StableCount = Callable[[int], int]  # canary requests -> stable requests over th
 
 
 def failure_rate_requests(
-    margin: float, error_rate: float, alpha: float, stable_count: StableCount, quantile: float = 0.5
+    margin: float, error_rate: float, *, alpha: float, stable_count: StableCount, quantile: float = 0.5
 ) -> int | None:
     """Canary requests after which a good canary's failure rate is shown within ``margin`` (at ``quantile``)."""
 
@@ -127,8 +127,10 @@ def estimates(
         "failure_rate",
         f"showing the failure rate at most {100 * margin:+.2f} points worse (stable {error_rate:.1%})",
         canary_rps,
-        failure_rate_requests(margin, error_rate, alphas.failure_rate, stable_count, 0.5),
-        failure_rate_requests(margin, error_rate, alphas.failure_rate, stable_count, 0.99) if cautious else None,
+        failure_rate_requests(margin, error_rate, alpha=alphas.failure_rate, stable_count=stable_count, quantile=0.5),
+        failure_rate_requests(margin, error_rate, alpha=alphas.failure_rate, stable_count=stable_count, quantile=0.99)
+        if cautious
+        else None,
     )
     scores = Estimate(
         "scores",

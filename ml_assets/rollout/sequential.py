@@ -37,7 +37,7 @@ def log_beta(a: float, b: float) -> float:
     return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
 
 
-def root(f, low: float, high: float, tolerance: float = 1e-10) -> float:
+def root(f, low: float, high: float, *, tolerance: float = 1e-10) -> float:
     """A root of ``f`` in [low, high] where f(low) and f(high) have opposite signs (bisection)."""
     f_low = f(low)
     for _ in range(200):
@@ -96,8 +96,8 @@ def binomial_count_bounds(trials: int, p0: float, alpha: float) -> tuple[float, 
     def excess(count: float) -> float:
         return bernoulli_log_evidence(count, trials, p0) - threshold
 
-    lowest = 0.0 if excess(0.0) < 0 else root(excess, 0.0, centre, 1e-6)
-    highest = float(trials) if excess(float(trials)) < 0 else root(excess, centre, float(trials), 1e-6)
+    lowest = 0.0 if excess(0.0) < 0 else root(excess, 0.0, centre, tolerance=1e-6)
+    highest = float(trials) if excess(float(trials)) < 0 else root(excess, centre, float(trials), tolerance=1e-6)
     return lowest, highest
 
 
@@ -122,7 +122,7 @@ def _dkw_constant(alpha: float, a: float = DKW_A) -> float:
                 low = left
         return crossing(c, (low + high) / 2)
 
-    return root(lambda c: best_crossing(c) - alpha, 1.0, 500.0, 1e-8)
+    return root(lambda c: best_crossing(c) - alpha, 1.0, 500.0, tolerance=1e-8)
 
 
 def dkw_radius(n: int, alpha: float) -> float:

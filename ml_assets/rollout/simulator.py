@@ -107,7 +107,7 @@ class SimulatedBackend(ServingBackend):
 
     # -- synthetic clients -------------------------------------------------------------------------------------
 
-    def _generate(self, slot: str, start: float, end: float, share: float) -> None:
+    def _generate(self, slot: str, start: float, *, end: float, share: float) -> None:
         n = int(self.rng.poisson(self.rate * (end - start) * share))
         if n == 0 or slot not in self.models:
             return
@@ -128,10 +128,10 @@ class SimulatedBackend(ServingBackend):
     def traffic(self, start: float, end: float) -> None:
         """The clients' requests between two clock times (a FakeClock's ``on_sleep``)."""
         for slot, weight in self.weights.items():
-            self._generate(slot, start, end, weight / 100)
+            self._generate(slot, start, end=end, share=weight / 100)
         mirror_slot, percent = self.mirror
         if mirror_slot and percent:
-            self._generate(mirror_slot, start, end, percent / 100)
+            self._generate(mirror_slot, start, end=end, share=percent / 100)
 
 
 def logit_shift_for_psi(target: float, bins: int = 10, samples: int = 200_000) -> float:

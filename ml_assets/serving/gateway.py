@@ -137,6 +137,7 @@ class Gateway:
         self,
         slot: str,
         version: Any,
+        *,
         started: float,
         status: int | None,
         payload: bytes,
@@ -160,7 +161,11 @@ class Gateway:
                 score = scores[0] if scores else None
                 if sampled and scores:
                     self._sample(
-                        slot, version, request_body, scores, single=isinstance(answer, dict) and "probability" in answer
+                        slot,
+                        version,
+                        request_body=request_body,
+                        scores=scores,
+                        single=isinstance(answer, dict) and "probability" in answer,
                     )
         # Every answer counts, 4xx included: a variant that rejects requests the other accepts is worse. Latency is
         # the server's own time when it says: the variant with the smaller share idles between requests, and on a
@@ -168,7 +173,7 @@ class Gateway:
         latency_ms = server_ms if server_ms is not None else (time.perf_counter() - started) * 1000
         self._records(slot).add(time.time(), status or NO_ANSWER, latency_ms, score)
 
-    def _sample(self, slot: str, version: Any, request_body: bytes, scores: list, single: bool) -> None:
+    def _sample(self, slot: str, version: Any, *, request_body: bytes, scores: list, single: bool) -> None:
         """Offer each scored record to the monitoring sample.
 
         The request is parsed only when the reservoir keeps one of its records, so the hot path stays cheap.
@@ -196,7 +201,16 @@ class Gateway:
         except UPSTREAM_ERRORS:
             status, payload, server_ms = None, b"", None
         # A mirrored answer reached no client: release evidence, but not part of the monitoring sample.
-        self._observe(slot, variant.get("version"), started, status, payload, body, server_ms, sampled=False)
+        self._observe(
+            slot,
+            variant.get("version"),
+            started=started,
+            status=status,
+            payload=payload,
+            request_body=body,
+            server_ms=server_ms,
+            sampled=False,
+        )
 
     async def route(self, request: Request, path: str) -> Response:
         try:
@@ -218,9 +232,18 @@ class Gateway:
             try:
                 status, payload, server_ms = await self._forward(variant, path, body)
             except UPSTREAM_ERRORS:
-                self._observe(slot, version, started, None, b"", body)
+                self._observe(slot, version, started=started, status=None, payload=b"", request_body=body)
                 continue  # the backend is down: try another live slot
-            self._observe(slot, version, started, status, payload, body, server_ms, sampled=sampled)
+            self._observe(
+                slot,
+                version,
+                started=started,
+                status=status,
+                payload=payload,
+                request_body=body,
+                server_ms=server_ms,
+                sampled=sampled,
+            )
             return Response(
                 payload,
                 status_code=status,

@@ -37,6 +37,7 @@ class TrafficLog(PeriodicFlusher):
     def __init__(
         self,
         write: Callable[[str, bytes], None],
+        *,
         environment: str,
         slot: str,
         version: str,
@@ -80,7 +81,10 @@ class TrafficLog(PeriodicFlusher):
         written = self.clock()
         try:
             if outcomes["at"]:
-                self.write(outcome_name(self.environment, self.slot, written, self.host), json.dumps(outcomes).encode())
+                self.write(
+                    outcome_name(self.environment, self.slot, written=written, host=self.host),
+                    json.dumps(outcomes).encode(),
+                )
             if items:
                 name = f"{self.environment}/{self.slot}/{written:.3f}-{self.host}.jsonl"
                 header = json.dumps({"seen": seen, "kept": len(items)})
@@ -99,12 +103,18 @@ def outcome_prefix(environment: str, slot: str) -> str:
     return f"outcomes/{environment}/{slot}"
 
 
-def outcome_name(environment: str, slot: str, written: float, host: str) -> str:
+def outcome_name(environment: str, slot: str, *, written: float, host: str) -> str:
     return f"{outcome_prefix(environment, slot)}/{written:014.3f}-{host}.json"
 
 
 def read_outcomes(
-    store: Any, environment: str, slot: str, since: float, read: frozenset[str] = frozenset(), slack: float = 120.0
+    store: Any,
+    environment: str,
+    slot: str,
+    *,
+    since: float,
+    read: frozenset[str] = frozenset(),
+    slack: float = 120.0,
 ) -> tuple[Outcomes, frozenset[str]]:
     """Outcomes in objects not yet ``read`` and written after ``since`` less ``slack`` (the servers' clocks and the
     reader's need not agree), and the names read so far (the reader's cursor)."""

@@ -56,7 +56,9 @@ def build_model_asset(name: str, algorithm: AlgorithmConfig, config: PipelineCon
         estimator.fit(data.x_train, data.y_train)
         train_seconds = time.perf_counter() - started
         metrics, scores = evaluate(estimator, data, config)
-        png = evaluation_plot(data.y_test.to_numpy(), scores, config.evaluation.decision_threshold, name)
+        png = evaluation_plot(
+            data.y_test.to_numpy(), scores, threshold=config.evaluation.decision_threshold, title=name
+        )
         plot_url = reports.write(f"models/{name}/{context.run_id}/evaluation.png", png)
         data_version = str(training_data.attrs.get(DATA_VERSION_ATTR))
         tags = {
@@ -144,8 +146,12 @@ def build_candidate_asset(config: PipelineConfig) -> AssetsDefinition:
                 )
             )
         champion_version = registry.version_for_alias(model_name, CHAMPION_ALIAS)
-        champion_score = _champion_score(registry, model_name, champion_version, training_data, config, context)
-        selection = select_candidate(scores, metric, champion_score, config.selection.non_inferiority_margin)
+        champion_score = _champion_score(
+            registry, model_name, version=champion_version, training_data=training_data, config=config, context=context
+        )
+        selection = select_candidate(
+            scores, metric, champion_score=champion_score, margin=config.selection.non_inferiority_margin
+        )
         report = {
             "primary_metric": metric,
             "models": [s.__dict__ for s in scores],
@@ -192,6 +198,7 @@ def build_candidate_asset(config: PipelineConfig) -> AssetsDefinition:
 def _champion_score(
     registry: MlflowRegistry,
     model_name: str,
+    *,
     version: str | None,
     training_data: pd.DataFrame,
     config: PipelineConfig,

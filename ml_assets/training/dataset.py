@@ -46,7 +46,7 @@ def evaluate(model: object, data: TrainTest, config: PipelineConfig) -> tuple[di
     metrics = classification_metrics(
         data.y_test.to_numpy(),
         scores,
-        config.evaluation.decision_threshold,
+        threshold=config.evaluation.decision_threshold,
         entity=data.test_entity,
         day=data.test_day,
         top_k=config.evaluation.top_k,

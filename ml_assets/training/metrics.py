@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 
 
-def card_precision_at_k(scores: np.ndarray, labels: np.ndarray, entity: np.ndarray, day: np.ndarray, k: int) -> float:
+def card_precision_at_k(
+    scores: np.ndarray, labels: np.ndarray, *, entity: np.ndarray, day: np.ndarray, k: int
+) -> float:
     """Mean over days of the share of truly compromised cards among the day's k highest-scored cards.
 
     A card's daily score and label are its maximum over that day's transactions (Le Borgne et al., 4.2).
@@ -21,6 +23,7 @@ def card_precision_at_k(scores: np.ndarray, labels: np.ndarray, entity: np.ndarr
 def classification_metrics(
     labels: np.ndarray,
     scores: np.ndarray,
+    *,
     threshold: float,
     entity: np.ndarray | None = None,
     day: np.ndarray | None = None,
@@ -43,5 +46,5 @@ def classification_metrics(
         "prevalence": float(labels.mean()),
     }
     if entity is not None and day is not None:
-        metrics["card_precision"] = card_precision_at_k(scores, labels, entity, day, top_k)
+        metrics["card_precision"] = card_precision_at_k(scores, labels, entity=entity, day=day, k=top_k)
     return metrics

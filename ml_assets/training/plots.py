@@ -7,7 +7,7 @@ import io
 import numpy as np
 
 
-def evaluation_plot(labels: np.ndarray, scores: np.ndarray, threshold: float, title: str) -> bytes:
+def evaluation_plot(labels: np.ndarray, scores: np.ndarray, *, threshold: float, title: str) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")

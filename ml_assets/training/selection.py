@@ -25,7 +25,9 @@ class Selection:
         return self.candidate is not None
 
 
-def select_candidate(models: list[ModelScore], metric: str, champion_score: float | None, margin: float) -> Selection:
+def select_candidate(
+    models: list[ModelScore], metric: str, *, champion_score: float | None, margin: float
+) -> Selection:
     """Best passing model by ``metric``; it must not be worse than the champion by more than ``margin``.
 
     Non-inferiority rather than superiority: a retrained model on fresher data that scores within the margin of

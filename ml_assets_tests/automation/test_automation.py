@@ -175,5 +175,5 @@ def test_a_failed_run_raises_an_alert_metric_log_and_webhook(defs, tmp_path: Pat
         server.server_close()
     assert received and received[0]["job"] == "fragile" and received[0]["run_id"] == result.run_id
     assert "failed" in received[0]["text"]
-    _, values = metrics.series("MLPipeline/fraud", "PipelineFailures", 0, 4e9)
+    _, values = metrics.series("MLPipeline/fraud", "PipelineFailures", since=0, until=4e9)
     assert list(values) == [1.0]

@@ -19,7 +19,7 @@ def _validate(frames: dict[str, pd.DataFrame], config: PipelineConfig, docs: Pat
     raw = concat_sources([(name, conform(frame, schema, name)) for name, frame in frames.items()])
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     outcomes, page = GreatExpectationsValidator(reports=ReportStore(location=str(docs))).validate(
-        raw, plan_suite(schema, now), "t", schema.id_column
+        raw, plan_suite(schema, now), suite_name="t", id_column=schema.id_column
     )
     return {o.check: o for o in summarize(outcomes, list(planned_checks(schema)))}, page
 

@@ -16,29 +16,36 @@ DRIFT = AlarmSpec("fraud-DataDrift-High", "DataDriftScore", "GreaterThanThreshol
 
 
 def test_no_data_is_insufficient_data_not_ok() -> None:
-    state = evaluate(DRIFT, [], [], NOW)
+    state = evaluate(DRIFT, [], [], now=NOW)
     assert state.state == "INSUFFICIENT_DATA" and state.values == [None, None]
 
 
 def test_both_periods_must_breach_for_an_alarm() -> None:
-    one = evaluate(DRIFT, [NOW - 100], [0.9], NOW)
+    one = evaluate(DRIFT, [NOW - 100], [0.9], now=NOW)
     assert one.state == "OK" and "1 of 2 periods breach (2 needed)" in one.reason
-    both = evaluate(DRIFT, [NOW - 400, NOW - 100], [0.5, 0.9], NOW)
+    both = evaluate(DRIFT, [NOW - 400, NOW - 100], [0.5, 0.9], now=NOW)
     assert both.state == "ALARM" and both.values == [0.5, 0.9]
-    calm = evaluate(DRIFT, [NOW - 400, NOW - 100], [0.1, 0.2], NOW)
+    calm = evaluate(DRIFT, [NOW - 400, NOW - 100], [0.1, 0.2], now=NOW)
     assert calm.state == "OK"
 
 
 def test_periods_average_their_points_and_old_points_fall_out() -> None:
-    values = period_values([NOW - 500, NOW - 350, NOW - 250, NOW - 700], [0.2, 0.6, 1.0, 5.0], NOW, 300, 2, "Average")
+    values = period_values(
+        [NOW - 500, NOW - 350, NOW - 250, NOW - 700],
+        [0.2, 0.6, 1.0, 5.0],
+        now=NOW,
+        period=300,
+        periods=2,
+        statistic="Average",
+    )
     assert values == [0.4, 1.0]  # [NOW-600, NOW-300): 0.2 and 0.6; NOW-700 is outside the window
 
 
 def test_less_than_threshold_alarms_on_low_quality() -> None:
     quality = pipeline_alarms("fraud", 0.4)[0]
     assert quality.comparison == "LessThanThreshold" and quality.threshold == 0.4
-    assert evaluate(quality, [NOW - 400, NOW - 100], [0.35, 0.30], NOW).state == "ALARM"
-    assert evaluate(quality, [NOW - 400, NOW - 100], [0.35, 0.45], NOW).state == "OK"
+    assert evaluate(quality, [NOW - 400, NOW - 100], [0.35, 0.30], now=NOW).state == "ALARM"
+    assert evaluate(quality, [NOW - 400, NOW - 100], [0.35, 0.45], now=NOW).state == "OK"
 
 
 def test_model_quality_alarm_uses_the_gate_of_the_published_metric() -> None:
@@ -53,11 +60,11 @@ def test_model_quality_alarm_uses_the_gate_of_the_published_metric() -> None:
 
 def test_alarm_windows_follow_the_config() -> None:
     fast = pipeline_alarms("fraud", 0.4, period_seconds=1, evaluation_periods=2)[2]
-    assert evaluate(fast, [NOW - 1.5, NOW - 0.5], [0.5, 0.6], NOW).state == "ALARM"
+    assert evaluate(fast, [NOW - 1.5, NOW - 0.5], [0.5, 0.6], now=NOW).state == "ALARM"
     one_of_five = pipeline_alarms("fraud", 0.4, period_seconds=2, evaluation_periods=5, datapoints_to_alarm=1)[2]
-    state = evaluate(one_of_five, [NOW - 7, NOW - 3], [0.1, 0.6], NOW)
+    state = evaluate(one_of_five, [NOW - 7, NOW - 3], [0.1, 0.6], now=NOW)
     assert state.state == "ALARM" and state.values == [None, 0.1, None, 0.6, None]
-    assert evaluate(one_of_five, [NOW - 7], [0.1], NOW).state == "OK"
+    assert evaluate(one_of_five, [NOW - 7], [0.1], now=NOW).state == "OK"
 
 
 def test_the_seeds_trend() -> None:

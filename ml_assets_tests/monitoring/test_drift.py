@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import ks_2samp, wasserstein_distance
 
-from ml_assets.monitoring.drift import DriftThresholds, drift_report, feature_drift
+from ml_assets.config import DriftConfig
+from ml_assets.monitoring.drift import drift_report, feature_drift
 
 pytestmark = pytest.mark.unit
 
 RNG = np.random.default_rng(7)
+THRESHOLDS = DriftConfig().thresholds()  # the shipped defaults
 
 
 def test_large_samples_use_the_normed_wasserstein_distance_exactly() -> None:
     reference, current = RNG.normal(0, 2, 50_000), RNG.normal(0.5, 2, 40_000)
-    result = feature_drift("x", reference, current)
+    result = feature_drift("x", reference, current, thresholds=THRESHOLDS)
     exact = wasserstein_distance(reference, current) / reference.std()
     assert result.method == "wasserstein" and result.statistic == pytest.approx(exact, rel=2e-3)
     assert result.drifted and result.threshold == 0.1  # a quarter of a standard deviation
@@ -26,21 +30,21 @@ def test_a_negligible_shift_on_a_large_sample_is_not_drift() -> None:
     """KS would flag it (p far below 0.05); the normed Wasserstein distance does not, as in Evidently."""
     reference, current = RNG.normal(0, 1, 200_000), RNG.normal(0.03, 1, 200_000)
     assert ks_2samp(reference, current).pvalue < 1e-6
-    assert not feature_drift("x", reference, current).drifted
+    assert not feature_drift("x", reference, current, thresholds=THRESHOLDS).drifted
 
 
 def test_small_samples_use_the_ks_test() -> None:
     reference = RNG.normal(0, 1, 500)
     same, shifted = RNG.normal(0, 1, 500), RNG.normal(1, 1, 500)
-    assert feature_drift("x", reference, same).method == "ks"
-    assert not feature_drift("x", reference, same).drifted
-    result = feature_drift("x", reference, shifted)
+    assert feature_drift("x", reference, same, thresholds=THRESHOLDS).method == "ks"
+    assert not feature_drift("x", reference, same, thresholds=THRESHOLDS).drifted
+    result = feature_drift("x", reference, shifted, thresholds=THRESHOLDS)
     assert result.drifted and result.statistic == pytest.approx(ks_2samp(reference, shifted).pvalue)
 
 
 def test_constant_and_binary_features() -> None:
-    assert not feature_drift("flag", np.zeros(5000), np.zeros(5000)).drifted
-    weekend = feature_drift("weekend", RNG.random(10_000) < 0.28, RNG.random(10_000) < 0.9)
+    assert not feature_drift("flag", np.zeros(5000), np.zeros(5000), thresholds=THRESHOLDS).drifted
+    weekend = feature_drift("weekend", RNG.random(10_000) < 0.28, RNG.random(10_000) < 0.9, thresholds=THRESHOLDS)
     assert weekend.drifted and weekend.psi > 0.25
 
 
@@ -54,34 +58,55 @@ def frames(shifted: int, columns: int = 6, n: int = 20_000) -> tuple[pd.DataFram
 def test_severity_follows_the_share_of_drifted_features_and_the_scores() -> None:
     reference, current = frames(shifted=0)
     scores = RNG.beta(1, 30, 20_000)
-    calm = drift_report(reference, current, list(reference), scores, RNG.beta(1, 30, 20_000))
+    calm = drift_report(
+        reference,
+        current,
+        list(reference),
+        reference_scores=scores,
+        current_scores=RNG.beta(1, 30, 20_000),
+        thresholds=THRESHOLDS,
+    )
     assert calm.severity == "none" and calm.reasons == [] and calm.share_drifted == 0
 
     reference, current = frames(shifted=2)
-    some = drift_report(reference, current, list(reference), scores, RNG.beta(1, 30, 20_000))
+    some = drift_report(
+        reference,
+        current,
+        list(reference),
+        reference_scores=scores,
+        current_scores=RNG.beta(1, 30, 20_000),
+        thresholds=THRESHOLDS,
+    )
     assert some.severity == "moderate" and some.drifted_features == ["f0", "f1"]
     assert some.reasons == ["2 of 6 features drifted"]
 
     reference, current = frames(shifted=3)
-    half = drift_report(reference, current, list(reference))
+    half = drift_report(reference, current, list(reference), thresholds=THRESHOLDS)
     assert half.severity == "severe" and half.dataset_drift and "dataset drift: 50% of features" in half.reasons[0]
 
     reference, current = frames(shifted=0)
-    shifted_scores = drift_report(reference, current, list(reference), scores, np.clip(scores * 4, 0, 1))
+    shifted_scores = drift_report(
+        reference,
+        current,
+        list(reference),
+        reference_scores=scores,
+        current_scores=np.clip(scores * 4, 0, 1),
+        thresholds=THRESHOLDS,
+    )
     assert shifted_scores.severity == "severe" and "prediction drift: score PSI" in shifted_scores.reasons[0]
 
 
 def test_thresholds_come_from_the_config() -> None:
     reference, current = frames(shifted=1)
-    strict = drift_report(reference, current, list(reference), thresholds=DriftThresholds(dataset_share=0.1))
+    strict = drift_report(reference, current, list(reference), thresholds=replace(THRESHOLDS, dataset_share=0.1))
     assert strict.severity == "severe"
 
 
 def test_bad_inputs_are_named() -> None:
     reference, current = frames(shifted=0)
     with pytest.raises(ValueError, match=r"column\(s\) \['missing'\] missing from the reference data"):
-        drift_report(reference, current, ["f0", "missing"])
+        drift_report(reference, current, ["f0", "missing"], thresholds=THRESHOLDS)
     with pytest.raises(ValueError, match="no current records"):
-        drift_report(reference, current.iloc[0:0], ["f0"])
+        drift_report(reference, current.iloc[0:0], ["f0"], thresholds=THRESHOLDS)
     with pytest.raises(ValueError, match="x: no finite values"):
-        feature_drift("x", np.array([np.nan, np.inf]), np.array([1.0]))
+        feature_drift("x", np.array([np.nan, np.inf]), np.array([1.0]), thresholds=THRESHOLDS)

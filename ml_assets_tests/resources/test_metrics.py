@@ -27,7 +27,7 @@ def test_values_come_back_in_order_with_a_health_summary(metrics: MetricsStore) 
     now = time.time()
     for minutes, value in ((50, 0.70), (30, 0.66), (10, 0.61)):
         metrics.put(NAMESPACE, MODEL_QUALITY, value, at=now - minutes * 60)
-    times, values = metrics.series(NAMESPACE, MODEL_QUALITY, now - 3600, now + 60)
+    times, values = metrics.series(NAMESPACE, MODEL_QUALITY, since=now - 3600, until=now + 60)
     assert list(values) == pytest.approx([0.70, 0.66, 0.61]) and list(times) == sorted(times)
     health = metrics.health(NAMESPACE, [MODEL_QUALITY, DATA_DRIFT], now=now + 60)
     assert set(health) == {MODEL_QUALITY}  # no data, no entry

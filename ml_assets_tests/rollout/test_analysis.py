@@ -103,12 +103,12 @@ def test_quantile_bounds_cover_the_median_of_a_histogram() -> None:
     rng = np.random.default_rng(2)
     latencies = rng.lognormal(np.log(4.0), 0.35, 2000)
     counts = np.histogram(latencies, LATENCY_EDGES_MS)[0]
-    low, estimate, high = quantile_bounds(counts, LATENCY_EDGES_MS, 0.5, 0.01)
+    low, estimate, high = quantile_bounds(counts, LATENCY_EDGES_MS, 0.5, alpha=0.01)
     assert low < 4.0 < high and estimate == pytest.approx(4.0, rel=0.05)
     assert high / low < 1.15
     lowest, highest = binomial_count_bounds(2000, 0.5, 0.01)
     assert lowest < 1000 < highest
-    assert quantile_bounds(np.zeros_like(counts), LATENCY_EDGES_MS, 0.5, 0.01)[2] == math.inf
+    assert quantile_bounds(np.zeros_like(counts), LATENCY_EDGES_MS, 0.5, alpha=0.01)[2] == math.inf
 
 
 def test_ks_and_psi_of_histograms() -> None:
@@ -138,11 +138,11 @@ def test_three_way_needs_evidence_both_ways() -> None:
 
 def test_an_identical_canary_passes_only_once_there_is_enough_evidence() -> None:
     rng = np.random.default_rng(4)
-    little = analyze(compare(outcomes(rng, 2000), outcomes(rng, 100)), CONFIG, ALPHAS)
+    little = analyze(compare(outcomes(rng, 2000), outcomes(rng, 100)), CONFIG, alphas=ALPHAS)
     assert little.verdict == Verdict.INCONCLUSIVE and "not yet shown either way" in little.reason
-    plenty = analyze(compare(outcomes(rng, 60_000), outcomes(rng, 6000)), CONFIG, ALPHAS)
+    plenty = analyze(compare(outcomes(rng, 60_000), outcomes(rng, 6000)), CONFIG, alphas=ALPHAS)
     assert plenty.verdict == Verdict.PASS, plenty.reason
-    nothing = analyze(compare(Outcomes(), Outcomes()), CONFIG, ALPHAS)
+    nothing = analyze(compare(Outcomes(), Outcomes()), CONFIG, alphas=ALPHAS)
     assert nothing.verdict == Verdict.INCONCLUSIVE  # a metric source that returns nothing is never a pass
 
 
@@ -157,7 +157,7 @@ def test_an_identical_canary_passes_only_once_there_is_enough_evidence() -> None
 )
 def test_a_degraded_canary_fails_on_the_right_signal(behaviour: Behaviour, metric: str, text: str) -> None:
     rng = np.random.default_rng(5)
-    result = analyze(compare(outcomes(rng, 20_000), outcomes(rng, 3000, behaviour)), CONFIG, ALPHAS)
+    result = analyze(compare(outcomes(rng, 20_000), outcomes(rng, 3000, behaviour)), CONFIG, alphas=ALPHAS)
     assert result.verdict == Verdict.FAIL
     assert [m.metric for m in result.metrics if m.verdict == Verdict.FAIL] == [metric]
     assert text in result.reason
@@ -179,7 +179,7 @@ def test_looking_after_every_batch_does_not_inflate_false_rollbacks() -> None:
         for _look in range(60):
             stable.add(outcomes(rng, 900))
             canary.add(outcomes(rng, 100))
-            if analyze(Comparison(stable, canary, stable, canary), CONFIG, alphas).verdict == Verdict.FAIL:
+            if analyze(Comparison(stable, canary, stable, canary), CONFIG, alphas=alphas).verdict == Verdict.FAIL:
                 failed += 1
                 break
     assert failed <= 0.05 * 150

@@ -44,7 +44,9 @@ def plan(strategy: str, **overrides) -> ReleasePlan:
 def engine_for(endpoint: str, strategy: str, simulator=None, store=None, **platform_settings) -> RolloutEngine:
     backend = platform(endpoint, **platform_settings).backend("production")
     clock = FakeClock(start=time.time() - 7200, on_sleep=simulator)
-    return RolloutEngine(backend, store or MemoryStateStore(), clock, plan(strategy), "production")
+    return RolloutEngine(
+        backend, store or MemoryStateStore(), clock=clock, plan=plan(strategy), environment="production"
+    )
 
 
 def services(endpoint: str, names) -> dict[str, int]:

@@ -22,7 +22,9 @@ def setup(plan: ReleasePlan = PLAN, **behaviour) -> tuple[SimulatedBackend, Roll
     backend = SimulatedBackend(rate_per_second=200)
     backend.behaviour_for_version["2"] = Behaviour(**behaviour)
     store = MemoryStateStore()
-    engine = RolloutEngine(backend, store, FakeClock(on_sleep=backend.traffic), plan, "production")
+    engine = RolloutEngine(
+        backend, store, clock=FakeClock(on_sleep=backend.traffic), plan=plan, environment="production"
+    )
     first = engine.release(V1)
     assert first.status == PROMOTED and backend.read_weights() == {"blue": 100}
     engine.clock.sleep(60)  # blue serves a while
@@ -151,7 +153,7 @@ class CountingStore(MemoryStateStore):
 def released_after_a_minute(store: MemoryStateStore) -> tuple[SimulatedBackend, FakeClock]:
     backend = SimulatedBackend(rate_per_second=200)
     clock = FakeClock(on_sleep=backend.traffic)
-    RolloutEngine(backend, store, clock, PLAN, "production").release(V1)
+    RolloutEngine(backend, store, clock=clock, plan=PLAN, environment="production").release(V1)
     clock.sleep(60)
     return backend, clock
 
@@ -160,7 +162,7 @@ def transitions_of_a_release() -> int:
     store = CountingStore()
     backend, clock = released_after_a_minute(store)
     before = store.saves
-    RolloutEngine(backend, store, clock, PLAN, "production").release(V2)
+    RolloutEngine(backend, store, clock=clock, plan=PLAN, environment="production").release(V2)
     return store.saves - before
 
 
@@ -171,14 +173,14 @@ def test_production_answers_after_a_run_killed_at_any_transition(crash_after: in
     last = store.saves + crash_after
     dying = DyingStore(store, lambda state: store.saves == last)
     with pytest.raises(Crash) as died:
-        RolloutEngine(backend, dying, clock, PLAN, "production").release(V2)
+        RolloutEngine(backend, dying, clock=clock, plan=PLAN, environment="production").release(V2)
     phase = str(died.value)
     # The next run reconciles first: production answers from a running slot right then, before anything new.
-    reconciled = RolloutEngine(backend, store, clock, PLAN, "production").reconcile()
+    reconciled = RolloutEngine(backend, store, clock=clock, plan=PLAN, environment="production").reconcile()
     assert reconciled.finished and len(answering(backend)) == 1, (phase, reconciled.reason, backend.weights)
     expected = PROMOTED if phase in ("passed", "retired", "promoted") else ROLLED_BACK
     assert reconciled.status == expected, (phase, reconciled.reason)
-    nxt = RolloutEngine(backend, store, clock, PLAN, "production").release(V3)
+    nxt = RolloutEngine(backend, store, clock=clock, plan=PLAN, environment="production").release(V3)
     assert nxt.status == PROMOTED and nxt.stable_slot is not None, (phase, nxt.reason)  # a canary, not a first
     assert answering(backend) == [nxt.candidate_slot] and backend.serving()[nxt.candidate_slot] == V3
 
@@ -186,7 +188,9 @@ def test_production_answers_after_a_run_killed_at_any_transition(crash_after: in
 def test_a_crash_while_reconcile_finishes_a_promotion_still_finishes_it() -> None:
     backend, engine, store = setup()
     with pytest.raises(Crash):
-        RolloutEngine(backend, DyingStore(store, at_phase("passed")), engine.clock, PLAN, "production").release(V2)
+        RolloutEngine(
+            backend, DyingStore(store, at_phase("passed")), clock=engine.clock, plan=PLAN, environment="production"
+        ).release(V2)
     set_weights = backend.set_weights
 
     def dies_after_moving(weights: dict[str, int]) -> None:
@@ -242,7 +246,9 @@ def test_a_rejected_candidate_never_takes_production_from_a_dead_stable() -> Non
 def test_a_failover_goes_only_to_this_releases_model() -> None:
     backend, engine, store = setup()
     with pytest.raises(Crash):  # the run dies right after starting: green still holds nothing of this release
-        RolloutEngine(backend, DyingStore(store, at_phase("started")), engine.clock, PLAN, "production").release(V2)
+        RolloutEngine(
+            backend, DyingStore(store, at_phase("started")), clock=engine.clock, plan=PLAN, environment="production"
+        ).release(V2)
     backend.launch("green", V1)  # an older model left in the candidate slot, answering
     backend.behaviours["blue"] = Behaviour(healthy=False)
     reconciled = engine.reconcile()
@@ -281,7 +287,9 @@ def test_one_lost_health_probe_does_not_fail_over() -> None:
 def test_a_run_killed_between_retiring_stable_and_promoted_is_finished_not_undone() -> None:
     backend, engine, store = setup()
     with pytest.raises(Crash):
-        RolloutEngine(backend, DyingStore(store, at_phase("retired")), engine.clock, PLAN, "production").release(V2)
+        RolloutEngine(
+            backend, DyingStore(store, at_phase("retired")), clock=engine.clock, plan=PLAN, environment="production"
+        ).release(V2)
     assert backend.serving() == {"green": V2} and store.load("production").status == "running"
     reconciled = engine.reconcile()
     assert reconciled.status == PROMOTED and "promotion finished" in reconciled.reason
@@ -293,7 +301,7 @@ def test_reconcile_never_routes_to_a_slot_that_is_not_running() -> None:
     backend, engine, store = setup()
     mid_canary = DyingStore(store, lambda state: state.phase == "weights" and state.weights.get("green") == 50)
     with pytest.raises(Crash):
-        RolloutEngine(backend, mid_canary, engine.clock, PLAN, "production").release(V2)
+        RolloutEngine(backend, mid_canary, clock=engine.clock, plan=PLAN, environment="production").release(V2)
     backend.retire("blue")  # the stable slot died meanwhile
     backend.weights = {"blue": 50, "green": 50}
     reconciled = engine.reconcile()

@@ -89,7 +89,7 @@ def world(tmp_path_factory: pytest.TempPathFactory):
 
 
 def engine(backend, store, plan: ReleasePlan = PLAN) -> RolloutEngine:
-    return RolloutEngine(backend, store, SystemClock(), plan, "production")
+    return RolloutEngine(backend, store, clock=SystemClock(), plan=plan, environment="production")
 
 
 def ensure_stable(backend, store, versions) -> dict:
@@ -179,9 +179,11 @@ from ml_assets.rollout.engine import RolloutEngine
 from ml_assets.config import DeploymentConfig
 from dataclasses import replace
 from pathlib import Path
-backend = LocalBackend(Path({str(home)!r}), "production", "127.0.0.1", {backend.port})
+backend = LocalBackend(Path({str(home)!r}), "production", host="127.0.0.1", port={backend.port})
 plan = replace(DeploymentConfig().release_plan(), steps=(50, 100), bake_seconds=60.0)
-RolloutEngine(backend, JsonStateStore(Path({str(home)!r}) / "rollouts"), SystemClock(), plan, "production").release(
+RolloutEngine(
+    backend, JsonStateStore(Path({str(home)!r}) / "rollouts"), clock=SystemClock(), plan=plan, environment="production"
+).release(
     ModelRef({NAME!r}, {versions["v1"].version!r}))
 """)
     process = subprocess.Popen([sys.executable, str(script)], env=os.environ.copy())

@@ -33,14 +33,20 @@ def registered(tmp_path_factory: pytest.TempPathFactory):
 def test_fast_path_equals_the_models_own_predictions(registered, kind: str) -> None:
     _, registry, versions, models = registered
     loaded = registry.load_model(versions[kind].name, versions[kind].version)
-    scorer = Scorer(loaded, FEATURES, 0.5, versions[kind].name, versions[kind].version)
+    scorer = Scorer(loaded, FEATURES, threshold=0.5, name=versions[kind].name, version=versions[kind].version)
     x, _ = synthetic(300, seed=5)
     np.testing.assert_allclose(scorer.score(scorer.matrix(as_records(x))), reference_scores(models[kind], x), rtol=1e-6)
 
 
 def test_scorer_rejects_bad_records_naming_the_field(registered) -> None:
     _, registry, versions, _ = registered
-    scorer = Scorer(registry.load_model(versions["xgboost"].name, versions["xgboost"].version), FEATURES, 0.5, "m", "1")
+    scorer = Scorer(
+        registry.load_model(versions["xgboost"].name, versions["xgboost"].version),
+        FEATURES,
+        threshold=0.5,
+        name="m",
+        version="1",
+    )
     good = {name: 0.1 for name in FEATURES}
     cases = [
         ({**good, "extra": 1.0}, "unknown field 'extra'", "extra"),

@@ -27,7 +27,7 @@ def _run(model, data, gates=GATES_CONFIG):
     scores = (
         np.asarray(scorer.predict_proba(x_test))[:, 1] if hasattr(scorer, "predict_proba") else np.zeros(len(x_test))
     )
-    metrics = classification_metrics(y_test.to_numpy(), scores, 0.5)
+    metrics = classification_metrics(y_test.to_numpy(), scores, threshold=0.5)
     results = run_model_tests(
         model,
         x_test=x_test,

@@ -10,14 +10,14 @@ MLP = ModelScore("neural_network", "3", False, 0.90, ("performance",))
 
 
 def test_best_passing_model_wins_even_if_a_failed_one_scores_higher() -> None:
-    selection = select_candidate([RF, XGB, MLP], "average_precision", None, 0.01)
+    selection = select_candidate([RF, XGB, MLP], "average_precision", champion_score=None, margin=0.01)
     assert selection.candidate == XGB
     assert "no champion yet" in selection.reason
 
 
 def test_no_passing_model_names_every_failure() -> None:
     failed = [ModelScore("random_forest", "1", False, 0.5, ("stability",)), MLP]
-    selection = select_candidate(failed, "average_precision", None, 0.01)
+    selection = select_candidate(failed, "average_precision", champion_score=None, margin=0.01)
     assert not selection.accepted
     assert (
         "random_forest v1 failed stability" in selection.reason
@@ -26,7 +26,9 @@ def test_no_passing_model_names_every_failure() -> None:
 
 
 def test_non_inferiority_against_the_champion() -> None:
-    assert select_candidate([RF, XGB], "average_precision", 0.725, 0.01).candidate == XGB  # within the margin
-    rejected = select_candidate([RF, XGB], "average_precision", 0.80, 0.01)
+    assert (
+        select_candidate([RF, XGB], "average_precision", champion_score=0.725, margin=0.01).candidate == XGB
+    )  # within the margin
+    rejected = select_candidate([RF, XGB], "average_precision", champion_score=0.80, margin=0.01)
     assert not rejected.accepted
     assert "worse than the champion's 0.8000 by more than the margin 0.01" in rejected.reason

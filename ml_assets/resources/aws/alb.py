@@ -84,15 +84,15 @@ class AlbResource(AwsClientResource):
         return counts
 
     def wait_healthy(
-        self, target_group: dict[str, Any], count: int, timeout: float, interval: float, sleep=time.sleep
+        self, target_group: dict[str, Any], count: int, *, timeout: float, interval: float, sleep=time.sleep
     ) -> None:
         """Wait until ``count`` targets are healthy: ECS steady state does not mean the ALB routes to them."""
         done, states = poll(
             lambda: self.target_health(target_group),
             lambda states: states.get("healthy", 0) >= count,
-            timeout,
-            interval,
-            sleep,
+            timeout=timeout,
+            interval=interval,
+            sleep=sleep,
         )
         if not done:
             raise AwsError(

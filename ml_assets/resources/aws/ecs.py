@@ -68,14 +68,14 @@ class EcsResource(AwsClientResource):
         answer = self.call("ecs", "register_task_definition", f"task definition family {base['family']!r}", **fields)
         return answer["taskDefinition"]["taskDefinitionArn"]
 
-    def update(self, cluster: str, name: str, desired_count: int, task_definition: str | None = None) -> None:
+    def update(self, cluster: str, name: str, *, desired_count: int, task_definition: str | None = None) -> None:
         kwargs: dict[str, Any] = {"cluster": cluster, "service": name, "desiredCount": desired_count}
         if task_definition:
             kwargs["taskDefinition"] = task_definition
         self.call("ecs", "update_service", f"service {name!r} on cluster {cluster!r}", **kwargs)
 
     def wait_stable(
-        self, cluster: str, name: str, task_definition: str, timeout: float, interval: float, sleep=time.sleep
+        self, cluster: str, name: str, task_definition: str, *, timeout: float, interval: float, sleep=time.sleep
     ) -> dict[str, Any]:
         """Wait until the service runs only ``task_definition`` at its desired count (the deployment finished)."""
 
@@ -91,7 +91,9 @@ class EcsResource(AwsClientResource):
                 and service.get("runningCount") == service.get("desiredCount")
             )
 
-        done, service = poll(lambda: self.service(cluster, name), stable, timeout, interval, sleep)
+        done, service = poll(
+            lambda: self.service(cluster, name), stable, timeout=timeout, interval=interval, sleep=sleep
+        )
         if not done:
             deployments = [
                 f"{d.get('status')} {d.get('taskDefinition', '?').rsplit('/', 1)[-1]} "

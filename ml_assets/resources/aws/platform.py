@@ -93,10 +93,12 @@ class AwsBackend(ServingBackend):
             {MODEL_URI_ENV: model.uri, "ML_ASSETS_SLOT": slot, "ML_ASSETS_ENVIRONMENT": self.environment},
         )
         count = self.platform.desired_count
-        self.ecs.update(self.names.cluster, service_name, count, revision)
+        self.ecs.update(self.names.cluster, service_name, desired_count=count, task_definition=revision)
         timeout, poll = self.platform.stabilize_timeout_seconds, self.platform.poll_seconds
-        self.ecs.wait_stable(self.names.cluster, service_name, revision, timeout, poll, self.sleep)
-        self.alb.wait_healthy(target_group, count, timeout, poll, self.sleep)
+        self.ecs.wait_stable(
+            self.names.cluster, service_name, revision, timeout=timeout, interval=poll, sleep=self.sleep
+        )
+        self.alb.wait_healthy(target_group, count, timeout=timeout, interval=poll, sleep=self.sleep)
 
     def health(self, slot: str) -> Health:
         service = self.ecs.service(self.names.cluster, self.names.service(slot))
@@ -156,7 +158,7 @@ class AwsBackend(ServingBackend):
         from ml_assets.serving.traffic_log import read_outcomes
 
         read, unreachable_counted = cursor or (frozenset(), 0)
-        answered, read = read_outcomes(self.traffic_store, self.environment, slot, since, read)
+        answered, read = read_outcomes(self.traffic_store, self.environment, slot, since=since, read=read)
         unreachable = self._unreachable(slot, since)
         missing = max(0, unreachable - unreachable_counted)
         if missing:
@@ -189,7 +191,7 @@ class AwsBackend(ServingBackend):
         return int(self.cloudwatch.series({"unreachable": query}, since, time.time())["unreachable"].sum())
 
     def retire(self, slot: str) -> None:
-        self.ecs.update(self.names.cluster, self.names.service(slot), 0)
+        self.ecs.update(self.names.cluster, self.names.service(slot), desired_count=0)
 
     def sample(self, drain: bool = False) -> dict[str, Any]:
         """Scored records the model servers wrote to the traffic log since the last drain (as the local gateway's

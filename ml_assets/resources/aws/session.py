@@ -30,7 +30,7 @@ class AwsError(RuntimeError):
 
 
 @functools.cache
-def _client(service: str, region: str | None, endpoint_url: str | None, max_attempts: int) -> Any:
+def _client(service: str, *, region: str | None, endpoint_url: str | None, max_attempts: int) -> Any:
     import boto3
     from botocore.config import Config
 
@@ -78,7 +78,7 @@ class AwsClientResource(ConfigurableResource):
     max_attempts: int = Field(default=8, description="Attempts per call in botocore's adaptive retry mode.")
 
     def client(self, service: str) -> Any:
-        return _client(service, self.region, self.endpoint_url, self.max_attempts)
+        return _client(service, region=self.region, endpoint_url=self.endpoint_url, max_attempts=self.max_attempts)
 
     def call(self, api: str, action: str, resource: str, /, **kwargs: Any) -> dict[str, Any]:
         """``client(api).<action>(**kwargs)``; any failure becomes an AwsError naming ``resource``."""
@@ -91,7 +91,7 @@ class AwsClientResource(ConfigurableResource):
 
 
 def poll(
-    read: Callable[[], T], done: Callable[[T], bool], timeout: float, interval: float, sleep: Callable[[float], None]
+    read: Callable[[], T], done: Callable[[T], bool], *, timeout: float, interval: float, sleep: Callable[[float], None]
 ) -> tuple[bool, T]:
     """Call ``read`` until ``done`` holds or ``timeout`` seconds of sleeps have passed; returns (done, last)."""
     waited = 0.0

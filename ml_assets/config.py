@@ -18,6 +18,7 @@ from ml_assets.monitoring.catalog import SERVING_NAMESPACE
 from ml_assets.monitoring.drift import DriftThresholds
 from ml_assets.rollout.analysis import AnalysisMargins
 from ml_assets.rollout.engine import ReleasePlan
+from ml_assets.simulate.transactions import DEFAULT_SEED, HANDBOOK_RADIUS
 
 ColumnType = Literal["int", "float", "datetime", "string", "bool"]
 
@@ -81,8 +82,8 @@ class TransactionsGenerator(_Strict):
     terminals: int = Field(default=4_000, gt=0)
     days: int = Field(default=90, gt=0)
     start: dt.date | None = Field(default=None, description="First day; default: so that the last day is yesterday.")
-    radius: float = Field(default=5.0, gt=0)
-    seed: int = 42
+    radius: float = Field(default=HANDBOOK_RADIUS, gt=0)
+    seed: int = DEFAULT_SEED
 
 
 class SklearnDatasetGenerator(_Strict):

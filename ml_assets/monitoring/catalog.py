@@ -62,8 +62,8 @@ def pipeline_alarms(
     pipeline: str,
     min_model_quality: float,
     *,
-    period_seconds: int = 300,
-    evaluation_periods: int = 2,
+    period_seconds: int,
+    evaluation_periods: int,
     datapoints_to_alarm: int | None = None,
 ) -> list[AlarmSpec]:
     """The pipeline's four alarms; model quality is judged against the model gate's own minimum."""

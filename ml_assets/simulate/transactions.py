@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
 
 SECONDS_PER_DAY = 86_400
 ID_DAY_STRIDE = 1_000_000  # TRANSACTION_ID = epoch day * stride + position in the day: stable when days are appended
@@ -40,6 +39,10 @@ COLUMNS = [
 _PROFILES, _EVENTS, _TRANSACTIONS, _NEW_TERMINALS, _CARD_TESTING = range(5)
 
 
+HANDBOOK_RADIUS = 5.0  # a customer uses the terminals within this distance (the Fraud-Detection-Handbook's r)
+DEFAULT_SEED = 42
+
+
 @dataclass(frozen=True)
 class DriftSpec:
     """Changes that start on ``start`` and last to the end of the simulation."""
@@ -57,8 +60,8 @@ class SimulationSpec:
     terminals: int
     start: dt.date
     days: int
-    radius: float = 5.0
-    seed: int = 42
+    radius: float = HANDBOOK_RADIUS
+    seed: int = DEFAULT_SEED
     terminal_compromises_per_day: int = 2
     terminal_compromise_days: int = 28
     customer_compromises_per_day: int = 3
@@ -98,6 +101,8 @@ class _World:
 
 
 def _reachable(customer_xy: np.ndarray, terminal_xy: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    from scipy.spatial import cKDTree  # here, not at import: the config imports this module's constants
+
     neighbours = cKDTree(terminal_xy).query_ball_point(customer_xy, r=radius)
     counts = np.fromiter((len(n) for n in neighbours), dtype=np.int64, count=len(neighbours))
     offsets = np.concatenate([[0], np.cumsum(counts)])

@@ -42,7 +42,7 @@ def test_periods_average_their_points_and_old_points_fall_out() -> None:
 
 
 def test_less_than_threshold_alarms_on_low_quality() -> None:
-    quality = pipeline_alarms("fraud", 0.4)[0]
+    quality = pipeline_alarms("fraud", 0.4, period_seconds=300, evaluation_periods=2)[0]
     assert quality.comparison == "LessThanThreshold" and quality.threshold == 0.4
     assert evaluate(quality, [NOW - 400, NOW - 100], [0.35, 0.30], now=NOW).state == "ALARM"
     assert evaluate(quality, [NOW - 400, NOW - 100], [0.35, 0.45], now=NOW).state == "OK"

@@ -55,7 +55,7 @@ def test_local_alarms_follow_cloudwatch_semantics(tmp_path: Path) -> None:
 
 def test_cloudwatch_gets_the_seeds_alarms_and_dashboard(endpoint: str) -> None:
     metrics = CloudWatchMetrics(region=REGION, endpoint_url=endpoint)
-    alarms = pipeline_alarms("fraud", 0.4)
+    alarms = pipeline_alarms("fraud", 0.4, period_seconds=300, evaluation_periods=2)
     metrics.ensure_alarms(NAMESPACE, alarms)
     metrics.ensure_dashboard("fraud", REGION)
     cloudwatch = client("cloudwatch", endpoint)

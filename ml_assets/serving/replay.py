@@ -71,14 +71,16 @@ async def replay(
     batch: int = 1,
     stop: threading.Event | None = None,
     headers: dict[str, str] | None = None,
+    request_timeout: float = 10.0,
 ) -> ReplayResult:
-    """Send records (cycling) until ``max_requests`` or ``max_seconds``; ``rate`` requests/s or closed loop."""
+    """Send records (cycling) until ``max_requests`` or ``max_seconds``; ``rate`` requests/s or closed loop. A
+    request not answered within ``request_timeout`` seconds (waiting for a connection included) counts as failed."""
     headers = headers or {}
     if not url.startswith(("http://127.", "http://localhost", "http://[::1]")):
         raise ValueError(f"replay only targets loopback addresses, got {url}")
     payloads = _payloads(records, batch)
     result = ReplayResult()
-    timeout = aiohttp.ClientTimeout(total=10)
+    timeout = aiohttp.ClientTimeout(total=request_timeout)
     started = time.perf_counter()
     deadline = started + max_seconds
     async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=concurrency * 2)) as session:
@@ -95,7 +97,7 @@ async def replay(
                 pending.add(task)
                 task.add_done_callback(pending.discard)
             if pending:
-                await asyncio.wait(pending, timeout=15)
+                await asyncio.wait(pending, timeout=request_timeout + 5)
         else:
             counter = iter(range(max_requests))
 
@@ -117,12 +119,15 @@ class BackgroundReplay:
         self,
         url: str,
         records: list[Any],
+        *,
         rate: float,
         max_seconds: float,
         max_requests: int,
         headers: dict[str, str] | None = None,
+        request_timeout: float = 10.0,
     ) -> None:
         self.stop = threading.Event()
+        self.join_seconds = request_timeout + 20
         self.result: ReplayResult | None = None
         self._thread = threading.Thread(
             target=lambda: setattr(
@@ -137,6 +142,7 @@ class BackgroundReplay:
                         max_seconds=max_seconds,
                         stop=self.stop,
                         headers=headers,
+                        request_timeout=request_timeout,
                     )
                 ),
             ),
@@ -149,4 +155,4 @@ class BackgroundReplay:
 
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
-        self._thread.join(timeout=30)
+        self._thread.join(timeout=self.join_seconds)

@@ -120,7 +120,7 @@ def materialize(args: argparse.Namespace) -> int:
     log_path = args.log or settings.home / "logs" / f"materialize-{stamp}.log"
     command = [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m", "ml_assets.definitions"]
     command += ["--select", args.select]
-    return follow_in_instance(command, log_path)
+    return follow_in_instance(command, log_path, default_home=settings.home / "dagster")
 
 
 def summary(args: argparse.Namespace) -> int:

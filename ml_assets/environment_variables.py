@@ -37,6 +37,14 @@ class EnvironmentVariable:
     def is_set(self, environ: Mapping[str, str] | None = None) -> bool:
         return bool((os.environ if environ is None else environ).get(self.name))
 
+    def set(self, value: str) -> None:
+        """Set this process's value (child processes inherit it)."""
+        os.environ[self.name] = value
+
+    def set_default(self) -> None:
+        """Set this process's value to ``default`` unless the user set one (for libraries that read it)."""
+        os.environ.setdefault(self.name, str(self.default).lower() if self.type is bool else str(self.default))
+
 
 def _declare(name: str, type_: type, default: Any, description: str) -> EnvironmentVariable:
     variable = EnvironmentVariable(name, type_, default, description)
@@ -85,6 +93,12 @@ TRAFFIC_LOG = _declare(
 )
 CHAOS = _declare(
     "ML_ASSETS_CHAOS", str, "{}", "fault injection for tests: JSON of model/version -> error rate and delay"
+)
+
+# -- libraries' own switches, set quietly unless the user set them --------------------------------------------------
+GX_ANALYTICS = _declare("GX_ANALYTICS_ENABLED", bool, False, "Great Expectations' usage analytics (off: no network)")
+MLFLOW_PROGRESS_BARS = _declare(
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", bool, False, "MLflow's download progress bars (off: clean logs)"
 )
 
 # -- the MLflow server container (ml-assets mlflow-server) --------------------------------------------------------

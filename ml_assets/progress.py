@@ -17,6 +17,8 @@ from typing import Any
 
 from dagster import DagsterEventType, DagsterInstance, EventLogEntry
 
+from ml_assets.environment_variables import DAGSTER_HOME
+
 FOLLOWED = {
     DagsterEventType.RUN_START,
     DagsterEventType.STEP_START,
@@ -106,9 +108,18 @@ class RunProgress:
         return lines
 
 
-def newest_run_id(instance: DagsterInstance, known: set[str]) -> str | None:
-    runs = [run for run in instance.get_runs(limit=5) if run.run_id not in known]
-    return runs[0].run_id if runs else None
+AUTOMATION_TAGS = ("dagster/sensor_name", "dagster/schedule_name", "dagster/backfill")
+
+
+def started_run_id(instance: DagsterInstance, known: set[str]) -> str | None:
+    """The run the command started: the first new run that no sensor, schedule or backfill started (a daemon
+    may start runs in the same instance meanwhile)."""
+    runs = [
+        run
+        for run in instance.get_runs(limit=20)
+        if run.run_id not in known and not any(tag in run.tags for tag in AUTOMATION_TAGS)
+    ]
+    return runs[-1].run_id if runs else None  # newest first: the last is the first started
 
 
 def follow(
@@ -130,7 +141,7 @@ def follow(
         child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         while True:
             finished = child.poll() is not None
-            run_id = run_id or newest_run_id(instance, known)
+            run_id = run_id or started_run_id(instance, known)
             if run_id is not None:
                 while True:  # every event recorded so far, page by page
                     page = instance.get_records_for_run(run_id, cursor=cursor, of_type=FOLLOWED, limit=500)
@@ -153,7 +164,14 @@ def follow(
     return returncode
 
 
-def follow_in_instance(command: list[str], log_path: Path) -> int:
-    """``follow`` in the instance ``DAGSTER_HOME`` names (the one the command's run is recorded in)."""
+def follow_in_instance(command: list[str], log_path: Path, default_home: Path) -> int:
+    """``follow`` in the instance ``DAGSTER_HOME`` names, or in ``default_home`` (created, telemetry off) when it
+    is unset; the command inherits the same, so its run is recorded where it is followed."""
+    if not DAGSTER_HOME.is_set():
+        default_home.mkdir(parents=True, exist_ok=True)
+        settings = default_home / "dagster.yaml"
+        if not settings.exists():
+            settings.write_text("telemetry:\n  enabled: false\n")
+        DAGSTER_HOME.set(str(default_home))
     with DagsterInstance.get() as instance:
         return follow(command, log_path, instance)

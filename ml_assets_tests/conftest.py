@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import os
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -52,18 +53,39 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.aws)
 
 
+# What a unit test may not do, and where Python does it.
+OUTSIDE_WORLD = [
+    (subprocess.Popen, "__init__", "start a process"),
+    (os, "fork", "fork"),
+    (os, "posix_spawn", "spawn a process"),
+    (os, "system", "run a shell command"),
+    (socket.socket, "connect", "open a connection"),
+    (socket.socket, "connect_ex", "open a connection"),
+    (socket, "getaddrinfo", "look up a host name"),
+]
+
+
 @pytest.fixture(autouse=True)
-def _unit_tests_stay_in_process(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The unit lane's promise, enforced: a test marked unit that starts a process or opens a socket fails."""
+def _unit_tests_stay_in_process(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The unit lane's promise, enforced: a test marked unit that starts a process or touches the network fails,
+    even when the code under test catches the error (the attempt is recorded and reported at teardown)."""
     if request.node.get_closest_marker("unit") is None:
+        yield
         return
+    attempts: list[str] = []
 
-    def refuse(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError(f"{request.node.nodeid} is marked unit: it may not start a process or open a socket")
+    def refuse(what: str):
+        def refused(*args: Any, **kwargs: Any) -> None:
+            attempts.append(what)
+            raise OSError(f"{request.node.nodeid} is marked unit: it may not {what}")
 
-    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
+        return refused
+
+    for owner, name, what in OUTSIDE_WORLD:
+        monkeypatch.setattr(owner, name, refuse(what))
+    yield
+    if attempts:
+        pytest.fail(f"{request.node.nodeid} is marked unit but tried to {', '.join(sorted(set(attempts)))}")
 
 
 SHIPPED_PLAN = DeploymentConfig().release_plan()  # every default, as the config models hold them

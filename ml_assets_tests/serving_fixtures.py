@@ -129,3 +129,9 @@ def as_records(frame: pd.DataFrame) -> list[dict[str, float]]:
 
 def reference_scores(model: Any, frame: pd.DataFrame) -> np.ndarray:
     return np.asarray(model.predict_proba(frame))[:, 1]
+
+
+def ml_assets_command(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the ``ml-assets`` console script as a user would, output captured, bounded in time."""
+    command = [str(Path(sys.executable).parent / "ml-assets"), *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)

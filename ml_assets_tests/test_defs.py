@@ -67,6 +67,6 @@ def test_module_loads_the_configured_file(monkeypatch: pytest.MonkeyPatch, setti
 
     monkeypatch.setenv("ML_ASSETS_CONFIG", str(CONFIGS[1]))
     reloaded = importlib.reload(module)
-    assert "breast_cancer" in reloaded.defs.load_fn().resources["landing"].path
+    assert "breast_cancer" in reloaded.defs().resources["landing"].path
     monkeypatch.delenv("ML_ASSETS_CONFIG")
     importlib.reload(module)

@@ -112,8 +112,12 @@ def test_the_readmes_layout_matches_the_tree() -> None:
     modules = [p.name for p in PACKAGE_DIR.glob("*.py") if p.name != "__init__.py"]
     missing = [f"{name}/" for name in folders if f"  {name}/" not in layout]
     missing += [name for name in modules if name not in layout]
-    missing += [f"tests {name}/" for name in tests if f"{name}/" not in layout]
+    missing += [f"ml_assets_tests/{name}/" for name in tests if name not in folders and f"{name}/" not in layout]
+    root_files = [p.name for p in root.iterdir() if p.is_file() and not p.name.startswith(".")]
+    missing += [name for name in root_files if name != "README.md" and name not in layout]
     assert missing == []
+    # The test folders mirror the package; the one exception is named in the layout.
+    assert set(tests) - set(folders) == {"infrastructure"}
     named = set(re.findall(r"[\w.-]+\.py\b", layout)) - {"ml_assets.definitions"}
     tracked = ("ml_assets", "ml_assets_tests", "benchmarks")
     everywhere = {p.name for folder in tracked for p in (root / folder).rglob("*.py")}
@@ -137,6 +141,6 @@ def test_environment_variables_are_read_only_through_their_declarations() -> Non
         if path.name == "environment_variables.py":
             continue
         for line in path.read_text().splitlines():
-            if re.search(r"os\.environ\.get\(|os\.getenv\(|os\.environ\[", line):
+            if re.search(r"os\.environ\.get\(|os\.getenv\(|os\.environ\[|in os\.environ|os\.environ\.setdefault", line):
                 offenders.append(f"{path.relative_to(PACKAGE_DIR)}: {line.strip()}")
     assert offenders == []

@@ -87,3 +87,20 @@ def test_a_successful_run_summarizes_what_it_did(tmp_path, monkeypatch) -> None:
     code, lines, _ = run(tmp_path, monkeypatch, "greeting")
     assert code == 0 and lines[-1].startswith("run succeeded") and "1 assets materialized" in lines[-1]
     assert any(line.startswith("  ok    greeting") for line in lines)
+
+
+def test_without_dagster_home_the_run_is_kept_in_the_state_folder(tmp_path, monkeypatch) -> None:
+    """Plain `dagster asset materialize` would use a throwaway instance; ml-assets materialize keeps the run."""
+    from ml_assets.progress import follow_in_instance
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    module = tmp_path / "toy_defs.py"
+    module.write_text(DEFINITIONS)
+    dagster = str(Path(sys.executable).parent / "dagster")
+    home = tmp_path / "state" / "dagster"
+    command = [dagster, "asset", "materialize", "-f", str(module), "--select", "greeting"]
+    assert follow_in_instance(command, tmp_path / "run.log", default_home=home) == 0
+    assert "telemetry" in (home / "dagster.yaml").read_text()
+    with DagsterInstance.get() as instance:
+        assert str(home) in str(instance.root_directory)
+        assert len(instance.get_runs()) == 1

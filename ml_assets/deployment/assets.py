@@ -2,6 +2,7 @@
 
 import contextlib
 import time
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -37,22 +38,29 @@ def golden_check(backend: ServingBackend, records: list[dict], expected: np.ndar
     return check
 
 
+class ReleaseTools(NamedTuple):
+    """What a release acts on and where it reports: the same for staging and production."""
+
+    platform: ServingPlatform
+    registry: MlflowRegistry
+    reports: ReportStore
+    config: PipelineConfig
+
+
+# Per environment: the strategy (None: the config's) and whether held-out records are replayed as traffic.
+# Staging switches once healthy with no analysis; production is analysed, on replayed traffic where it has none.
+RELEASE_MODES: dict[str, tuple[str | None, bool]] = {"staging": ("direct", False), "production": (None, True)}
+
+
 def _release(
-    context: AssetExecutionContext,
-    *,
-    environment: str,
-    strategy: str | None,
-    candidate: dict,
-    training_data: pd.DataFrame,
-    platform: ServingPlatform,
-    registry: MlflowRegistry,
-    reports: ReportStore,
-    config: PipelineConfig,
-    replay_held_out: bool,
+    context: AssetExecutionContext, tools: ReleaseTools, environment: str, *, candidate: dict, data: pd.DataFrame
 ) -> tuple[RolloutState, ServingBackend, str]:
-    """Run the release engine for ``candidate`` in ``environment`` (``strategy`` None: the config's); with
-    ``replay_held_out``, held-out records are sent as traffic on the local platform. The rollout report is written
-    either way; its URL is returned."""
+    """Release ``candidate`` in ``environment`` as RELEASE_MODES says, golden records and replayed traffic drawn
+    from the held-out part of ``data`` (training_data). The rollout report is written either way; its URL is
+    returned."""
+    platform, registry, reports, config = tools
+    strategy, replay_held_out = RELEASE_MODES[environment]
+    training_data = data
     deployment = config.deployment
     backend = platform.backend(environment)
     model = ModelRef(candidate["model_name"], str(candidate["version"]))
@@ -112,18 +120,8 @@ def build_deployment_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         registry: MlflowRegistry,
         reports: ReportStore,
     ) -> Output[dict]:
-        state, backend, report = _release(
-            context,
-            environment="staging",
-            strategy="direct",
-            candidate=candidate_model,
-            training_data=training_data,
-            platform=platform,
-            registry=registry,
-            reports=reports,
-            config=config,
-            replay_held_out=False,
-        )
+        tools = ReleaseTools(platform=platform, registry=registry, reports=reports, config=config)
+        state, backend, report = _release(context, tools, "staging", candidate=candidate_model, data=training_data)
         if state.status != PROMOTED:
             raise Failure(
                 description=f"staging deployment rolled back: {state.reason}",
@@ -153,17 +151,9 @@ def build_deployment_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         reports: ReportStore,
         metrics: MetricsStore,
     ) -> Output[dict]:
+        tools = ReleaseTools(platform=platform, registry=registry, reports=reports, config=config)
         state, backend, report = _release(
-            context,
-            environment="production",
-            strategy=None,
-            candidate=staging_deployment,
-            training_data=training_data,
-            platform=platform,
-            registry=registry,
-            reports=reports,
-            config=config,
-            replay_held_out=True,
+            context, tools, "production", candidate=staging_deployment, data=training_data
         )
         name, version = state.candidate_model.name, state.candidate_model.version
         previous = registry.version_for_alias(name, CHAMPION_ALIAS)

@@ -122,12 +122,21 @@ def build_monitoring_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         performance = None
         if len(labelled) and labelled[target].nunique() == 2:
             scores = np.asarray(model.predict_proba(labelled[columns]))[:, 1]
+            schema = config.data_schema
+            per_entity = bool(schema.entity_column and schema.timestamp_column)  # card precision needs both
             performance = {
                 k: v
                 for k, v in classification_metrics(
-                    labelled[target].to_numpy(), scores, threshold=config.evaluation.decision_threshold
+                    labelled[target].to_numpy(),
+                    scores,
+                    threshold=config.evaluation.decision_threshold,
+                    entity=labelled[schema.entity_column].to_numpy() if per_entity else None,
+                    day=pd.to_datetime(labelled[schema.timestamp_column]).dt.normalize().to_numpy()
+                    if per_entity
+                    else None,
+                    top_k=config.evaluation.top_k,
                 ).items()
-                if k in ("average_precision", "roc_auc", "precision", "recall")
+                if k in ("average_precision", "roc_auc", "precision", "recall", "card_precision")
             }
         now = time.time()
         metrics.put(namespace, catalog.DATA_DRIFT, report.share_drifted, at=now)

@@ -64,7 +64,7 @@ class LocalBackend(ServingBackend):
         if not path.exists():
             return None
         host, _, port = path.read_text().strip().removeprefix("http://").rpartition(":")
-        return cls(home, environment, host, int(port))
+        return cls(home, environment, host=host, port=int(port))
 
     def __init__(self, home: Path, environment: str, *, host: str, port: int, config_path: str | None = None) -> None:
         self.dir = home / "serving" / environment

@@ -9,7 +9,6 @@ registration before deserializing anything.
 from __future__ import annotations
 
 import hashlib
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 from dagster import ConfigurableResource
+
+from ml_assets.environment_variables import MLFLOW_PROGRESS_BARS
 
 # Types beyond skops' defaults that our estimators contain; reviewed, and the only ones ever trusted.
 SKOPS_TRUSTED_TYPES = [
@@ -155,7 +156,7 @@ class MlflowRegistry(ConfigurableResource):
     def _download(self, uri: str, destination: Path) -> Path:
         from mlflow.artifacts import download_artifacts
 
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no progress bars in logs
+        MLFLOW_PROGRESS_BARS.set_default()  # no progress bars in logs
         self._mlflow()
         return Path(download_artifacts(artifact_uri=uri, dst_path=str(destination)))
 

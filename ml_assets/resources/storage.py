@@ -7,6 +7,7 @@ usual AWS settings). Writes are whole-object: a reader never sees a partial file
 
 from __future__ import annotations
 
+import mimetypes
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -144,7 +145,9 @@ class S3Store(ObjectStore):
             raise FileNotFoundError(f"{self.url}/{name}") from None
 
     def write(self, name: str, data: bytes) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=self._key(name), Body=data)
+        # A content type, so that a report opened from S3 renders (HTML, PNG) instead of downloading.
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        self.client.put_object(Bucket=self.bucket, Key=self._key(name), Body=data, ContentType=content_type)
 
     def delete(self, name: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(name))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ from dagster import ConfigurableResource
 
 from ml_assets.data.expectations import ExpectationOutcome, PlannedExpectation
 from ml_assets.data.schema import SOURCE_FILE_COLUMN
+from ml_assets.environment_variables import GX_ANALYTICS
 from ml_assets.resources.reports import ReportStore
 
 DATA_DOCS = "data_docs"
@@ -54,7 +54,7 @@ class GreatExpectationsValidator(ConfigurableResource):
         id_column: str | None,
         docs_dir: Path,
     ) -> tuple[list[ExpectationOutcome], Path | None]:
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+        GX_ANALYTICS.set_default()
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 

@@ -19,7 +19,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import orjson
@@ -66,6 +66,18 @@ def _scores(answer: Any) -> list:
 
 def _is_probability(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and 0.0 <= value <= 1.0
+
+
+class Upstream(NamedTuple):
+    """A model server's answer: status (None: no answer), body, and its own time in ms from its Server-Timing
+    header, if it sent one."""
+
+    status: int | None
+    payload: bytes
+    server_ms: float | None
+
+
+NO_UPSTREAM = Upstream(None, b"", None)
 
 
 class Gateway:
@@ -126,27 +138,20 @@ class Gateway:
             return None
         return random.choices([s for s, _ in choices], weights=[w for _, w in choices])[0]
 
-    async def _forward(self, variant: dict[str, Any], path: str, body: bytes) -> tuple[int, bytes, float | None]:
-        """(status, body, the server's own time in ms from its Server-Timing header, if it sent one)."""
+    async def _forward(self, variant: dict[str, Any], path: str, body: bytes) -> Upstream:
         assert self.session is not None
         url = variant["url"] + path
         async with self.session.post(url, data=body, headers={"Content-Type": "application/json"}) as response:
-            return response.status, await response.read(), server_time_ms(response.headers.get("Server-Timing"))
+            return Upstream(
+                response.status, await response.read(), server_time_ms(response.headers.get("Server-Timing"))
+            )
 
     def _observe(
-        self,
-        slot: str,
-        version: Any,
-        *,
-        started: float,
-        status: int | None,
-        payload: bytes,
-        request_body: bytes,
-        server_ms: float | None = None,
-        sampled: bool = True,
+        self, slot: str, version: Any, upstream: Upstream, *, started: float, request_body: bytes, sampled: bool
     ) -> None:
         # The variant may be retired while its last requests are in flight: everything here uses what the
         # request was sent to (slot and version captured before forwarding), never a fresh lookup.
+        status, payload, server_ms = upstream
         score = None
         if status == 200:
             try:
@@ -197,20 +202,11 @@ class Gateway:
     async def _shadow(self, slot: str, variant: dict[str, Any], path: str, body: bytes) -> None:
         started = time.perf_counter()
         try:
-            status, payload, server_ms = await self._forward(variant, path, body)
+            upstream = await self._forward(variant, path, body)
         except UPSTREAM_ERRORS:
-            status, payload, server_ms = None, b"", None
+            upstream = NO_UPSTREAM
         # A mirrored answer reached no client: release evidence, but not part of the monitoring sample.
-        self._observe(
-            slot,
-            variant.get("version"),
-            started=started,
-            status=status,
-            payload=payload,
-            request_body=body,
-            server_ms=server_ms,
-            sampled=False,
-        )
+        self._observe(slot, variant.get("version"), upstream, started=started, request_body=body, sampled=False)
 
     async def route(self, request: Request, path: str) -> Response:
         try:
@@ -230,20 +226,12 @@ class Gateway:
             version = variant.get("version")
             started = time.perf_counter()
             try:
-                status, payload, server_ms = await self._forward(variant, path, body)
+                upstream = await self._forward(variant, path, body)
             except UPSTREAM_ERRORS:
-                self._observe(slot, version, started=started, status=None, payload=b"", request_body=body)
+                self._observe(slot, version, NO_UPSTREAM, started=started, request_body=body, sampled=sampled)
                 continue  # the backend is down: try another live slot
-            self._observe(
-                slot,
-                version,
-                started=started,
-                status=status,
-                payload=payload,
-                request_body=body,
-                server_ms=server_ms,
-                sampled=sampled,
-            )
+            self._observe(slot, version, upstream, started=started, request_body=body, sampled=sampled)
+            status, payload = upstream.status, upstream.payload
             return Response(
                 payload,
                 status_code=status,

@@ -32,6 +32,7 @@ from ml_assets_tests.conftest import small_fraud_raw
 FILES = {"a.parquet": "1", "b.parquet": "1"}
 
 
+@pytest.mark.unit
 def test_the_first_look_is_the_baseline() -> None:
     decision = landing_decision(None, FILES, now=100.0, debounce_seconds=0, load=RetrainingLoad(0, 0, 3))
     assert not decision.run and decision.reason.startswith("baseline: 2 landing files")
@@ -39,6 +40,7 @@ def test_the_first_look_is_the_baseline() -> None:
     assert not again.run and again.reason == "no new or changed landing files"
 
 
+@pytest.mark.unit
 def test_new_and_changed_files_wait_for_quiet_then_run_once() -> None:
     cursor = landing_decision(None, FILES, now=100.0, debounce_seconds=60, load=RetrainingLoad(0, 0, 3)).cursor
     arriving = {**FILES, "c.parquet": "1"}
@@ -62,6 +64,7 @@ def test_new_and_changed_files_wait_for_quiet_then_run_once() -> None:
     assert changed.run and "d.parquet" in changed.reason and changed.run_key != ready.run_key
 
 
+@pytest.mark.unit
 def test_guardrails_one_at_a_time_and_a_daily_cap() -> None:
     assert "already queued or running" in RetrainingLoad(1, 0, 3).blocked()
     assert RetrainingLoad(0, 3, 3).blocked() == "daily cap reached: 3 retraining runs in the last 24 h (max 3)"
@@ -76,6 +79,7 @@ def test_guardrails_one_at_a_time_and_a_daily_cap() -> None:
     assert later.run  # the files were not forgotten while blocked
 
 
+@pytest.mark.unit
 def test_each_drift_report_is_considered_once_and_only_severe_retrains() -> None:
     assert not drift_decision(None, None, load=RetrainingLoad(0, 0, 3)).run
     moderate = drift_decision(None, (10, "moderate"), load=RetrainingLoad(0, 0, 3))
@@ -95,7 +99,7 @@ def sensor(defs, name: str):
     return next(s for s in defs.sensors if s.name == name)
 
 
-@pytest.fixture(params=["folder", "s3"])
+@pytest.fixture(params=["folder", pytest.param("s3", marks=pytest.mark.aws)])
 def landing_location(request: pytest.FixtureRequest, settings: Settings) -> str:
     if request.param == "folder":
         return settings.resolve_location("landing/fraud")

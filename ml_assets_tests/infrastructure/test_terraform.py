@@ -131,10 +131,10 @@ def test_resource_names_match_what_the_releases_look_up(environment: str) -> Non
     )
     prefix = f"{defaults.project}-{environment}"
     expected = AwsNames(defaults.project, environment)
-    assert render(templates.get("load_balancer") or "${var.name}", reference=prefix) == expected.load_balancer
+    assert render(templates.get("load_balancer") or "${var.name}", prefix) == expected.load_balancer
     for slot in SLOTS:
-        assert render(templates["target_group"], reference=prefix, current=slot) == expected.target_group(slot)
-        assert render(templates["service"], reference=prefix, current=slot) == expected.service(slot)
+        assert render(templates["target_group"], prefix, slot) == expected.target_group(slot)
+        assert render(templates["service"], prefix, slot) == expected.service(slot)
     # The cluster is named after the environment prefix, as the releases expect.
     assert re.search(r'resource "aws_ecs_cluster" "this" \{\s*name = var\.name', hcl_locals("platform"))
     assert expected.cluster == prefix

@@ -65,7 +65,7 @@ def test_every_metric_and_alarm_is_drawn(gateway: LocalBackend, settings: Settin
     for hours in (48, 24, 1):
         for name in with_data:
             metrics.put(namespace, name, 0.5 + hours / 100, at=now - hours * 3600)
-    html = render(f"{gateway.url}/dashboard", reference=tmp_path / "chromium")
+    html = render(f"{gateway.url}/dashboard", tmp_path / "chromium")
 
     assert 'data-rendered="true"' in html
     chunks = html.split('<div class="widget metric" data-metric="')[1:]

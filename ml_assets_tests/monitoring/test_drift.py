@@ -55,44 +55,32 @@ def frames(shifted: int, columns: int = 6, n: int = 20_000) -> tuple[pd.DataFram
     return reference, current
 
 
-def test_severity_follows_the_share_of_drifted_features_and_the_scores() -> None:
-    reference, current = frames(shifted=0)
-    scores = RNG.beta(1, 30, 20_000)
-    calm = drift_report(
+def report_for(shifted: int, reference_scores=None, current_scores=None):
+    """The drift report of frames with ``shifted`` drifted features (scores optional), shipped thresholds."""
+    reference, current = frames(shifted=shifted)
+    return drift_report(
         reference,
         current,
         list(reference),
-        reference_scores=scores,
-        current_scores=RNG.beta(1, 30, 20_000),
+        reference_scores=reference_scores,
+        current_scores=current_scores,
         thresholds=THRESHOLDS,
     )
+
+
+def test_severity_follows_the_share_of_drifted_features_and_the_scores() -> None:
+    scores = RNG.beta(1, 30, 20_000)
+    calm = report_for(0, scores, RNG.beta(1, 30, 20_000))
     assert calm.severity == "none" and calm.reasons == [] and calm.share_drifted == 0
 
-    reference, current = frames(shifted=2)
-    some = drift_report(
-        reference,
-        current,
-        list(reference),
-        reference_scores=scores,
-        current_scores=RNG.beta(1, 30, 20_000),
-        thresholds=THRESHOLDS,
-    )
+    some = report_for(2, scores, RNG.beta(1, 30, 20_000))
     assert some.severity == "moderate" and some.drifted_features == ["f0", "f1"]
     assert some.reasons == ["2 of 6 features drifted"]
 
-    reference, current = frames(shifted=3)
-    half = drift_report(reference, current, list(reference), thresholds=THRESHOLDS)
+    half = report_for(3)
     assert half.severity == "severe" and half.dataset_drift and "dataset drift: 50% of features" in half.reasons[0]
 
-    reference, current = frames(shifted=0)
-    shifted_scores = drift_report(
-        reference,
-        current,
-        list(reference),
-        reference_scores=scores,
-        current_scores=np.clip(scores * 4, 0, 1),
-        thresholds=THRESHOLDS,
-    )
+    shifted_scores = report_for(0, scores, np.clip(scores * 4, 0, 1))
     assert shifted_scores.severity == "severe" and "prediction drift: score PSI" in shifted_scores.reasons[0]
 
 

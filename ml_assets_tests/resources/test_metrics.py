@@ -15,7 +15,9 @@ from ml_assets_tests.aws_fixtures import REGION, client
 NAMESPACE = "MLPipeline/fraud"
 
 
-@pytest.fixture(params=["local", "cloudwatch"])
+@pytest.fixture(
+    params=[pytest.param("local", marks=pytest.mark.unit), pytest.param("cloudwatch", marks=pytest.mark.aws)]
+)
 def metrics(request: pytest.FixtureRequest, tmp_path: Path) -> MetricsStore:
     if request.param == "local":
         return LocalMetrics(path=str(tmp_path / "metrics.db"))
@@ -41,6 +43,7 @@ def test_a_value_that_is_not_finite_is_refused(metrics: MetricsStore) -> None:
         metrics.put(NAMESPACE, DATA_DRIFT, float("nan"))
 
 
+@pytest.mark.unit
 def test_local_alarms_follow_cloudwatch_semantics(tmp_path: Path) -> None:
     metrics = LocalMetrics(path=str(tmp_path / "metrics.db"))
     alarms = pipeline_alarms("fraud", 0.4, period_seconds=60, evaluation_periods=2)

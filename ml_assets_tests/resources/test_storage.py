@@ -22,7 +22,7 @@ from ml_assets_tests.aws_fixtures import client
 BUCKET = "ml-assets-test-data"
 
 
-@pytest.fixture(params=["folder", "s3"])
+@pytest.fixture(params=[pytest.param("folder", marks=pytest.mark.unit), pytest.param("s3", marks=pytest.mark.aws)])
 def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "folder":
         return str(tmp_path / "store")
@@ -121,6 +121,7 @@ def test_rollout_states_survive_in_shared_storage(location: str) -> None:
     assert JsonStateStore(f"{location}/rollouts").load("staging") is None
 
 
+@pytest.mark.unit
 def test_locations_in_the_config_expand_variables_and_refuse_unknown_ones(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setenv("ML_ASSETS_HOME", str(tmp_path))
     monkeypatch.setenv("ML_ASSETS_DATA_BUCKET", "team-bucket")

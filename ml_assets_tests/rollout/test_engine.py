@@ -353,3 +353,16 @@ def test_shadow_then_canary_for_a_good_model() -> None:
     assert state.status == PROMOTED, state.reason
     assert [e["phase"] for e in state.events][1:4] == ["launched", "healthy", "shadow"]
     assert backend.mirror == (None, 0)
+
+
+def test_the_simulated_backend_samples_answered_requests_once_per_drain() -> None:
+    """Monitoring reads the simulator as it reads a real platform: answered requests since the last drain."""
+    backend, engine, _ = setup(error_rate=0.0)
+    sample = backend.sample(drain=True)
+    answered = sum(int((batch.status == 200).sum()) for batches in backend.batches.values() for batch in batches)
+    assert sample["seen"] >= answered > 0 and len(sample["items"]) == answered
+    assert {item["version"] for item in sample["items"]} == {"1"}
+    assert all(0 < item["score"] < 1 and item["slot"] == "blue" for item in sample["items"])
+    assert backend.sample()["items"] == []  # drained: the next sample starts empty
+    engine.clock.sleep(10)
+    assert len(backend.sample(drain=True)["items"]) > 0

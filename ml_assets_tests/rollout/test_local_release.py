@@ -24,7 +24,7 @@ from ml_assets.rollout.state import PROMOTED, ROLLED_BACK
 from ml_assets.serving.replay import BackgroundReplay
 from ml_assets_tests.conftest import margins, release_plan
 from ml_assets_tests.crashing import KINDS, Crash, DyingStore, every_transition
-from ml_assets_tests.serving_fixtures import as_records, free_port, synthetic
+from ml_assets_tests.serving_fixtures import as_records, free_port, ml_assets_command, synthetic
 
 pytestmark = pytest.mark.pipeline
 NAME = "release_test"
@@ -256,22 +256,14 @@ def test_status_and_stop(world) -> None:
     home, backend, store, versions, _ = world
     ensure_stable(backend, store, versions)
     env = {**os.environ, "ML_ASSETS_HOME": str(home)}
-    status = subprocess.run(
-        [str(Path(sys.executable).parent / "ml-assets"), "status", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    status = ml_assets_command("status", "--json", env=env, timeout=60)
     assert status.returncode == 0, status.stderr
     production = json.loads(status.stdout)["production"]
     assert production["gateway"] == "running" and sum(production["weights"].values()) == 100
     slot = next(iter(production["weights"]))
     assert production["variants"][slot]["health"].startswith(f"{NAME} v")
     assert production["rollout"]["status"] in ("promoted", "rolled_back")
-    stopped = subprocess.run(
-        [str(Path(sys.executable).parent / "ml-assets"), "stop"], env=env, capture_output=True, text=True, timeout=120
-    )
+    stopped = ml_assets_command("stop", env=env)
     assert stopped.returncode == 0 and not backend.gateway_running()
     assert not list(backend.dir.glob("*.pid"))
 

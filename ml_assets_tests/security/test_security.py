@@ -32,12 +32,14 @@ def bandit_result(severity: str, test_id: str = "B602", line: int = 5) -> dict:
     }
 
 
+@pytest.mark.unit
 def test_medium_and_high_findings_block_low_ones_do_not() -> None:
     report = {"results": [bandit_result("LOW", "B404"), bandit_result("MEDIUM"), bandit_result("HIGH", line=9)]}
     findings = bandit_findings(report, Path("/src/pkg"))
     assert [(f.severity, f.location) for f in findings] == [("MEDIUM", "pkg/tool.py:5"), ("HIGH", "pkg/tool.py:9")]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("line", "ok"),
     [
@@ -65,6 +67,7 @@ def audit_report(*dependencies: dict) -> dict:
     return {"dependencies": list(dependencies), "fixes": []}
 
 
+@pytest.mark.unit
 def test_audit_outcomes() -> None:
     clean = {"name": "numpy", "version": "2.4.6", "vulns": []}
     vulnerable = {

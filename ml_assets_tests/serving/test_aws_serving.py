@@ -5,8 +5,6 @@ from __future__ import annotations
 import http.server
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -26,6 +24,7 @@ from ml_assets_tests.serving_fixtures import (
     as_records,
     free_port,
     home_env,
+    ml_assets_command,
     register_models,
     request,
     running,
@@ -34,19 +33,24 @@ from ml_assets_tests.serving_fixtures import (
 )
 
 
+def server_env(tmp_path: Path, endpoint: str, slot: str, **extra: str) -> dict[str, str]:
+    """A production model server's environment as the ECS task definition sets it, against moto."""
+    return {
+        **home_env(tmp_path),
+        **CREDENTIALS,
+        "AWS_ENDPOINT_URL": endpoint,
+        "ML_ASSETS_TRAFFIC_LOG": "s3://data/traffic",
+        "ML_ASSETS_ENVIRONMENT": "production",
+        "ML_ASSETS_SLOT": slot,
+        **extra,
+    }
+
+
 def test_model_server_logs_every_request_that_the_release_analysis_reads(endpoint: str, tmp_path: Path) -> None:
     provision(endpoint)  # with the data bucket of the traffic log
     _, versions, _ = register_models(tmp_path)
     port = free_port()
-    env = {
-        **home_env(tmp_path),
-        **CREDENTIALS,
-        "AWS_ENDPOINT_URL": endpoint,
-        "ML_ASSETS_CLOUDWATCH_NAMESPACE": "MLAssets/Serving",
-        "ML_ASSETS_TRAFFIC_LOG": "s3://data/traffic",
-        "ML_ASSETS_ENVIRONMENT": "production",
-        "ML_ASSETS_SLOT": "green",
-    }
+    env = server_env(tmp_path, endpoint, "green", ML_ASSETS_CLOUDWATCH_NAMESPACE="MLAssets/Serving")
     uri = f"models:/test_xgboost/{versions['xgboost'].version}"
     command = [*serve_command(uri, port, variant="green"), "--metrics-flush-seconds", "0.5"]
     x, _ = synthetic(40, seed=3)
@@ -90,14 +94,7 @@ def test_model_servers_write_a_traffic_sample_that_monitoring_drains(endpoint: s
     client("s3", endpoint).create_bucket(Bucket="data", CreateBucketConfiguration={"LocationConstraint": REGION})
     _, versions, _ = register_models(tmp_path)
     port = free_port()
-    env = {
-        **home_env(tmp_path),
-        **CREDENTIALS,
-        "AWS_ENDPOINT_URL": endpoint,
-        "ML_ASSETS_TRAFFIC_LOG": "s3://data/traffic",
-        "ML_ASSETS_ENVIRONMENT": "production",
-        "ML_ASSETS_SLOT": "blue",
-    }
+    env = server_env(tmp_path, endpoint, "blue")
     version = versions["xgboost"].version
     command = [
         *serve_command(f"models:/test_xgboost/{version}", port, variant="blue"),
@@ -182,6 +179,7 @@ def test_the_config_alone_selects_the_aws_platform(endpoint: str, tmp_path: Path
     assert chosen.ecs.endpoint_url == endpoint and chosen.project == PROJECT
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("deployment", "message"),
     [
@@ -207,13 +205,7 @@ def test_status_shows_the_aws_environment(endpoint: str, tmp_path: Path) -> None
         "ML_ASSETS_HOME": str(tmp_path),
         "ML_ASSETS_CONFIG": str(aws_config(tmp_path, endpoint)),
     }
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "ml-assets"), "status", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = ml_assets_command("status", "--json", env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     production = json.loads(done.stdout)["production"]
     assert production["url"].startswith("http://") and ":80" in production["url"]
@@ -223,7 +215,5 @@ def test_status_shows_the_aws_environment(endpoint: str, tmp_path: Path) -> None
     assert "gateway" not in production
     staging = json.loads(done.stdout)["staging"]  # never applied: named, and production is still shown
     assert "load balancer 'mla-test-staging'" in staging["error"] and "LoadBalancerNotFound" in staging["error"]
-    stopped = subprocess.run(
-        [str(Path(sys.executable).parent / "ml-assets"), "stop"], env=env, capture_output=True, text=True, timeout=120
-    )
+    stopped = ml_assets_command("stop", env=env)
     assert stopped.returncode == 0 and "nothing runs on this machine" in stopped.stdout

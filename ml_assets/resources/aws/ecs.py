@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ml_assets.environment_variables import MODEL_URI
 from ml_assets.resources.aws.session import AwsClientResource, AwsError, poll
 
-MODEL_URI_ENV = "ML_ASSETS_MODEL_URI"
+MODEL_URI_ENV = MODEL_URI.name  # the task definition's variable that names the model version
 # What a new revision may copy from the one Terraform registered (everything but the read-only fields).
 TASK_DEFINITION_FIELDS = (
     "family",

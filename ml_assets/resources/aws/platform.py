@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import Field
 
+from ml_assets.environment_variables import ENVIRONMENT, SLOT
 from ml_assets.resources.aws.alb import AlbResource, metric_dimension
 from ml_assets.resources.aws.cloudwatch import CloudWatchResource
 from ml_assets.resources.aws.ecs import MODEL_URI_ENV, EcsResource, environment_of
@@ -90,7 +91,7 @@ class AwsBackend(ServingBackend):
         revision = self.ecs.register_revision(
             service["taskDefinition"],
             self.platform.container_name,
-            {MODEL_URI_ENV: model.uri, "ML_ASSETS_SLOT": slot, "ML_ASSETS_ENVIRONMENT": self.environment},
+            {MODEL_URI_ENV: model.uri, SLOT.name: slot, ENVIRONMENT.name: self.environment},
         )
         count = self.platform.desired_count
         self.ecs.update(self.names.cluster, service_name, desired_count=count, task_definition=revision)

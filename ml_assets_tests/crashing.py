@@ -11,7 +11,7 @@ class Crash(BaseException):
     """The run dies here: no except clause of the engine catches it, as when the process or task is killed."""
 
 
-class DyingStore:
+class DyingStore(StateStore):
     """Saves through ``store``, then dies right after saving the first state for which ``dies(state)`` holds."""
 
     def __init__(self, store: StateStore, dies: Callable[[RolloutState], bool]) -> None:

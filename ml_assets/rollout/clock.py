@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import time
-from typing import Protocol
+from abc import ABC, abstractmethod
 
 
-class Clock(Protocol):
-    def now(self) -> float: ...
+class Clock(ABC):
+    """Where the engine reads the time and waits."""
 
-    def sleep(self, seconds: float) -> None: ...
+    @abstractmethod
+    def now(self) -> float:
+        """Seconds since the epoch."""
+
+    @abstractmethod
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``."""
 
 
-class SystemClock:
+class SystemClock(Clock):
     def now(self) -> float:
         return time.time()
 
@@ -20,7 +26,7 @@ class SystemClock:
         time.sleep(seconds)
 
 
-class FakeClock:
+class FakeClock(Clock):
     """A clock that jumps instead of sleeping; ``on_sleep`` lets a test generate traffic for the slept time."""
 
     def __init__(self, start: float = 1_700_000_000.0, on_sleep=None) -> None:

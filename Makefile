@@ -9,8 +9,6 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 export ML_ASSETS_HOME ?= $(CURDIR)/.ml_assets
 export DAGSTER_HOME ?= $(ML_ASSETS_HOME)/dagster
-export GX_ANALYTICS_ENABLED ?= false
-export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR ?= false
 export MLFLOW_TRACKING_URI ?= sqlite:///$(ML_ASSETS_HOME)/mlflow/mlflow.db
 
 .PHONY: install demo test test-fast defs-check lint browser ui mlflow-ui stop lock checkov bench-env clean help

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import _posixsubprocess
 import copy
 import datetime as dt
 import os
 import socket
 import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -44,13 +46,17 @@ SMALL_FRAUD = {
 
 
 AWS_FIXTURES = {"moto", "endpoint"}
+LANES = ("unit", "pipeline", "aws", "terraform", "browser")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test that talks to moto is in the aws lane, whichever file it lives in."""
+    """A test that talks to moto is in the aws lane, whichever file it lives in; every test is in a lane."""
     for item in items:
         if AWS_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.aws)
+    unmarked = [item.nodeid for item in items if not any(item.get_closest_marker(lane) for lane in LANES)]
+    if unmarked:
+        raise pytest.UsageError(f"tests in no lane (mark them one of {', '.join(LANES)}): {unmarked}")
 
 
 # What a unit test may not do, and where Python does it.
@@ -58,6 +64,8 @@ OUTSIDE_WORLD = [
     (subprocess.Popen, "__init__", "start a process"),
     (os, "fork", "fork"),
     (os, "posix_spawn", "spawn a process"),
+    (os, "posix_spawnp", "spawn a process"),
+    (_posixsubprocess, "fork_exec", "start a process"),  # what multiprocessing and joblib's loky use
     (os, "system", "run a shell command"),
     (socket.socket, "connect", "open a connection"),
     (socket.socket, "connect_ex", "open a connection"),
@@ -73,10 +81,13 @@ def _unit_tests_stay_in_process(request: pytest.FixtureRequest, monkeypatch: pyt
         yield
         return
     attempts: list[str] = []
+    # Threads left running by earlier tests (a server, a replay) are not this test's doing.
+    earlier = {thread for thread in threading.enumerate() if thread is not threading.main_thread()}
 
     def refuse(what: str):
         def refused(*args: Any, **kwargs: Any) -> None:
-            attempts.append(what)
+            if threading.current_thread() not in earlier:
+                attempts.append(what)
             raise OSError(f"{request.node.nodeid} is marked unit: it may not {what}")
 
         return refused

@@ -18,6 +18,7 @@ from ml_assets_tests.conftest import small_fraud_raw, write_config
 BIN = Path(sys.executable).parent
 
 
+@pytest.mark.unit
 def test_generate_data_writes_one_file_per_day(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["generate-data", "--customers", "60", "--terminals", "120", "--days", "6", "--start", "2024-01-01"]
     assert main(args) == 0
@@ -34,6 +35,7 @@ def test_generate_data_writes_one_file_per_day(settings: Settings, capsys: pytes
     assert len(list(landing.iterdir())) == 8
 
 
+@pytest.mark.unit
 def test_generate_data_with_drift(settings: Settings) -> None:
     args = [
         "generate-data",
@@ -57,12 +59,14 @@ def test_generate_data_with_drift(settings: Settings) -> None:
     assert (last["TX_FRAUD_SCENARIO"] == 4).sum() == 12
 
 
+@pytest.mark.unit
 def test_generate_the_sklearn_dataset(settings: Settings) -> None:
     assert main(["generate-data", "--config", str(PACKAGE_DIR / "configs" / "breast_cancer.yaml")]) == 0
     frame = pd.read_csv(settings.home / "landing" / "breast_cancer" / "breast_cancer.csv")
     assert frame.shape == (569, 32) and frame["malignant"].sum() == 212
 
 
+@pytest.mark.unit
 def test_invalid_config_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_config(tmp_path, small_fraud_raw(gates={"min_average_precision": "high"}))
     assert main(["check-config", "--config", str(path)]) == 2
@@ -85,6 +89,7 @@ def _env(settings: Settings, config: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.pipeline
 def test_dagster_cli_exits_non_zero_on_bad_data(settings: Settings, tmp_path: Path) -> None:
     config = write_config(tmp_path, small_fraud_raw())
     assert main(["generate-data", "--config", str(config), "--customers", "60", "--days", "3"]) == 0
@@ -104,6 +109,7 @@ def test_dagster_cli_exits_non_zero_on_bad_data(settings: Settings, tmp_path: Pa
     assert "xgboost_model" in done.stderr and "Not executing" in done.stderr
 
 
+@pytest.mark.pipeline
 def test_definitions_validate(settings: Settings) -> None:
     done = subprocess.run(
         [str(BIN / "dagster"), "definitions", "validate", "-m", "ml_assets.definitions"],

@@ -93,7 +93,7 @@ def test_without_dagster_home_the_run_is_kept_in_the_state_folder(tmp_path, monk
     """Plain `dagster asset materialize` would use a throwaway instance; ml-assets materialize keeps the run."""
     from ml_assets.progress import follow_in_instance
 
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv("DAGSTER_HOME", "")  # unset as far as ml_assets reads it; restored after the test
     module = tmp_path / "toy_defs.py"
     module.write_text(DEFINITIONS)
     dagster = str(Path(sys.executable).parent / "dagster")
@@ -104,3 +104,25 @@ def test_without_dagster_home_the_run_is_kept_in_the_state_folder(tmp_path, monk
     with DagsterInstance.get() as instance:
         assert str(home) in str(instance.root_directory)
         assert len(instance.get_runs()) == 1
+
+
+@pytest.mark.unit
+def test_the_followed_run_is_the_commands_not_one_automation_started() -> None:
+    from dagster import DagsterRun
+
+    from ml_assets.progress import started_run_id
+
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_run(DagsterRun(job_name="old", run_id="00000000-0000-0000-0000-000000000001"))
+        known = {run.run_id for run in instance.get_runs()}
+        assert started_run_id(instance, known) is None
+        instance.add_run(
+            DagsterRun(
+                job_name="retraining",
+                run_id="00000000-0000-0000-0000-000000000002",
+                tags={"dagster/sensor_name": "landing_sensor"},
+            )
+        )
+        assert started_run_id(instance, known) is None  # a sensor's run is not ours
+        instance.add_run(DagsterRun(job_name="__ASSET_JOB", run_id="00000000-0000-0000-0000-000000000003"))
+        assert started_run_id(instance, known) == "00000000-0000-0000-0000-000000000003"

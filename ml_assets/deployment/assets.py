@@ -44,7 +44,6 @@ class ReleaseTools(NamedTuple):
     platform: ServingPlatform
     registry: MlflowRegistry
     reports: ReportStore
-    config: PipelineConfig
 
 
 # Per environment: the strategy (None: the config's) and whether held-out records are replayed as traffic.
@@ -53,14 +52,18 @@ RELEASE_MODES: dict[str, tuple[str | None, bool]] = {"staging": ("direct", False
 
 
 def _release(
-    context: AssetExecutionContext, tools: ReleaseTools, environment: str, *, candidate: dict, data: pd.DataFrame
+    context: AssetExecutionContext,
+    tools: ReleaseTools,
+    environment: str,
+    *,
+    candidate: dict,
+    training_data: pd.DataFrame,
+    config: PipelineConfig,
 ) -> tuple[RolloutState, ServingBackend, str]:
     """Release ``candidate`` in ``environment`` as RELEASE_MODES says, golden records and replayed traffic drawn
-    from the held-out part of ``data`` (training_data). The rollout report is written either way; its URL is
-    returned."""
-    platform, registry, reports, config = tools
+    from the held-out part of ``training_data``. The rollout report is written either way; its URL is returned."""
+    platform, registry, reports = tools
     strategy, replay_held_out = RELEASE_MODES[environment]
-    training_data = data
     deployment = config.deployment
     backend = platform.backend(environment)
     model = ModelRef(candidate["model_name"], str(candidate["version"]))
@@ -120,8 +123,10 @@ def build_deployment_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         registry: MlflowRegistry,
         reports: ReportStore,
     ) -> Output[dict]:
-        tools = ReleaseTools(platform=platform, registry=registry, reports=reports, config=config)
-        state, backend, report = _release(context, tools, "staging", candidate=candidate_model, data=training_data)
+        tools = ReleaseTools(platform=platform, registry=registry, reports=reports)
+        state, backend, report = _release(
+            context, tools, "staging", candidate=candidate_model, training_data=training_data, config=config
+        )
         if state.status != PROMOTED:
             raise Failure(
                 description=f"staging deployment rolled back: {state.reason}",
@@ -151,9 +156,9 @@ def build_deployment_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         reports: ReportStore,
         metrics: MetricsStore,
     ) -> Output[dict]:
-        tools = ReleaseTools(platform=platform, registry=registry, reports=reports, config=config)
+        tools = ReleaseTools(platform=platform, registry=registry, reports=reports)
         state, backend, report = _release(
-            context, tools, "production", candidate=staging_deployment, data=training_data
+            context, tools, "production", candidate=staging_deployment, training_data=training_data, config=config
         )
         name, version = state.candidate_model.name, state.candidate_model.version
         previous = registry.version_for_alias(name, CHAMPION_ALIAS)

@@ -16,6 +16,7 @@ from ml_assets.resources.metrics import MetricsStore
 from ml_assets.resources.mlflow_registry import CHAMPION_ALIAS, MlflowRegistry
 from ml_assets.resources.platform import ServingPlatform
 from ml_assets.resources.reports import ReportStore
+from ml_assets.training.dataset import entity_and_day
 from ml_assets.training.metrics import classification_metrics
 
 REFERENCE_ROWS = 200_000  # enough for stable distributions, bounded memory
@@ -122,18 +123,15 @@ def build_monitoring_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         performance = None
         if len(labelled) and labelled[target].nunique() == 2:
             scores = np.asarray(model.predict_proba(labelled[columns]))[:, 1]
-            schema = config.data_schema
-            per_entity = bool(schema.entity_column and schema.timestamp_column)  # card precision needs both
+            entity, day = entity_and_day(labelled, config)
             performance = {
                 k: v
                 for k, v in classification_metrics(
                     labelled[target].to_numpy(),
                     scores,
                     threshold=config.evaluation.decision_threshold,
-                    entity=labelled[schema.entity_column].to_numpy() if per_entity else None,
-                    day=pd.to_datetime(labelled[schema.timestamp_column]).dt.normalize().to_numpy()
-                    if per_entity
-                    else None,
+                    entity=entity,
+                    day=day,
                     top_k=config.evaluation.top_k,
                 ).items()
                 if k in ("average_precision", "roc_auc", "precision", "recall", "card_precision")

@@ -84,6 +84,7 @@ class MlflowRegistry(ConfigurableResource):
         """The mlflow module pointed at this resource's servers (its fluent API is process-global)."""
         import mlflow
 
+        MLFLOW_PROGRESS_BARS.set_default()  # no progress bars in logs, uploads and downloads alike
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.registry_uri or self.tracking_uri)
         return mlflow
@@ -156,7 +157,6 @@ class MlflowRegistry(ConfigurableResource):
     def _download(self, uri: str, destination: Path) -> Path:
         from mlflow.artifacts import download_artifacts
 
-        MLFLOW_PROGRESS_BARS.set_default()  # no progress bars in logs
         self._mlflow()
         return Path(download_artifacts(artifact_uri=uri, dst_path=str(destination)))
 

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 from ml_assets.environment_variables import AWS_ENDPOINT_URL
 
@@ -55,7 +56,7 @@ class ObjectStore(ABC):
 
     @abstractmethod
     def link(self, name: str) -> str:
-        """A URL a person can open for the object (a file:// URL, or the s3:// URL)."""
+        """A URL a person can open for the object: a file:// URL on this machine, the S3 console for S3."""
 
 
 class LocalStore(ObjectStore):
@@ -153,7 +154,10 @@ class S3Store(ObjectStore):
         self.client.delete_object(Bucket=self.bucket, Key=self._key(name))
 
     def link(self, name: str) -> str:
-        return f"s3://{self.bucket}/{self._key(name)}"
+        """The object in the S3 console (opens for anyone signed in to the account with access to it)."""
+        region = self.client.meta.region_name
+        query = urlencode({"region": region, "prefix": self._key(name)})
+        return f"https://s3.console.aws.amazon.com/s3/object/{self.bucket}?{query}"
 
 
 def open_store(url: str) -> ObjectStore:

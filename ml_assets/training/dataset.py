@@ -22,14 +22,21 @@ class TrainTest:
     test_day: np.ndarray | None
 
 
+def entity_and_day(frame: pd.DataFrame, config: PipelineConfig) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Each record's entity (card) and day, for card precision@k; (None, None) when the schema names no entity
+    or timestamp."""
+    schema = config.data_schema
+    if not (schema.entity_column and schema.timestamp_column):
+        return None, None
+    day = pd.to_datetime(frame[schema.timestamp_column]).dt.normalize().to_numpy()
+    return frame[schema.entity_column].to_numpy(), day
+
+
 def train_test(frame: pd.DataFrame, feature_columns: list[str], config: PipelineConfig) -> TrainTest:
     schema = config.data_schema
     train = frame[frame[SPLIT_COLUMN] == "train"]
     test = frame[frame[SPLIT_COLUMN] == "test"]
-    entity = day = None
-    if schema.entity_column and schema.timestamp_column:
-        entity = test[schema.entity_column].to_numpy()
-        day = test[schema.timestamp_column].dt.normalize().to_numpy()
+    entity, day = entity_and_day(test, config)
     return TrainTest(
         x_train=train[feature_columns].astype(np.float64),
         y_train=train[schema.target].astype(np.int64),

@@ -99,7 +99,7 @@ def sensor(defs, name: str):
     return next(s for s in defs.sensors if s.name == name)
 
 
-@pytest.fixture(params=["folder", pytest.param("s3", marks=pytest.mark.aws)])
+@pytest.fixture(params=[pytest.param("folder", marks=pytest.mark.unit), pytest.param("s3", marks=pytest.mark.aws)])
 def landing_location(request: pytest.FixtureRequest, settings: Settings) -> str:
     if request.param == "folder":
         return settings.resolve_location("landing/fraud")
@@ -127,6 +127,7 @@ def test_the_landing_sensor_starts_retraining_on_new_files(defs, landing_locatio
     assert landing_sensor.job_name == "retraining"
 
 
+@pytest.mark.unit
 def test_the_drift_sensor_retrains_on_a_severe_report(defs) -> None:
     instance = DagsterInstance.ephemeral()
     drift_sensor = sensor(defs, "drift_sensor")
@@ -141,6 +142,7 @@ def test_the_drift_sensor_retrains_on_a_severe_report(defs) -> None:
     assert isinstance(drift_sensor(context), SkipReason)  # the same report never retrains twice
 
 
+@pytest.mark.pipeline
 def test_a_failed_run_raises_an_alert_metric_log_and_webhook(defs, tmp_path: Path, monkeypatch) -> None:
     received: list[dict] = []
 

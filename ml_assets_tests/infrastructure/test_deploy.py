@@ -43,6 +43,7 @@ def terraform_command(component: str) -> list[str]:
     return json.loads(block)
 
 
+@pytest.mark.unit
 def test_the_instance_config_is_valid_for_every_configured_class(tmp_path: Path, monkeypatch) -> None:
     from dagster._config import process_config
     from dagster._core.instance.config import dagster_instance_config
@@ -69,11 +70,12 @@ def test_the_instance_config_is_valid_for_every_configured_class(tmp_path: Path,
     )
 
 
+@pytest.mark.unit
 def test_the_workspace_reaches_the_code_location_by_its_cloud_map_name() -> None:
     workspace = yaml.safe_load((DEPLOY / "workspace.yaml").read_text())
     server = workspace["load_from"][0]["grpc_server"]
     assert server["host"] == {"env": "DAGSTER_CODE_LOCATION_HOST"} and server["port"] == 4000
-    assert 'DAGSTER_CODE_LOCATION_HOST           = "code-location.${local.namespace}"' in PLATFORM_TF
+    assert re.search(r'DAGSTER_CODE_LOCATION_HOST\s+= "code-location\.\$\{local\.namespace\}"', PLATFORM_TF)
     for component in ("dagster-webserver", "dagster-daemon"):
         command = terraform_command(component)
         assert "/opt/ml_assets/deploy/workspace.yaml" in command
@@ -88,6 +90,7 @@ def loopback(command: list[str], port: int) -> list[str]:
     return out
 
 
+@pytest.mark.pipeline
 def test_the_model_server_image_command_serves_the_version_a_release_names(tmp_path: Path) -> None:
     image = dockerfile("model-server")
     assert image["cmd"] == ["ml-assets", "serve"]
@@ -111,6 +114,7 @@ def test_the_model_server_image_command_serves_the_version_a_release_names(tmp_p
     assert checked.returncode == 0
 
 
+@pytest.mark.pipeline
 def test_the_code_location_image_command_serves_the_definitions(tmp_path: Path) -> None:
     image = dockerfile("code-location")
     assert image["cmd"] == terraform_command("code-location")
@@ -141,6 +145,7 @@ def test_the_code_location_image_command_serves_the_definitions(tmp_path: Path) 
         process.wait(timeout=30)
 
 
+@pytest.mark.pipeline
 def test_the_mlflow_server_command_serves_and_never_prints_the_password(tmp_path: Path) -> None:
     assert terraform_command("mlflow")[:2] == ["ml-assets", "mlflow-server"]
     args = Namespace(host="127.0.0.1", port=5000)

@@ -50,6 +50,7 @@ def job_selections() -> list[tuple[str, str]]:
     return out
 
 
+@pytest.mark.pipeline
 @pytest.mark.parametrize(("path", "schema"), [(WORKFLOW, "vendor.github-workflows"), (ACTION, "vendor.github-actions")])
 def test_the_files_validate_against_githubs_schemas(path: Path, schema: str) -> None:
     done = subprocess.run(
@@ -58,6 +59,7 @@ def test_the_files_validate_against_githubs_schemas(path: Path, schema: str) -> 
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.unit
 def test_triggers_and_the_order_of_the_jobs() -> None:
     spec = workflow()
     triggers = spec[True] if True in spec else spec["on"]  # YAML 1.1 reads the key `on` as true
@@ -75,6 +77,7 @@ def test_triggers_and_the_order_of_the_jobs() -> None:
     assert jobs["production"]["environment"] == "production"
 
 
+@pytest.mark.unit
 def test_every_selection_resolves_and_together_they_cover_the_pipeline(settings: Settings, monkeypatch) -> None:
     """Everything but monitoring, which the daily schedule and the sensors run in Dagster itself."""
     monkeypatch.setenv("ML_ASSETS_DATA_BUCKET", "bucket")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import quote
 
 import pandas as pd
 import pytest
@@ -151,7 +152,12 @@ def test_reports_go_through_the_store_and_are_linked_by_url(location: str, tmp_p
     assert json.loads(store.read("candidate/run-1/comparison.json")) == {"accepted": True}
     assert store.read("data_docs/validations/v1.html") == b"page"
     if location.startswith("s3://"):
-        assert link == f"{location}/reports/drift/latest.html"
+        key = "team/fraud/reports/drift/latest.html"
+        assert (
+            link
+            == f"https://s3.console.aws.amazon.com/s3/object/{BUCKET}?region=eu-west-1&prefix={quote(key, safe='')}"
+        )
+        assert store.client.head_object(Bucket=BUCKET, Key=key)["ContentType"] == "text/html"  # renders, no download
     else:
         assert link == (Path(location) / "reports/drift/latest.html").as_uri()
         assert Path(comparison.removeprefix("file://")).read_text().startswith("{")

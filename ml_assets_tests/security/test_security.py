@@ -57,6 +57,7 @@ def test_a_nosec_needs_a_test_id_and_a_reason(line: str, ok: bool) -> None:
         assert problems[0].startswith("pkg/a.py:2:")
 
 
+@pytest.mark.pipeline
 def test_the_package_itself_passes_static_analysis() -> None:
     scanner = SecurityScanner(package_dir=str(PACKAGE_DIR))
     assert bandit_findings(scanner.bandit(), PACKAGE_DIR) == []
@@ -110,6 +111,7 @@ def run_gate(package: Path, requirements: Path):
     )
 
 
+@pytest.mark.pipeline
 def test_a_high_finding_stops_staging_and_names_the_line(tmp_path: Path, offline: None) -> None:
     package = tmp_path / "pkg"
     package.mkdir()
@@ -125,6 +127,7 @@ def test_a_high_finding_stops_staging_and_names_the_line(tmp_path: Path, offline
     assert AssetKey("staging_deployment") not in materialized
 
 
+@pytest.mark.pipeline
 def test_an_unreachable_advisory_database_warns_and_lets_staging_run(tmp_path: Path, offline: None) -> None:
     package = tmp_path / "pkg"
     package.mkdir()

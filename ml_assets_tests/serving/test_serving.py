@@ -29,6 +29,7 @@ def registered(tmp_path_factory: pytest.TempPathFactory):
     return home, registry, versions, models
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_fast_path_equals_the_models_own_predictions(registered, kind: str) -> None:
     _, registry, versions, models = registered
@@ -38,6 +39,7 @@ def test_fast_path_equals_the_models_own_predictions(registered, kind: str) -> N
     np.testing.assert_allclose(scorer.score(scorer.matrix(as_records(x))), reference_scores(models[kind], x), rtol=1e-6)
 
 
+@pytest.mark.unit
 def test_scorer_rejects_bad_records_naming_the_field(registered) -> None:
     _, registry, versions, _ = registered
     scorer = Scorer(
@@ -67,6 +69,7 @@ def test_scorer_rejects_bad_records_naming_the_field(registered) -> None:
     assert mlflow_records({"dataframe_split": {"columns": FEATURES, "data": [[0.1] * 6]}}, FEATURES) == [good]
 
 
+@pytest.mark.unit
 def test_a_tampered_artifact_is_refused(registered) -> None:
     home, registry, versions, _ = registered
     artifacts = {path: path.read_bytes() for path in (home / "mlflow" / "artifacts").rglob("model.skops")}
@@ -95,6 +98,7 @@ def server(registered):
         yield f"http://127.0.0.1:{port}", version, models["xgboost"]
 
 
+@pytest.mark.pipeline
 def test_endpoints(server) -> None:
     url, version, model = server
     status, health = request(f"{url}/health")
@@ -117,6 +121,7 @@ def test_endpoints(server) -> None:
     assert "ml_assets_request_latency_seconds_bucket" in text and "ml_assets_score_bucket" in text
 
 
+@pytest.mark.pipeline
 def test_fuzzing_gives_only_4xx_and_the_server_survives(server) -> None:
     url, _, _ = server
     good = {name: 0.1 for name in FEATURES}

@@ -32,3 +32,17 @@ def test_non_inferiority_against_the_champion() -> None:
     rejected = select_candidate([RF, XGB], "average_precision", champion_score=0.80, margin=0.01)
     assert not rejected.accepted
     assert "worse than the champion's 0.8000 by more than the margin 0.01" in rejected.reason
+
+
+def test_card_precision_needs_the_entity_and_the_day(fraud_config, breast_cancer_config) -> None:
+    """Training and monitoring both score card precision@k from each record's card and day."""
+    import pandas as pd
+
+    from ml_assets.training.dataset import entity_and_day
+
+    frame = pd.DataFrame(
+        {"TX_DATETIME": pd.to_datetime(["2026-11-01 23:59", "2026-11-02 00:01"]), "CUSTOMER_ID": [7, 8]}
+    )
+    entity, day = entity_and_day(frame, fraud_config)
+    assert list(entity) == [7, 8] and [str(d)[:10] for d in day] == ["2026-11-01", "2026-11-02"]
+    assert entity_and_day(frame, breast_cancer_config) == (None, None)

@@ -10,18 +10,16 @@ locals {
   dagster_pg  = { DAGSTER_PG_HOST = var.database_address, DAGSTER_PG_DB = "dagster", DAGSTER_PG_USERNAME = var.database_username }
   pg_password = [{ name = "DAGSTER_PG_PASSWORD", valueFrom = "${var.database_secret_arn}:password::" }]
   common_environment = {
-    AWS_REGION                           = data.aws_region.current.region
-    ML_ASSETS_CONFIG                     = var.pipeline_config
-    ML_ASSETS_HOME                       = "/tmp/ml_assets"
-    MLFLOW_TRACKING_URI                  = local.mlflow_url
-    ML_ASSETS_DATA_BUCKET                = var.data_bucket
-    ML_ASSETS_STORAGE                    = "s3://${var.data_bucket}/assets"
-    ML_ASSETS_REPORTS                    = "s3://${var.data_bucket}/reports"
-    DAGSTER_RUN_TASK_DEFINITION          = "${var.name}-dagster-run"
-    DAGSTER_CODE_LOCATION_HOST           = "code-location.${local.namespace}"
-    DAGSTER_COMPUTE_LOGS_BUCKET          = var.artifacts_bucket
-    GX_ANALYTICS_ENABLED                 = "false"
-    MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR = "false"
+    AWS_REGION                  = data.aws_region.current.region
+    ML_ASSETS_CONFIG            = var.pipeline_config
+    ML_ASSETS_HOME              = "/tmp/ml_assets"
+    MLFLOW_TRACKING_URI         = local.mlflow_url
+    ML_ASSETS_DATA_BUCKET       = var.data_bucket
+    ML_ASSETS_STORAGE           = "s3://${var.data_bucket}/assets"
+    ML_ASSETS_REPORTS           = "s3://${var.data_bucket}/reports"
+    DAGSTER_RUN_TASK_DEFINITION = "${var.name}-dagster-run"
+    DAGSTER_CODE_LOCATION_HOST  = "code-location.${local.namespace}"
+    DAGSTER_COMPUTE_LOGS_BUCKET = var.artifacts_bucket
   }
   # Containers run with a read-only root file system; /tmp is the only writable place.
   tmp_volume = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]

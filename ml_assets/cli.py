@@ -74,7 +74,12 @@ def _generate_sklearn(config: PipelineConfig, settings: Settings) -> int:
 
 def generate_data(args: argparse.Namespace) -> int:
     settings = load_settings()
-    config = load_config(args.config or settings.config_path)
+    path = args.config or settings.config_path
+    config = load_config(path)
+    if config.dataset.generator is None:
+        landing = settings.resolve_location(config.dataset.landing_dir)
+        print(f"nothing to generate: {path} names no dataset.generator; your own files go in {landing}")
+        return 0
     if isinstance(config.dataset.generator, TransactionsGenerator):
         return _generate_transactions(args, config, settings)
     return _generate_sklearn(config, settings)

@@ -98,7 +98,9 @@ class SklearnDatasetGenerator(_Strict):
 class DatasetConfig(_Strict):
     landing_dir: str = Field(description="Folder of landing files; relative paths live in ML_ASSETS_HOME.")
     file_format: Literal["parquet", "csv"] = "parquet"
-    generator: Annotated[TransactionsGenerator | SklearnDatasetGenerator, Field(discriminator="kind")]
+    generator: Annotated[TransactionsGenerator | SklearnDatasetGenerator, Field(discriminator="kind")] | None = Field(
+        default=None, description="Where `ml-assets generate-data` gets data; none: you bring your own files."
+    )
 
 
 class FeaturesConfig(_Strict):

@@ -67,6 +67,20 @@ def test_generate_the_sklearn_dataset(settings: Settings) -> None:
 
 
 @pytest.mark.unit
+def test_a_config_for_your_own_files_needs_no_generator(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = small_fraud_raw()
+    del raw["dataset"]["generator"]
+    path = write_config(tmp_path, raw)
+    assert main(["check-config", "--config", str(path)]) == 0
+    assert main(["generate-data", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "nothing to generate" in out and "dataset.generator" in out and str(settings.home / "landing") in out
+    assert not (settings.home / "landing").exists() or not any((settings.home / "landing").rglob("*.*"))
+
+
+@pytest.mark.unit
 def test_invalid_config_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_config(tmp_path, small_fraud_raw(gates={"min_average_precision": "high"}))
     assert main(["check-config", "--config", str(path)]) == 2

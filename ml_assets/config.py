@@ -9,16 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ml_assets.monitoring.catalog import SERVING_NAMESPACE
-from ml_assets.monitoring.drift import DriftThresholds
 from ml_assets.rollout.analysis import AnalysisMargins
 from ml_assets.rollout.engine import ReleasePlan
-from ml_assets.simulate.transactions import DEFAULT_SEED, HANDBOOK_RADIUS
+
+if TYPE_CHECKING:
+    from ml_assets.monitoring.drift import DriftThresholds
 
 ColumnType = Literal["int", "float", "datetime", "string", "bool"]
 
@@ -72,6 +73,11 @@ class SchemaConfig(_Strict):
         if self.max_age_days is not None and not self.timestamp_column:
             raise ValueError("max_age_days needs a timestamp_column")
         return self
+
+
+# The simulator's defaults, shared with ml_assets.simulate (which needs numpy and pandas; the config does not).
+HANDBOOK_RADIUS = 5.0  # a customer uses the terminals within this distance (the Fraud-Detection-Handbook's r)
+DEFAULT_SEED = 42
 
 
 class TransactionsGenerator(_Strict):
@@ -339,6 +345,8 @@ class DriftConfig(_Strict):
 
     def thresholds(self) -> DriftThresholds:
         """The drift statistics' thresholds, as the monitoring assets apply them."""
+        from ml_assets.monitoring.drift import DriftThresholds  # pandas: not when a config is only loaded
+
         return DriftThresholds(
             ks_p_value=self.ks_p_value,
             wasserstein=self.wasserstein,

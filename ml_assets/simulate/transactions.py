@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ml_assets.config import DEFAULT_SEED, HANDBOOK_RADIUS
+
 SECONDS_PER_DAY = 86_400
 ID_DAY_STRIDE = 1_000_000  # TRANSACTION_ID = epoch day * stride + position in the day: stable when days are appended
 
@@ -37,10 +39,6 @@ COLUMNS = [
 
 # Streams of randomness, one per purpose, so adding a feature to one does not reshuffle the others.
 _PROFILES, _EVENTS, _TRANSACTIONS, _NEW_TERMINALS, _CARD_TESTING = range(5)
-
-
-HANDBOOK_RADIUS = 5.0  # a customer uses the terminals within this distance (the Fraud-Detection-Handbook's r)
-DEFAULT_SEED = 42
 
 
 @dataclass(frozen=True)
@@ -101,7 +99,7 @@ class _World:
 
 
 def _reachable(customer_xy: np.ndarray, terminal_xy: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
-    from scipy.spatial import cKDTree  # here, not at import: the config imports this module's constants
+    from scipy.spatial import cKDTree  # heavy: only when a simulation runs
 
     neighbours = cKDTree(terminal_xy).query_ball_point(customer_xy, r=radius)
     counts = np.fromiter((len(n) for n in neighbours), dtype=np.int64, count=len(neighbours))

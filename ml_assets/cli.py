@@ -117,15 +117,45 @@ def release_arithmetic(deployment) -> str:
 
 
 def materialize(args: argparse.Namespace) -> int:
-    """`dagster asset materialize` with one line per asset and check; Dagster's full log kept in a file."""
-    from ml_assets.progress import follow_in_instance
+    """`dagster asset materialize` with one line per asset and check; Dagster's full log kept in a file.
+
+    A selection that holds daily-partitioned assets runs as two: the days first (one run over the range, the
+    landing files' days unless ``--days`` says), then the unpartitioned rest."""
+    from ml_assets.definitions import build_definitions
+    from ml_assets.progress import follow_in_instance, split_selection
 
     settings = load_settings()
+    config = load_config(settings.config_path)
+    runs = split_selection(build_definitions(config, settings), args.select)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     log_path = args.log or settings.home / "logs" / f"materialize-{stamp}.log"
     command = [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m", "ml_assets.definitions"]
-    command += ["--select", args.select]
-    return follow_in_instance(command, log_path, default_home=settings.home / "dagster")
+    home = settings.home / "dagster"
+    if not runs.daily and not runs.tail:
+        raise ValueError(f"--select {args.select!r} selects no asset")
+    if runs.daily:
+        days = args.days or _landing_days(config, settings)
+        code = follow_in_instance(
+            [*command, "--select", ",".join(runs.daily), "--partition-range", days], log_path, home
+        )
+        if code or not runs.tail:
+            return code
+    return follow_in_instance([*command, "--select", ",".join(runs.tail)], log_path, home)
+
+
+def _landing_days(config: PipelineConfig, settings: Settings) -> str:
+    """``FIRST...LAST``: the days of the landing files."""
+    from ml_assets.data.days import files_by_day
+    from ml_assets.resources.landing import LandingFolder
+
+    landing = LandingFolder(path=settings.resolve_location(config.dataset.landing_dir))
+    days = sorted(files_by_day(item.name for item in landing.files()))
+    if not days:
+        raise ValueError(
+            f"no landing file with a day in its name in {landing.path}: run `ml-assets generate-data` or add files "
+            "(e.g. transactions_2026-11-26.parquet)"
+        )
+    return f"{days[0]}...{days[-1]}"
 
 
 def summary(args: argparse.Namespace) -> int:
@@ -259,13 +289,23 @@ def traffic(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from ml_assets.features.build import feature_columns_of
+    from ml_assets.resources.io_manager import StoredPartitions
     from ml_assets.resources.storage import open_store
     from ml_assets.serving.replay import replay
 
     settings = load_settings()
     config = load_config(args.config or settings.config_path)
+    store = open_store(settings.storage_for(config.name))
     try:
-        frame = pd.read_parquet(io.BytesIO(open_store(settings.storage_for(config.name)).read("features.parquet")))
+        if config.partitioned:  # the newest days' features
+            days = StoredPartitions(store, "features")
+            newest = list(days)[-args.days :]
+            if not newest:
+                raise FileNotFoundError
+            frame = pd.concat([days[day] for day in newest], ignore_index=True)
+            frame.attrs = days[newest[-1]].attrs
+        else:
+            frame = pd.read_parquet(io.BytesIO(store.read("features.parquet")))
     except FileNotFoundError:
         raise ValueError("no features yet: materialize the pipeline first (make demo)") from None
     columns = feature_columns_of(frame)
@@ -485,6 +525,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mat.add_argument("--select", required=True, help="a Dagster asset selection, e.g. '*production_deployment'")
     mat.add_argument("--log", type=Path, help="where Dagster's full log goes (default: $ML_ASSETS_HOME/logs/)")
+    mat.add_argument(
+        "--days",
+        metavar="FIRST...LAST",
+        help="the days to materialize of daily-partitioned assets (default: the landing files' days)",
+    )
     mat.set_defaults(func=materialize)
 
     summ = commands.add_parser("summary", help="print each model's metrics and the chosen candidate")

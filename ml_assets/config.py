@@ -101,9 +101,29 @@ class SklearnDatasetGenerator(_Strict):
     positive_class: int = Field(default=1, description="The sklearn class that becomes label 1.")
 
 
+class PartitionsConfig(_Strict):
+    """Daily partitions of the landing data: one day = one landing file = one run of validation and features."""
+
+    start: dt.date = Field(description="The first day; earlier records are never read.")
+    timezone: str = Field(default="UTC", description="Days run midnight to midnight here (an IANA name).")
+
+    @model_validator(mode="after")
+    def _known_timezone(self) -> PartitionsConfig:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone {self.timezone!r} is not an IANA time zone (e.g. UTC, Europe/Paris)") from None
+        return self
+
+
 class DatasetConfig(_Strict):
     landing_dir: str = Field(description="Folder of landing files; relative paths live in ML_ASSETS_HOME.")
     file_format: Literal["parquet", "csv"] = "parquet"
+    partitions: PartitionsConfig | None = Field(
+        default=None, description="Daily partitions (needs schema.timestamp_column); none: one batch of all files."
+    )
     generator: Annotated[TransactionsGenerator | SklearnDatasetGenerator, Field(discriminator="kind")] | None = Field(
         default=None, description="Where `ml-assets generate-data` gets data; none: you bring your own files."
     )
@@ -121,6 +141,11 @@ class FeaturesConfig(_Strict):
     )
     exclude: list[str] = Field(default_factory=list, description="Columns never used as features (passthrough).")
 
+    @property
+    def history_days(self) -> int:
+        """Days before a record that its features read: the longest window behind the label delay."""
+        return self.delay_days + max(self.windows_days) if self.set == "fraud_handbook" else 0
+
 
 class TimeSplit(_Strict):
     method: Literal["time"]
@@ -129,6 +154,11 @@ class TimeSplit(_Strict):
     test_days: int = Field(gt=0)
     train_start: dt.date | None = Field(default=None, description="Default: the test window ends on the last day.")
     exclude_known_entities: bool = True
+    skip_failed_days: bool = Field(
+        default=False,
+        description="Daily partitions: train on a window with days that failed validation left out (and named) "
+        "instead of refusing it.",
+    )
 
 
 class RandomSplit(_Strict):
@@ -409,6 +439,8 @@ class PipelineConfig(_Strict):
             if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
                 raise ValueError(f"algorithms: name {name!r} must be lower_snake_case (it becomes an asset name)")
         schema = self.data_schema
+        if self.dataset.partitions is not None and not schema.timestamp_column:
+            raise ValueError("dataset.partitions: daily partitions need schema.timestamp_column")
         if isinstance(self.split, TimeSplit) and not schema.timestamp_column:
             raise ValueError("split: method 'time' needs schema.timestamp_column")
         if self.features.set == "fraud_handbook":
@@ -422,6 +454,11 @@ class PipelineConfig(_Strict):
         if self.selection.primary_metric == "card_precision" and not (schema.entity_column and schema.timestamp_column):
             raise ValueError("selection.primary_metric card_precision needs schema.entity_column and timestamp_column")
         return self
+
+    @property
+    def partitioned(self) -> bool:
+        """Whether the landing data, its validation and the features are daily partitions."""
+        return self.dataset.partitions is not None
 
     @property
     def experiment_name(self) -> str:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
-from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
+from dagster import AssetSelection, BetaWarning, Definitions, PreviewWarning, define_asset_job, in_process_executor
 
 from ml_assets.automation.sensors import build_automation
 from ml_assets.config import PipelineConfig, load_config
 from ml_assets.data.assets import build_data_assets
-from ml_assets.data.checks import build_data_checks
 from ml_assets.deployment.assets import build_deployment_assets
 from ml_assets.deployment.checks import build_deployment_checks
 from ml_assets.features.assets import build_feature_assets
@@ -23,6 +24,15 @@ from ml_assets.training.checks import build_model_checks
 
 
 def build_definitions(config: PipelineConfig, settings: Settings) -> Definitions:
+    # Per-partition asset checks (preview) and single-run backfills (beta) are used on purpose: Dagster is pinned
+    # to one release and the tests cover how both behave; their warnings would print on every load.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BetaWarning)
+        warnings.simplefilter("ignore", PreviewWarning)
+        return _definitions(config, settings)
+
+
+def _definitions(config: PipelineConfig, settings: Settings) -> Definitions:
     assets = [
         *build_data_assets(config),
         *build_feature_assets(config),
@@ -33,17 +43,27 @@ def build_definitions(config: PipelineConfig, settings: Settings) -> Definitions
         *build_monitoring_assets(config),
     ]
     checks = [
-        *build_data_checks(config),
         *(build_model_checks(name, algorithm, config) for name, algorithm in config.algorithms.items()),
         *build_security_checks(),
         *build_deployment_checks(config),
         *build_monitoring_checks(config),
     ]
     monitoring = AssetSelection.groups("monitoring")
+    daily = AssetSelection.assets(*(a for a in assets if a.partitions_def is not None))
+    jobs = []
+    if config.partitioned:
+        jobs.append(
+            define_asset_job(
+                "daily_data",
+                selection=daily,
+                description="One day's landing file: load, validate (the day's checks), profile and featurize.",
+            )
+        )
     retraining_job = define_asset_job(
         "retraining",
-        selection=AssetSelection.all() - monitoring,
-        description="Validation, features, training, gates, security scan, staging and production release.",
+        selection=AssetSelection.all() - monitoring - daily,
+        description="Validation, features, training, gates, security scan, staging and production release"
+        + (" (the days' data and features are the daily_data job's)." if config.partitioned else "."),
     )
     monitoring_job = define_asset_job(
         "monitoring", selection=monitoring, description="Production traffic, drift report, pipeline health."
@@ -53,7 +73,7 @@ def build_definitions(config: PipelineConfig, settings: Settings) -> Definitions
     return Definitions(
         assets=assets,
         asset_checks=checks,
-        jobs=[retraining_job, monitoring_job],
+        jobs=[*jobs, retraining_job, monitoring_job],
         sensors=sensors,
         schedules=schedules,
         resources=build_resources(settings, config),

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dagster import DagsterEventType, DagsterInstance, EventLogEntry
+from dagster import AssetSelection, DagsterEventType, DagsterInstance, Definitions, EventLogEntry
 
 from ml_assets.environment_variables import DAGSTER_HOME
 
@@ -25,6 +25,7 @@ FOLLOWED = {
     DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
     DagsterEventType.ASSET_MATERIALIZATION,
     DagsterEventType.ASSET_CHECK_EVALUATION,
+    DagsterEventType.STEP_SUCCESS,
     DagsterEventType.STEP_FAILURE,
     DagsterEventType.RUN_SUCCESS,
     DagsterEventType.RUN_FAILURE,
@@ -42,6 +43,8 @@ class RunProgress:
     checks_warned: list[str] = field(default_factory=list)  # WARN severity: reported, blocks nothing
     checks_passed: int = 0
     steps_failed: list[str] = field(default_factory=list)
+    # Partitioned steps: one line per asset and per check when the step ends, not one per day.
+    days: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # step -> asset or check -> days
     run_started: float | None = None
     run_finished: float | None = None
 
@@ -59,6 +62,9 @@ class RunProgress:
             self.planned.append(event.asset_key.to_user_string())
         elif kind == DagsterEventType.ASSET_MATERIALIZATION and event.asset_key:
             asset = event.asset_key.to_user_string()
+            if event.partition:
+                self.days.setdefault(step or "", {}).setdefault(asset, set()).add(event.partition)
+                return []
             self.materialized.append(asset)
             return [f"  ok    {asset:<46} {self._took(step, at)}"]
         elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:
@@ -66,6 +72,9 @@ class RunProgress:
             name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
             if evaluation.passed:
                 self.checks_passed += 1
+                if evaluation.partition:
+                    self.days.setdefault(step or "", {}).setdefault(f"check {name}", set()).add(evaluation.partition)
+                    return []
                 return [f"  check {name:<46} {self._took(step, at)}  passed"]
             severity = evaluation.severity.value if evaluation.severity else "ERROR"
             (self.checks_warned if severity == "WARN" else self.checks_failed).append(name)
@@ -73,19 +82,34 @@ class RunProgress:
             if evaluation.description:
                 lines += [f"        {line}" for line in evaluation.description.splitlines()]
             return lines
+        elif kind == DagsterEventType.STEP_SUCCESS and step:
+            return self._days_of(step, at)
         elif kind == DagsterEventType.STEP_FAILURE and step:
             self.steps_failed.append(step)
+            days = self._days_of(step, at)
             error = event.step_failure_data.error if event.step_failure_data else None
             if error is not None and error.cls_name == "DagsterAssetCheckFailedError":
                 # A blocking check failed: its evaluation, printed above, is the whole story.
-                return [f"  FAIL  {step:<46} {self._took(step, at)}  (a blocking check failed)"]
-            lines = [f"  FAIL  {step:<46} {self._took(step, at)}"]
+                return [*days, f"  FAIL  {step:<46} {self._took(step, at)}  (a blocking check failed)"]
+            lines = [*days, f"  FAIL  {step:<46} {self._took(step, at)}"]
             if error is not None:
                 lines += [f"        {line}" for line in error.to_string().rstrip().splitlines()]
             return lines
         elif kind in (DagsterEventType.RUN_SUCCESS, DagsterEventType.RUN_FAILURE):
             self.run_finished = at
         return []
+
+    def _days_of(self, step: str, at: float) -> list[str]:
+        """The step's partitioned materializations and passed checks, one line each with its count of days."""
+        lines = []
+        for name, days in sorted(self.days.pop(step, {}).items()):
+            span = f"{len(days)} day{'s' if len(days) > 1 else ''} ({min(days)}..{max(days)})"
+            if name.startswith("check "):
+                lines.append(f"  check {name[6:]:<46} {self._took(step, at)}  passed: {span}")
+            else:
+                self.materialized.append(name)
+                lines.append(f"  ok    {name:<46} {self._took(step, at)}  {span}")
+        return lines
 
     def _took(self, step: str | None, at: float) -> str:
         start = self.started.get(step or "")
@@ -106,6 +130,26 @@ class RunProgress:
         if skipped:
             lines.append(f"  not materialized: {', '.join(skipped)}")
         return lines
+
+
+@dataclass(frozen=True)
+class SelectionRuns:
+    """A selection split the way Dagster can run it: the daily-partitioned assets (one run over a range of days,
+    first) and the unpartitioned ones (one run, after). One run cannot mix the two."""
+
+    daily: list[str]
+    tail: list[str]
+
+
+def split_selection(defs: Definitions, select: str) -> SelectionRuns:
+    """``select`` (``dagster asset materialize --select`` syntax) split into partitioned and unpartitioned keys,
+    each in the graph's order."""
+    graph = defs.resolve_asset_graph()
+    keys = AssetSelection.from_coercible(select.split(",")).resolve(graph)
+    ordered = [key for key in graph.toposorted_asset_keys if key in keys]
+    daily = [key.to_user_string() for key in ordered if graph.get(key).partitions_def is not None]
+    tail = [key.to_user_string() for key in ordered if graph.get(key).partitions_def is None]
+    return SelectionRuns(daily, tail)
 
 
 AUTOMATION_TAGS = ("dagster/sensor_name", "dagster/schedule_name", "dagster/backfill")

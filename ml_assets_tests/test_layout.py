@@ -13,7 +13,15 @@ pytestmark = pytest.mark.unit
 
 # Modules that may use Dagster: the definitions, their asset/check/sensor modules, and the resources.
 # progress.py follows runs in the Dagster instance for ``ml-assets materialize``.
-DAGSTER_HOMES = ("definitions.py", "resources/", "assets.py", "checks.py", "sensors.py", "progress.py")
+DAGSTER_HOMES = (
+    "definitions.py",
+    "resources/",
+    "assets.py",
+    "checks.py",
+    "sensors.py",
+    "partitions.py",
+    "progress.py",
+)
 
 
 def module_name(path: Path) -> str:

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from ml_assets.config import parse_config
+from ml_assets.data.days import files_by_day, shift
 from ml_assets.definitions import build_definitions
 from ml_assets.deployment.plans import held_out_records
 from ml_assets.features.build import feature_columns_of
+from ml_assets.features.incremental import inputs_version
 from ml_assets.reporting import pipeline_summary
 from ml_assets.resources.http import http
 from ml_assets.resources.landing import LandingFolder
@@ -28,14 +32,61 @@ pytestmark = pytest.mark.pipeline
 ALGORITHMS = ("random_forest", "xgboost", "neural_network")
 
 
-def run(settings: Settings, raw: dict[str, Any], selection: list[str] | None = None) -> ExecuteInProcessResult:
+@dataclass
+class Runs:
+    """The runs one materialization takes: the days of the partitioned assets (one run over a range), then the
+    unpartitioned rest, as `ml-assets materialize` does; read like one ExecuteInProcessResult."""
+
+    results: list[ExecuteInProcessResult]
+
+    @property
+    def success(self) -> bool:
+        return all(r.success for r in self.results)
+
+    @property
+    def all_events(self) -> list:
+        return [e for r in self.results for e in r.all_events]
+
+    def output_for_node(self, name: str) -> Any:
+        for result in reversed(self.results):
+            if name in {n.name for n in result.job_def.nodes_in_topological_order}:
+                return result.output_for_node(name)
+        raise KeyError(name)
+
+    def get_asset_check_evaluations(self) -> list:
+        return [e for r in self.results for e in r.get_asset_check_evaluations()]
+
+    def get_asset_materialization_events(self) -> list:
+        return [e for r in self.results for e in r.get_asset_materialization_events()]
+
+
+def landing_days(settings: Settings, raw: dict[str, Any]) -> tuple[str, str]:
+    config = parse_config(raw)
+    landing = LandingFolder(path=settings.resolve_location(config.dataset.landing_dir))
+    days = sorted(files_by_day(item.name for item in landing.files()))
+    return days[0], days[-1]
+
+
+def run(settings: Settings, raw: dict[str, Any], selection: list[str] | None = None) -> Runs:
     config = parse_config(raw)
     defs = build_definitions(config, settings)
+    instance = DagsterInstance.from_config(str(settings.home / "dagster"))
+    results = []
+    if config.partitioned and not selection:
+        first, last = landing_days(settings, raw)
+        days = defs.resolve_job_def("daily_data").execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
+        )
+        results.append(days)
+        if not days.success:
+            return Runs(results)
     job = defs.resolve_job_def("retraining")
     if selection:
         job = job.get_subset(asset_selection={AssetKey(s) for s in selection})
-    instance = DagsterInstance.from_config(str(settings.home / "dagster"))
-    return job.execute_in_process(instance=instance, raise_on_error=False)
+    results.append(job.execute_in_process(instance=instance, raise_on_error=False))
+    return Runs(results)
 
 
 def registry(settings: Settings) -> MlflowRegistry:
@@ -54,20 +105,25 @@ def write_simulated(settings: Settings, days: int = 40, customers: int = 300) ->
         landing.write(frame, f"transactions_{date:%Y-%m-%d}.parquet")
 
 
-def check_results(result: ExecuteInProcessResult) -> dict[tuple[str, str], Any]:
-    """Every check's evaluation but the dependency audit, which tests turn off ("not run", a warning)."""
-    evaluations = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
+def check_results(result: Runs) -> dict[tuple[str, str], Any]:
+    """Every check's evaluation but the dependency audit, which tests turn off ("not run", a warning); of a
+    check evaluated per day, a failed day's evaluation if there is one."""
+    evaluations: dict[tuple[str, str], Any] = {}
+    for e in result.get_asset_check_evaluations():
+        key = (e.asset_key.to_user_string(), e.check_name)
+        if key not in evaluations or not e.passed:
+            evaluations[key] = e
     audit = evaluations.pop(("security_scan", "dependency_audit"), None)
     assert audit is None or (not audit.passed and audit.severity.value == "WARN" and "not run" in audit.description)
     return evaluations
 
 
-def held_out(result: ExecuteInProcessResult) -> list[dict]:
+def held_out(result: Runs) -> list[dict]:
     training = result.output_for_node("training_data")
     return held_out_records(training, feature_columns_of(training), 5)
 
 
-def failure_text(result: ExecuteInProcessResult, step: str) -> str:
+def failure_text(result: Runs, step: str) -> str:
     """The step's error message and the messages of its causes (Dagster wraps user errors)."""
     event = next(e for e in result.all_events if e.is_step_failure and e.step_key == step)
     error, parts = event.step_failure_data.error, []
@@ -77,7 +133,7 @@ def failure_text(result: ExecuteInProcessResult, step: str) -> str:
     return "\n".join(parts)
 
 
-def materialized(result: ExecuteInProcessResult) -> set[str]:
+def materialized(result: Runs) -> set[str]:
     return {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
 
 
@@ -97,16 +153,26 @@ def test_fraud_graph_end_to_end(settings: Settings) -> None:
         *(f"{a}_model" for a in ALGORITHMS),
     }
     checks = check_results(result)
-    assert len(checks) == 7 + 3 * 8 + 1 + 3 + 1 and all(c.passed for c in checks.values()), [
+    # 6 data checks per day (freshness is the raw data's freshness policy), 8 per model, scan, staging, production
+    assert len(checks) == 6 + 3 * 8 + 1 + 3 + 1 and all(c.passed for c in checks.values()), [
         k for k, c in checks.items() if not c.passed
     ]
 
     versions = registered_versions(settings, "fraud_detector")
     assert sorted(v.tags["algorithm"] for v in versions) == sorted(ALGORITHMS)
-    raw_version = result.output_for_node("raw_data").attrs["data_version"]
+    training = result.output_for_node("training_data")
+    window = next(
+        e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.path == ["training_data"]
+    )
+    days = window["partition_versions"].value
+    split = parse_config(small_fraud_raw()).split
+    assert len(days) == split.train_days + split.gap_days + split.test_days and window["skipped_days"].value == "none"
+    assert training.attrs["data_version"] == inputs_version(days)  # the window's version: its days' versions
     for version in versions:
         assert version.tags["gates"] == "passed"
-        assert version.tags["data_version"] == raw_version  # every model traces back to the exact data
+        assert version.tags["data_version"] == training.attrs["data_version"]  # every model traces back to its days
         assert version.tags["code_version"] and len(version.tags["model_sha256"]) == 64
         run_data = registry(settings).client().get_run(version.run_id).data
         assert {"average_precision", "roc_auc", "card_precision", "precision", "recall"} <= set(run_data.metrics)
@@ -158,34 +224,78 @@ def test_bad_content_stops_the_graph_before_training(settings: Settings, case: s
     for index, (date, frame) in enumerate(days):
         bad = case == "stale" or index == 1
         landing.write(corrupt(frame, case) if bad else frame, f"transactions_{date}.parquet")
-    result = run(settings, small_fraud_raw())
+    # Freshness and the future are rules of the whole dataset: a day's records stay in their day (see below).
+    partitioned = case not in ("stale", "future_timestamps")
+    result = run(settings, small_fraud_raw() if partitioned else small_fraud_raw(dataset={"partitions": None}))
     assert not result.success
     check, text = CONTENT_CASES[case]
     failed = {k[1]: c for k, c in check_results(result).items() if not c.passed}
     assert set(failed) == {check}
     assert text in failed[check].description
-    assert materialized(result) == {"raw_data", "security_scan"}  # nothing downstream of the data
+    if partitioned:  # the bad day fails, named; the other days pass
+        assert failed[check].partition == f"{days[1][0]}" and failed[check].description.startswith(f"day {days[1][0]}")
+        verdicts = {e.partition for e in result.get_asset_check_evaluations() if e.check_name == check and e.passed}
+        assert verdicts == {f"{days[0][0]}", f"{days[2][0]}"}
+    assert materialized(result) == ({"raw_data"} if partitioned else {"raw_data", "security_scan"})
     assert registered_versions(settings, "fraud_detector") == []
+
+
+def test_a_quarantined_day_blocks_only_what_reads_it(settings: Settings) -> None:
+    raw = small_fraud_raw(split={"train_days": 7, "gap_days": 2, "test_days": 3})
+    write_simulated(settings, days=14, customers=200)
+    first, _ = landing_days(settings, raw)
+    bad_day = shift(first, 10)
+    landing = LandingFolder(path=settings.resolve_location("landing/fraud"))
+    frame, _ = landing.read(f"transactions_{bad_day}.parquet")
+    landing.write(corrupt(frame, "negative_amount"), f"transactions_{bad_day}.parquet")
+    assert not run(settings, raw).success  # the range run: the day's blocking check fails
+    defs = build_definitions(parse_config(raw), settings)
+    daily = defs.resolve_job_def("daily_data")
+    instance = DagsterInstance.from_config(str(settings.home / "dagster"))
+    # A day before it has its features; a day whose windows read it builds nothing and names it.
+    assert daily.execute_in_process(instance=instance, partition_key=shift(bad_day, -1), raise_on_error=False).success
+    after = daily.execute_in_process(instance=instance, partition_key=shift(bad_day, 1), raise_on_error=False)
+    assert not after.success
+    message = failure_text(Runs([after]), "features")
+    assert (
+        f"day {bad_day} (transactions_{bad_day}.parquet) failed validation" in message and "values outside" in message
+    )
+    # Training refuses a window with the day in it, naming it, and one that reaches before the data; nothing is
+    # registered.
+    anchored = small_fraud_raw(split={"train_days": 7, "gap_days": 2, "test_days": 3, "train_start": first})
+    training = run(settings, anchored, ["training_data"])
+    assert not training.success
+    assert f"day {bad_day} (transactions_{bad_day}.parquet) is quarantined" in failure_text(training, "training_data")
+    newest = run(settings, raw, ["training_data"])  # ends on the newest featurized day, the day before the bad one
+    assert f"reaches before the first day of data, {first}" in failure_text(newest, "training_data")
+    assert registered_versions(settings, "fraud_detector") == []
+    # The corrected file, re-run for its day, makes the day good again.
+    landing.write(frame, f"transactions_{bad_day}.parquet")
+    fixed = daily.execute_in_process(instance=instance, partition_key=bad_day, raise_on_error=False)
+    assert fixed.success and all(e.passed for e in fixed.get_asset_check_evaluations())
 
 
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("transactions_empty.parquet", b"", "the file is empty"),
-        ("transactions_bad.csv", b"TRANSACTION_ID,TX_AMOUNT\n1,2,3\n", "not a valid CSV file"),
+        ("transactions_{day}.parquet", b"", "the file is empty"),
+        ("transactions_{day}.csv", b"TRANSACTION_ID,TX_AMOUNT\n1,2,3\n", "not a valid CSV file"),
     ],
 )
 def test_unloadable_file_fails_raw_data_naming_the_file(
     settings: Settings, name: str, content: bytes, message: str
 ) -> None:
     landing = LandingFolder(path=settings.resolve_location("landing/fraud"))
-    for date, frame in recent_transactions(days=2):
+    written = recent_transactions(days=2)
+    for date, frame in written:
         landing.write(frame, f"transactions_{date}.parquet")
+    name = name.format(day=written[0][0])
+    (Path(landing.path) / f"transactions_{written[0][0]}.parquet").unlink()
     (Path(landing.path) / name).write_bytes(content)
     result = run(settings, small_fraud_raw())
     assert not result.success
     assert f"{name}: {message}" in failure_text(result, "raw_data")
-    assert materialized(result) == {"security_scan"} and registered_versions(settings, "fraud_detector") == []
+    assert materialized(result) == set() and registered_versions(settings, "fraud_detector") == []
 
 
 def test_breast_cancer_config_runs_the_same_graph(settings: Settings) -> None:

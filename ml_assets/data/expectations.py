@@ -40,8 +40,11 @@ class PlannedExpectation:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
-def plan_suite(schema: SchemaConfig, now: dt.datetime) -> list[PlannedExpectation]:
-    """Expectations for every rule in the schema; ``now`` (naive UTC) anchors freshness and the future."""
+def plan_suite(schema: SchemaConfig, now: dt.datetime, *, freshness: bool = True) -> list[PlannedExpectation]:
+    """Expectations for every rule in the schema; ``now`` (naive UTC) anchors freshness and the future.
+
+    ``freshness=False`` for one day of a partitioned dataset: an old day is not stale, it is history (the
+    newest day's age is the raw data's freshness policy instead)."""
     plan = [
         PlannedExpectation(
             "columns_and_types",
@@ -79,7 +82,7 @@ def plan_suite(schema: SchemaConfig, now: dt.datetime) -> list[PlannedExpectatio
             )
     if schema.timestamp_column:
         ts = schema.timestamp_column
-        if schema.max_age_days is not None:
+        if freshness and schema.max_age_days is not None:
             oldest_allowed = now - dt.timedelta(days=schema.max_age_days)
             plan.append(
                 PlannedExpectation(
@@ -95,9 +98,9 @@ def plan_suite(schema: SchemaConfig, now: dt.datetime) -> list[PlannedExpectatio
     return plan
 
 
-def planned_checks(schema: SchemaConfig) -> dict[str, str]:
+def planned_checks(schema: SchemaConfig, *, freshness: bool = True) -> dict[str, str]:
     """The checks this schema produces, with their descriptions (stable across runs: defines the asset checks)."""
-    names = {p.check for p in plan_suite(schema, dt.datetime(2000, 1, 1))}
+    names = {p.check for p in plan_suite(schema, dt.datetime(2000, 1, 1), freshness=freshness)}
     return {name: text for name, text in CHECKS.items() if name in names}
 
 

@@ -1,30 +1,140 @@
-"""Features and the train/test split."""
+"""Features and the train/test split.
+
+With daily partitions, a day's features are computed from that day plus the history their windows read, and
+``training_data`` reads the split's window of days (each passed and current, see ``features.window``). Without,
+both are computed from all the data.
+"""
 
 import pandas as pd
-from dagster import AssetsDefinition, MetadataValue, Output, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    AssetsDefinition,
+    BackfillPolicy,
+    DataVersion,
+    MetadataValue,
+    Output,
+    TimeWindowPartitionMapping,
+    asset,
+)
 
-from ml_assets.config import PipelineConfig
-from ml_assets.features.build import FEATURE_COLUMNS_ATTR, build_features, feature_frame
+from ml_assets.config import PipelineConfig, TimeSplit
+from ml_assets.data.partitions import daily_partitions
+from ml_assets.features.build import FEATURE_COLUMNS_ATTR, build_features, feature_columns_of, feature_frame
+from ml_assets.features.incremental import features_by_day, inputs_version
 from ml_assets.features.split import SPLIT_COLUMN, split_dataset
+from ml_assets.features.window import training_window
 from ml_assets.provenance import DATA_VERSION_ATTR
+from ml_assets.resources.io_manager import StoredPartitions
+
+
+def _summary(frame: pd.DataFrame, columns: list[str]) -> dict:
+    described = frame[columns].describe().T[["mean", "std", "min", "max"]]
+    return {
+        "rows": len(frame),
+        "feature_count": len(columns),
+        "features": MetadataValue.md(described.to_markdown(floatfmt=".4g")),
+    }
 
 
 def build_feature_assets(config: PipelineConfig) -> list[AssetsDefinition]:
+    return [_daily_features(config), _windowed_training_data(config)] if config.partitioned else _whole(config)
+
+
+def _daily_features(config: PipelineConfig) -> AssetsDefinition:
+    history = config.features.history_days
+
+    @asset(
+        group_name="features",
+        partitions_def=daily_partitions(config),
+        backfill_policy=BackfillPolicy.single_run(),
+        ins={"raw_data": AssetIn(partition_mapping=TimeWindowPartitionMapping(start_offset=-history))},
+        description=f"The '{config.features.set}' feature set of a day, from that day and the {history} days "
+        "before it that its windows read (free of label leakage); a quarantined day is never read.",
+    )
+    def features(context: AssetExecutionContext, raw_data: StoredPartitions) -> Output:
+        days = list(context.partition_keys)
+        built = features_by_day(raw_data, days, config)
+        newest = built[days[-1]]
+        metadata = _summary(newest, feature_columns_of(newest))
+        metadata["rows"] = sum(len(f) for f in built.values())
+        metadata["history_days"] = history
+        context.log.info(f"features of {days[0]}..{days[-1]} from {len(raw_data)} stored raw days")
+        version = DataVersion(newest.attrs[DATA_VERSION_ATTR]) if len(days) == 1 else None  # one per Output
+        return Output(built, data_version=version, metadata=metadata)
+
+    return features
+
+
+def _windowed_training_data(config: PipelineConfig) -> AssetsDefinition:
+    split = config.split
+    assert isinstance(split, TimeSplit), "daily partitions use a time split (checked by the config)"
+
+    @asset(
+        group_name="features",
+        description="The split's window of days (train, gap, test), each validated and featurized from the data "
+        "as it is now; a `split` column marks train and test rows.",
+    )
+    def training_data(
+        context: AssetExecutionContext, features: StoredPartitions, raw_data: StoredPartitions
+    ) -> Output[pd.DataFrame]:
+        window = training_window(
+            split,
+            first_partition=config.dataset.partitions.start.isoformat(),
+            raw={day: raw_data.attrs(day) for day in raw_data},
+            features={day: features.attrs(day) for day in features},
+        )
+        if window.skipped:
+            context.log.warning(f"training window: skipped failed days {', '.join(window.skipped)}")
+        frames = {day: features[day] for day in window.days}
+        combined = pd.concat(frames.values(), ignore_index=True)
+        columns = feature_columns_of(next(iter(frames.values())))
+        anchored = split.model_copy(update={"train_start": pd.Timestamp(window.train_start).date()})
+        frame = split_dataset(feature_frame(_with_columns(combined, columns), config), anchored)
+        partition_versions = {day: f.attrs[DATA_VERSION_ATTR] for day, f in frames.items()}
+        frame.attrs[FEATURE_COLUMNS_ATTR] = columns
+        frame.attrs[DATA_VERSION_ATTR] = inputs_version(partition_versions)
+        metadata = _split_metadata(frame, config)
+        metadata["window"] = f"{window.days[0]} .. {window.days[-1]} ({len(window.days)} days)"
+        metadata["skipped_days"] = ", ".join(window.skipped) or "none"
+        metadata["data_version"] = frame.attrs[DATA_VERSION_ATTR]
+        metadata["partition_versions"] = MetadataValue.json(partition_versions)
+        return Output(frame, data_version=DataVersion(frame.attrs[DATA_VERSION_ATTR]), metadata=metadata)
+
+    return training_data
+
+
+def _with_columns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    frame.attrs[FEATURE_COLUMNS_ATTR] = columns
+    return frame
+
+
+def _split_metadata(frame: pd.DataFrame, config: PipelineConfig) -> dict:
+    target = config.data_schema.target
+    stats = frame.groupby(SPLIT_COLUMN)[target].agg(["count", "sum", "mean"])
+    metadata: dict = {
+        "train_rows": int(stats.loc["train", "count"]),
+        "test_rows": int(stats.loc["test", "count"]),
+        "train_positive_rate": float(stats.loc["train", "mean"]),
+        "test_positive_rate": float(stats.loc["test", "mean"]),
+        "split": config.split.method,
+    }
+    ts = config.data_schema.timestamp_column
+    if ts:
+        for part in ("train", "test"):
+            times = frame.loc[frame[SPLIT_COLUMN] == part, ts]
+            metadata[f"{part}_period"] = f"{times.min():%Y-%m-%d} .. {times.max():%Y-%m-%d}"
+    return metadata
+
+
+def _whole(config: PipelineConfig) -> list[AssetsDefinition]:
     @asset(group_name="features", description=f"The '{config.features.set}' feature set, free of label leakage.")
     def features(raw_data: pd.DataFrame) -> Output[pd.DataFrame]:
         built = build_features(raw_data, config)
         frame = built.frame
         frame.attrs[FEATURE_COLUMNS_ATTR] = built.feature_columns
         frame.attrs[DATA_VERSION_ATTR] = raw_data.attrs.get(DATA_VERSION_ATTR)
-        summary = frame[built.feature_columns].describe().T[["mean", "std", "min", "max"]]
-        return Output(
-            frame,
-            metadata={
-                "rows": len(frame),
-                "feature_count": len(built.feature_columns),
-                "features": MetadataValue.md(summary.to_markdown(floatfmt=".4g")),
-            },
-        )
+        return Output(frame, metadata=_summary(frame, built.feature_columns))
 
     @asset(
         group_name="features",
@@ -33,20 +143,6 @@ def build_feature_assets(config: PipelineConfig) -> list[AssetsDefinition]:
     def training_data(features: pd.DataFrame) -> Output[pd.DataFrame]:
         frame = split_dataset(feature_frame(features, config), config.split)
         frame.attrs.update({k: features.attrs.get(k) for k in (FEATURE_COLUMNS_ATTR, DATA_VERSION_ATTR)})
-        target = config.data_schema.target
-        stats = frame.groupby(SPLIT_COLUMN)[target].agg(["count", "sum", "mean"])
-        metadata: dict = {
-            "train_rows": int(stats.loc["train", "count"]),
-            "test_rows": int(stats.loc["test", "count"]),
-            "train_positive_rate": float(stats.loc["train", "mean"]),
-            "test_positive_rate": float(stats.loc["test", "mean"]),
-            "split": config.split.method,
-        }
-        ts = config.data_schema.timestamp_column
-        if ts:
-            for part in ("train", "test"):
-                times = frame.loc[frame[SPLIT_COLUMN] == part, ts]
-                metadata[f"{part}_period"] = f"{times.min():%Y-%m-%d} .. {times.max():%Y-%m-%d}"
-        return Output(frame, metadata=metadata)
+        return Output(frame, metadata=_split_metadata(frame, config))
 
     return [features, training_data]

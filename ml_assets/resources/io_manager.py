@@ -4,18 +4,82 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pandas as pd
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
-from ml_assets.resources.storage import open_store
+from ml_assets.resources.storage import ObjectStore, open_store
+
+SUFFIXES = (".parquet", ".json")
+
+
+def _encode(obj: Any) -> tuple[str, bytes]:
+    if isinstance(obj, pd.DataFrame):
+        buffer = io.BytesIO()
+        obj.to_parquet(buffer, index=False)  # frame attrs (versions, verdicts) travel in the Parquet metadata
+        return ".parquet", buffer.getvalue()
+    return ".json", json.dumps(obj, indent=2, default=str).encode()
+
+
+def _write(store: ObjectStore, name: str, obj: Any) -> str:
+    suffix, data = _encode(obj)
+    store.write(name + suffix, data)
+    for stale in SUFFIXES:
+        if stale != suffix:
+            store.delete(name + stale)
+    return f"{store.url}/{name}{suffix}"
+
+
+def _read(store: ObjectStore, name: str) -> Any:
+    """The stored value; FileNotFoundError when there is none."""
+    try:
+        return pd.read_parquet(io.BytesIO(store.read(f"{name}.parquet")))
+    except FileNotFoundError:
+        return json.loads(store.read(f"{name}.json"))
+
+
+class StoredPartitions(Mapping[str, Any]):
+    """The materialized partitions of an asset among those a step asked for, read one at a time when used: a
+    step that reads a window of a long history holds only the days it looks at."""
+
+    def __init__(self, store: ObjectStore, name: str, keys: list[str] | None = None) -> None:
+        """``keys``: the partitions asked for (None: every stored one)."""
+        self._store, self._name = store, name
+        stored = {
+            file.rsplit(".", 1)[0]
+            for item in store.list(name)
+            if (file := item.name.rsplit("/", 1)[-1]).endswith(SUFFIXES)
+        }
+        self._keys = sorted(stored if keys is None else stored & set(keys))
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._keys:
+            raise KeyError(key)
+        return _read(self._store, f"{self._name}/{key}")
+
+    def attrs(self, key: str) -> dict[str, Any]:
+        """The frame attributes of a stored DataFrame partition (versions, verdicts), without decoding its rows."""
+        import pyarrow.parquet as pq
+
+        if key not in self._keys:
+            raise KeyError(key)
+        schema = pq.read_schema(io.BytesIO(self._store.read(f"{self._name}/{key}.parquet")))
+        return json.loads((schema.metadata or {}).get(b"PANDAS_ATTRS", b"{}"))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
 
 
 class ParquetJsonIOManager(ConfigurableIOManager):
     """Stores each asset under ``base_dir`` (a folder or ``s3://bucket/prefix``) as ``<key>.parquet``
-    (DataFrames) or ``<key>.json`` (plain data). Objects are written whole, so a crashed step never leaves a
-    half-written value.
+    (DataFrames) or ``<key>.json`` (plain data); a partitioned asset as ``<key>/<partition>.parquet``, from a
+    {partition: value} mapping covering the step's partitions. Objects are written whole, so a crashed step never
+    leaves a half-written value.
     """
 
     base_dir: str
@@ -27,25 +91,25 @@ class ParquetJsonIOManager(ConfigurableIOManager):
         if obj is None:
             return
         store, name = open_store(self.base_dir), self._name(context)
-        if isinstance(obj, pd.DataFrame):
-            buffer = io.BytesIO()
-            obj.to_parquet(buffer, index=False)
-            target, stale = f"{name}.parquet", f"{name}.json"
-            store.write(target, buffer.getvalue())
-        else:
-            target, stale = f"{name}.json", f"{name}.parquet"
-            store.write(target, json.dumps(obj, indent=2, default=str).encode())
-        store.delete(stale)
-        context.add_output_metadata({"path": f"{store.url}/{target}"})
+        if not context.has_asset_partitions:
+            context.add_output_metadata({"path": _write(store, name, obj)})
+            return
+        keys = list(context.asset_partition_keys)
+        if not isinstance(obj, Mapping) or sorted(obj) != sorted(keys):
+            got = sorted(obj) if isinstance(obj, Mapping) else type(obj).__name__
+            raise ValueError(
+                f"asset {context.asset_key.to_user_string()} must return one value per partition of the run "
+                f"({keys[0]}..{keys[-1]}), got {got}"
+            )
+        paths = [_write(store, f"{name}/{key}", obj[key]) for key in keys]
+        context.add_output_metadata({"path": paths[0] if len(paths) == 1 else f"{store.url}/{name}/"})
 
     def load_input(self, context: InputContext) -> Any:
         store, name = open_store(self.base_dir), self._name(context)
+        if context.has_asset_partitions:
+            return StoredPartitions(store, name, list(context.asset_partition_keys))
         try:
-            return pd.read_parquet(io.BytesIO(store.read(f"{name}.parquet")))
-        except FileNotFoundError:
-            pass
-        try:
-            return json.loads(store.read(f"{name}.json"))
+            return _read(store, name)
         except FileNotFoundError:
             raise FileNotFoundError(
                 f"asset {context.asset_key.to_user_string()} has not been materialized yet (nothing at "

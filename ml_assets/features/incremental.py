@@ -1,0 +1,96 @@
+"""Features of some days from those days plus the history their windows read, not from the whole history.
+
+A record's features look back at most ``features.history_days`` (the longest window behind the label delay), so
+the features of days D1..D2 computed from the raw days D1 - history .. D2 equal the full recomputation (tested
+feature by feature: counts and label rates bit for bit; amount means and z-scores to float64 rounding, since their
+prefix sums start from another row). Memory is bounded by the window, not by the history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+
+import pandas as pd
+
+from ml_assets.config import PipelineConfig
+from ml_assets.data.days import (
+    QuarantinedDayError,
+    day_bounds,
+    day_range,
+    quarantine_reason,
+    shift,
+)
+from ml_assets.features.build import FEATURE_COLUMNS_ATTR, build_features
+from ml_assets.provenance import DATA_VERSION_ATTR
+
+# A day's features remember the raw versions of every day they were computed from: {day: raw data version}.
+INPUTS_ATTR = "inputs"
+
+
+def history_of(days: list[str], config: PipelineConfig) -> list[str]:
+    """Every raw day the features of ``days`` read: the history before the first, then the days themselves."""
+    return day_range([shift(days[0], -config.features.history_days), days[-1]])
+
+
+def days_reading(day: str, config: PipelineConfig, *, labels_only: bool) -> list[str]:
+    """The days whose features change when ``day``'s raw data changes: every day whose windows reach back to it
+    or, when only its labels changed (they arrive late), the day itself (its label) and the days whose label
+    windows, behind the delay, cover it."""
+    params = config.features
+    if not labels_only or params.set != "fraud_handbook":
+        return day_range([day, shift(day, params.history_days)])
+    behind = day_range([shift(day, params.delay_days), shift(day, params.delay_days + max(params.windows_days))])
+    return [day, *behind]
+
+
+def usable_inputs(raw: Mapping[str, pd.DataFrame], days: list[str], config: PipelineConfig) -> list[str]:
+    """The raw days to compute ``days`` from: those present, with a clear error for a day that is missing or
+    quarantined. Days before the first stored day are before the history began (the data starts there)."""
+    wanted = history_of(days, config)
+    present = [day for day in wanted if day in raw]
+    missing_own = [day for day in days if day not in raw]
+    if missing_own:
+        raise QuarantinedDayError(
+            f"raw_data has no stored day {', '.join(missing_own)}: materialize raw_data for it first (does the "
+            "landing folder have its file?)"
+        )
+    gaps = [day for day in day_range([present[0], days[-1]]) if day not in raw]
+    if gaps:
+        raise QuarantinedDayError(
+            f"the features of {days[0]}..{days[-1]} read the history back to {wanted[0]}, but raw_data has no day "
+            f"{', '.join(gaps)} inside it: materialize raw_data for those days"
+        )
+    reasons = [reason for day in present if (reason := quarantine_reason(day, raw[day]))]
+    if reasons:
+        raise QuarantinedDayError(
+            "quarantined input, no features built from it (fix the landing file and re-materialize raw_data for the "
+            "day):\n" + "\n".join(f"- {reason}" for reason in reasons)
+        )
+    return present
+
+
+def features_by_day(raw: Mapping[str, pd.DataFrame], days: list[str], config: PipelineConfig) -> dict:
+    """{day: its feature frame} for ``days``, each remembering its feature columns and input versions."""
+    inputs = usable_inputs(raw, days, config)
+    frames = {day: raw[day] for day in inputs}
+    versions = {day: str(frame.attrs.get(DATA_VERSION_ATTR)) for day, frame in frames.items()}
+    built = build_features(pd.concat(frames.values(), ignore_index=True), config)
+    stamps = built.frame[config.data_schema.timestamp_column]
+    timezone = config.dataset.partitions.timezone
+    out = {}
+    for day in days:
+        start, end = day_bounds(day, timezone)
+        frame = built.frame.loc[(stamps >= start) & (stamps < end)].reset_index(drop=True)
+        own = {d: versions[d] for d in history_of([day], config) if d in versions}
+        frame.attrs[FEATURE_COLUMNS_ATTR] = built.feature_columns
+        frame.attrs[INPUTS_ATTR] = own
+        frame.attrs[DATA_VERSION_ATTR] = inputs_version(own)
+        out[day] = frame
+    return out
+
+
+def inputs_version(versions: Mapping[str, str]) -> str:
+    """One version for a set of {day: version}: changes when any day is added, removed or changed."""
+    return hashlib.sha256(json.dumps(dict(sorted(versions.items()))).encode()).hexdigest()[:16]

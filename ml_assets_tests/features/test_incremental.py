@@ -1,0 +1,115 @@
+"""A day's features from that day plus its windows' history equal the full recomputation, feature by feature."""
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml_assets.config import PipelineConfig, parse_config
+from ml_assets.data.days import SOURCE_ATTR, VERDICT_ATTR, QuarantinedDayError
+from ml_assets.features import build_features
+from ml_assets.features.incremental import INPUTS_ATTR, days_reading, features_by_day, history_of
+from ml_assets.provenance import DATA_VERSION_ATTR
+from ml_assets.simulate import SimulationSpec, simulate_days
+from ml_assets_tests.conftest import small_fraud_raw
+
+pytestmark = pytest.mark.unit
+DAYS = 60
+
+
+@pytest.fixture(scope="module")
+def raw_days() -> dict[str, pd.DataFrame]:
+    spec = SimulationSpec(customers=200, terminals=400, start=dt.date(2026, 3, 1), days=DAYS, seed=3)
+    days = {}
+    for date, frame in simulate_days(spec):
+        frame.attrs.update(
+            {
+                DATA_VERSION_ATTR: f"v-{date}",
+                SOURCE_ATTR: f"transactions_{date}.parquet",
+                VERDICT_ATTR: {"passed": True},
+            }
+        )
+        days[f"{date:%Y-%m-%d}"] = frame
+    return days
+
+
+@pytest.fixture(scope="module")
+def config() -> PipelineConfig:
+    return parse_config(small_fraud_raw())  # windows 1/7/30 days behind a 7-day label delay, amount profile on
+
+
+def assert_same_features(incremental: pd.DataFrame, full: pd.DataFrame, columns: list[str]) -> None:
+    left = incremental.set_index("TRANSACTION_ID").sort_index()
+    right = full.set_index("TRANSACTION_ID").loc[left.index]
+    for column in columns:
+        if "NB_TX" in column or "RISK" in column or column.startswith("TX_DURING") or column == "TX_AMOUNT":
+            # counts and label rates are sums of integers: bit for bit
+            np.testing.assert_array_equal(left[column].to_numpy(), right[column].to_numpy(), err_msg=column)
+        else:
+            # Amount means and the z-score come from float64 prefix sums, which start from another row when the
+            # history is shorter: equal to float rounding (the z-score's variance, E[x^2] - E[x]^2, loses the most:
+            # up to ~3e-9 relative here, and the longer history is the less precise side).
+            np.testing.assert_allclose(left[column], right[column], rtol=1e-8, atol=1e-8, err_msg=column)
+    assert (left["TX_FRAUD"] == right["TX_FRAUD"]).all()
+
+
+def test_every_day_equals_the_full_recomputation(raw_days, config) -> None:
+    full = build_features(pd.concat(raw_days.values(), ignore_index=True), config)
+    for day in [*list(raw_days)[::7], list(raw_days)[-1]]:  # the first days (short history) to the last
+        needed = {d: raw_days[d] for d in history_of([day], config) if d in raw_days}
+        built = features_by_day(needed, [day], config)[day]
+        assert len(built) == len(raw_days[day])
+        assert_same_features(built, full.frame, full.feature_columns)
+        assert built.attrs[INPUTS_ATTR] == {d: f"v-{d}" for d in needed}
+
+
+def test_a_range_of_days_reads_only_its_window_and_equals_the_full_recomputation(raw_days, config) -> None:
+    full = build_features(pd.concat(raw_days.values(), ignore_index=True), config)
+    days = list(raw_days)[45:52]
+    needed = {d: raw_days[d] for d in history_of(days, config)}
+    assert len(needed) == config.features.history_days + len(days)  # 37 + 7: bounded by the window
+    built = features_by_day(needed, days, config)
+    for day in days:
+        assert_same_features(built[day], full.frame, full.feature_columns)
+
+
+def test_late_labels_change_exactly_the_days_whose_windows_read_them(raw_days, config) -> None:
+    relabeled = dict(raw_days)
+    day = list(raw_days)[20]
+    late = raw_days[day].copy()
+    late["TX_FRAUD"] = 1 - late["TX_FRAUD"]  # labels arrive (or are corrected) after the day was featurized
+    late.attrs = {**raw_days[day].attrs, DATA_VERSION_ATTR: "v-late"}
+    relabeled[day] = late
+    changed = []
+    for other in list(raw_days)[20:]:
+        needed = [d for d in history_of([other], config) if d in raw_days]
+        before = features_by_day({d: raw_days[d] for d in needed}, [other], config)[other]
+        after = features_by_day({d: relabeled[d] for d in needed}, [other], config)[other]
+        if not before.equals(after):
+            changed.append(other)
+    index = list(raw_days).index(day)
+    delay, longest = config.features.delay_days, max(config.features.windows_days)
+    # the day itself (its label column) and the days whose terminal windows, behind the delay, reach into it
+    expected = [day, *list(raw_days)[index + delay : index + delay + longest + 1]]
+    assert changed == expected == days_reading(day, config, labels_only=True)
+    assert set(days_reading(day, config, labels_only=False)) >= set(expected)
+
+
+def test_a_quarantined_day_in_the_window_builds_nothing_and_says_which(raw_days, config) -> None:
+    days = list(raw_days)
+    needed = {d: raw_days[d] for d in history_of([days[50]], config)}
+    bad = needed[days[40]].copy()
+    bad.attrs = {**bad.attrs, VERDICT_ATTR: {"passed": False, "failures": ["TX_AMOUNT: values outside [0, 1e5]"]}}
+    needed[days[40]] = bad
+    with pytest.raises(QuarantinedDayError, match=f"day {days[40]} \\(transactions_{days[40]}.parquet\\) failed"):
+        features_by_day(needed, [days[50]], config)
+
+
+def test_a_gap_in_the_history_or_a_missing_day_is_named(raw_days, config) -> None:
+    days = list(raw_days)
+    needed = {d: raw_days[d] for d in history_of([days[50]], config) if d != days[45]}
+    with pytest.raises(QuarantinedDayError, match=f"raw_data has no day {days[45]} inside it"):
+        features_by_day(needed, [days[50]], config)
+    with pytest.raises(QuarantinedDayError, match=f"raw_data has no stored day {days[50]}"):
+        features_by_day({d: raw_days[d] for d in days[40:50]}, [days[50]], config)

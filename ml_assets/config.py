@@ -390,6 +390,10 @@ class RetrainingConfig(_Strict):
     """Guardrails of sensor-started retraining."""
 
     on_new_data: bool = True
+    schedule: str = Field(
+        default="0 3 * * *",
+        description="Daily partitions: retrain at this cron (UTC) when days were featurized since the last tick.",
+    )
     on_severe_drift: bool = True
     debounce_seconds: float = Field(default=300.0, ge=0, description="Wait until the landing folder is quiet.")
     max_runs_per_day: int = Field(default=3, ge=1)

@@ -7,6 +7,7 @@ import warnings
 import dagster as dg
 from dagster import AssetSelection, BetaWarning, Definitions, PreviewWarning, define_asset_job, in_process_executor
 
+from ml_assets.automation.conditions import automation_sensors, declare
 from ml_assets.automation.sensors import build_automation
 from ml_assets.config import PipelineConfig, load_config
 from ml_assets.data.assets import build_data_assets
@@ -68,10 +69,11 @@ def _definitions(config: PipelineConfig, settings: Settings) -> Definitions:
     monitoring_job = define_asset_job(
         "monitoring", selection=monitoring, description="Production traffic, drift report, pipeline health."
     )
-    sensors, schedules = build_automation(config, retraining_job, monitoring_job)
+    sensors, schedules = build_automation(config, retraining_job, monitoring_job, jobs[0] if jobs else None)
+    sensors += automation_sensors(config, daily=daily, retraining=AssetSelection.all() - monitoring - daily)
     # One process per run: the steps share imports (GE, MLflow, xgboost) instead of re-importing them per step.
     return Definitions(
-        assets=assets,
+        assets=declare(assets, config),
         asset_checks=checks,
         jobs=[*jobs, retraining_job, monitoring_job],
         sensors=sensors,

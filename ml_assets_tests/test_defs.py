@@ -40,13 +40,32 @@ def test_definitions_load(path, settings: Settings) -> None:
     assert AssetKey("security_scan") in graph.get(AssetKey("staging_deployment")).parent_keys
     groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
     assert groups["raw_data"] == "data" and groups["features"] == "features" and groups["candidate_model"] == "training"
-    specs = {(s.asset_key.to_user_string(), s.name): s for c in defs.asset_checks for s in c.check_specs}
+    owners = [*defs.asset_checks, *defs.assets]
+    specs = {(s.asset_key.to_user_string(), s.name): s for c in owners for s in c.check_specs}
     assert all(spec.blocking for key, spec in specs.items() if key != ("drift_report", "drift"))
-    assert {job.name for job in defs.jobs} == {"retraining", "monitoring"}
-    assert {s.name for s in defs.sensors} == {"landing_sensor", "drift_sensor", "failure_alert"}
+    partitioned = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).partitions_def}
+    if path == DEFAULT_CONFIG:  # the days: one landing file, its checks, its profile and features per day
+        assert partitioned == {"raw_data", "data_profile", "features"}
+        assert all(spec.partitions_def is not None for key, spec in specs.items() if key[0] == "raw_data")
+        assert {job.name for job in defs.jobs} == {"daily_data", "retraining", "monitoring"}
+    else:
+        assert partitioned == set() and {job.name for job in defs.jobs} == {"retraining", "monitoring"}
+    sensors = {"landing_sensor", "drift_sensor", "failure_alert"}
+    if path == DEFAULT_CONFIG:  # the days and retraining follow the conditions declared on the assets
+        assert {s.name for s in defs.sensors} == sensors | {"days_automation", "retraining_automation"}
+        assert defs.resolve_sensor_def("landing_sensor").job_name == "daily_data"
+        conditions = {k.to_user_string(): graph.get(k).automation_condition for k in graph.get_all_asset_keys()}
+        assert "retraining schedule 0 3 * * * UTC" in conditions["training_data"].get_label()
+        assert "passed its checks" in conditions["features"].get_label()
+        assert all(conditions[a] is not None for a in ("xgboost_model", "candidate_model", "production_deployment"))
+        assert conditions["raw_data"] is None and conditions["drift_report"] is None  # the sensor, the schedule
+    else:
+        assert {s.name for s in defs.sensors} == sensors
     (schedule,) = defs.schedules
     assert schedule.cron_schedule == "0 2 * * *" and schedule.execution_timezone == "UTC"
-    assert ("raw_data", "freshness") in specs or path != DEFAULT_CONFIG
+    # A day's checks: no freshness (an old day is history; the newest day's age is the freshness policy's)
+    assert ("raw_data", "freshness") not in specs
+    assert ("raw_data", "completeness") in specs
     assert {name for asset, name in specs if asset == "xgboost_model"} == {
         "loads",
         "prediction_shape_and_types",

@@ -20,6 +20,7 @@ DAGSTER_HOMES = (
     "checks.py",
     "sensors.py",
     "partitions.py",
+    "conditions.py",
     "progress.py",
 )
 

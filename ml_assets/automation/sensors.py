@@ -20,8 +20,10 @@ from dagster import (
     sensor,
 )
 
-from ml_assets.automation.triggers import RetrainingLoad, drift_decision, landing_decision
-from ml_assets.config import PipelineConfig
+from ml_assets.automation.conditions import RETRAINING_TAG
+from ml_assets.automation.triggers import RetrainingLoad, drift_decision, landing_decision, new_days_decision
+from ml_assets.config import PipelineConfig, RetrainingConfig
+from ml_assets.data.days import day_of
 from ml_assets.environment_variables import ALERT_WEBHOOK
 from ml_assets.monitoring import catalog
 from ml_assets.resources.landing import LandingFolder
@@ -32,44 +34,35 @@ ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatu
 TRIGGER_TAG = "ml_assets/trigger"
 
 
-def retraining_load(instance, job_name: str, *, now: float, max_runs_per_day: int) -> RetrainingLoad:
-    """The job's queued or running runs and those started in the last 24 h."""
-    active = instance.get_runs_count(RunsFilter(job_name=job_name, statuses=ACTIVE))
+def retraining_load(instance, *, now: float, max_runs_per_day: int) -> RetrainingLoad:
+    """Retraining runs (whoever started them: a sensor, the declared conditions, a person with the tag) queued or
+    running, and those started in the last 24 h."""
+    tags = {RETRAINING_TAG: "true"}
+    active = instance.get_runs_count(RunsFilter(tags=tags, statuses=ACTIVE))
     since = dt.datetime.fromtimestamp(now - 86_400, tz=dt.UTC)
-    recent = instance.get_runs_count(RunsFilter(job_name=job_name, created_after=since))
+    recent = instance.get_runs_count(RunsFilter(tags=tags, created_after=since))
     return RetrainingLoad(active_runs=active, runs_last_day=recent, max_runs_per_day=max_runs_per_day)
 
 
-def build_automation(config: PipelineConfig, retraining: Any, monitoring: Any) -> tuple[list, list]:
-    """(sensors, schedules)."""
+def build_automation(
+    config: PipelineConfig, retraining: Any, monitoring: Any, daily: Any | None = None
+) -> tuple[list, list]:
+    """(sensors, schedules). With daily partitions (``daily``: the daily_data job) the landing sensor starts a run
+    per new or changed day and retraining follows the conditions declared on the assets; without, new files start
+    a retraining run."""
     guardrails = config.monitoring.retraining
     namespace = catalog.pipeline_namespace(config.name)
-
-    @sensor(
-        job=retraining,
-        minimum_interval_seconds=guardrails.sensor_interval_seconds,
-        default_status=DefaultSensorStatus.RUNNING if guardrails.on_new_data else DefaultSensorStatus.STOPPED,
-        description="New or changed landing files (a folder or an S3 prefix) start a retraining run: validation, "
-        "training, gates, staging, production. Debounced, one at a time, capped per day.",
+    landing_sensor = (
+        _days_sensor(daily, guardrails) if daily is not None else _retraining_sensor(retraining, guardrails)
     )
-    def landing_sensor(context: SensorEvaluationContext, landing: LandingFolder):
-        now = time.time()
-        listing = {item.name: item.version for item in landing.files()}
-        load = retraining_load(context.instance, retraining.name, now=now, max_runs_per_day=guardrails.max_runs_per_day)
-        decision = landing_decision(
-            context.cursor, listing, now=now, debounce_seconds=guardrails.debounce_seconds, load=load
-        )
-        context.update_cursor(decision.cursor)
-        if not decision.run:
-            return SkipReason(decision.reason)
-        context.log.info(decision.reason)
-        return RunRequest(run_key=decision.run_key, tags={TRIGGER_TAG: "new_data", "ml_assets/release": "production"})
 
     @sensor(
         job=retraining,
         minimum_interval_seconds=guardrails.sensor_interval_seconds,
         default_status=DefaultSensorStatus.RUNNING if guardrails.on_severe_drift else DefaultSensorStatus.STOPPED,
-        description="A drift report with severe drift starts a retraining run (same guardrails).",
+        description="A drift report with severe drift starts a retraining run: debounced, one at a time, capped per "
+        "day (a rule across the graph that asset conditions do not express: the drift report is not upstream of "
+        "the training data).",
     )
     def drift_sensor(context: SensorEvaluationContext):
         records = context.instance.fetch_materializations(AssetKey("drift_report"), limit=1).records
@@ -77,17 +70,13 @@ def build_automation(config: PipelineConfig, retraining: Any, monitoring: Any) -
         if records and records[0].asset_materialization is not None:
             severity = records[0].asset_materialization.metadata.get("severity")
             latest = (records[0].storage_id, severity.value if severity is not None else "none")
-        load = retraining_load(
-            context.instance, retraining.name, now=time.time(), max_runs_per_day=guardrails.max_runs_per_day
-        )
+        load = retraining_load(context.instance, now=time.time(), max_runs_per_day=guardrails.max_runs_per_day)
         decision = drift_decision(context.cursor, latest, load=load)
         context.update_cursor(decision.cursor)
         if not decision.run:
             return SkipReason(decision.reason)
         context.log.info(decision.reason)
-        return RunRequest(
-            run_key=decision.run_key, tags={TRIGGER_TAG: "severe_drift", "ml_assets/release": "production"}
-        )
+        return RunRequest(run_key=decision.run_key, tags={TRIGGER_TAG: "severe_drift", RETRAINING_TAG: "true"})
 
     @run_failure_sensor(
         default_status=DefaultSensorStatus.RUNNING,
@@ -119,3 +108,57 @@ def build_automation(config: PipelineConfig, retraining: Any, monitoring: Any) -
         description="Production traffic, drift report and pipeline health, every day.",
     )
     return [landing_sensor, drift_sensor, failure_alert], [schedule]
+
+
+def _days_sensor(daily: Any, guardrails: RetrainingConfig):
+    @sensor(
+        name="landing_sensor",
+        job=daily,
+        minimum_interval_seconds=guardrails.sensor_interval_seconds,
+        default_status=DefaultSensorStatus.RUNNING if guardrails.on_new_data else DefaultSensorStatus.STOPPED,
+        description="New or changed landing files (a folder or an S3 prefix), once the folder is quiet: a run of "
+        "daily_data per day (its validation and features), keyed by the file's version so that a corrected file "
+        "is validated again and an unchanged one never twice.",
+    )
+    def landing_sensor(context: SensorEvaluationContext, landing: LandingFolder):
+        listing = {item.name: item.version for item in landing.files()}
+        decision = new_days_decision(
+            context.cursor, listing, now=time.time(), debounce_seconds=guardrails.debounce_seconds, day_of=day_of
+        )
+        context.update_cursor(decision.cursor)
+        if decision.unassigned:
+            context.log.warning(decision.reason)
+        if not decision.days:
+            return SkipReason(decision.reason)
+        context.log.info(decision.reason)
+        return [
+            RunRequest(run_key=f"{day}@{version}", partition_key=day, tags={TRIGGER_TAG: "new_data"})
+            for day, version in decision.days.items()
+        ]
+
+    return landing_sensor
+
+
+def _retraining_sensor(retraining: Any, guardrails: RetrainingConfig):
+    @sensor(
+        name="landing_sensor",
+        job=retraining,
+        minimum_interval_seconds=guardrails.sensor_interval_seconds,
+        default_status=DefaultSensorStatus.RUNNING if guardrails.on_new_data else DefaultSensorStatus.STOPPED,
+        description="New or changed landing files (a folder or an S3 prefix) start a retraining run: validation, "
+        "training, gates, staging, production. Debounced, one at a time, capped per day.",
+    )
+    def landing_sensor(context: SensorEvaluationContext, landing: LandingFolder):
+        now = time.time()
+        listing = {item.name: item.version for item in landing.files()}
+        load = retraining_load(context.instance, now=now, max_runs_per_day=guardrails.max_runs_per_day)
+        decision = landing_decision(
+            context.cursor, listing, now=now, debounce_seconds=guardrails.debounce_seconds, load=load
+        )
+        context.update_cursor(decision.cursor)
+        if not decision.run:
+            return SkipReason(decision.reason)
+        context.log.info(decision.reason)
+        return RunRequest(run_key=decision.run_key, tags={TRIGGER_TAG: "new_data", RETRAINING_TAG: "true"})
+
+    return landing_sensor

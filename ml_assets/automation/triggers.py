@@ -1,5 +1,7 @@
-"""When retraining starts (pure): decisions over JSON cursors, with the guardrails users expect.
+"""When work starts on new data (pure): decisions over JSON cursors, with the guardrails users expect.
 
+With daily partitions, new or changed landing files become runs of their days (validation and features), and
+retraining follows the conditions declared on the assets; without, new files start a retraining run.
 - debounce: files still arriving wait until the landing folder has been quiet for ``debounce_seconds``;
 - one at a time: no new retraining while one is queued or running;
 - a daily cap: at most ``max_runs_per_day`` retraining runs in 24 hours, whatever started them.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -41,36 +44,88 @@ class RetrainingLoad:
         return None
 
 
+@dataclass(frozen=True)
+class DaysDecision:
+    """The days whose landing file is new or changed, to validate and featurize, one run each."""
+
+    days: dict[str, str]  # day -> version of its file(s)
+    reason: str
+    cursor: str
+    unassigned: list[str]  # files with no day in their name: never read
+
+
+def _summary(changed: list[str]) -> str:
+    return f"{len(changed)} new or changed files ({', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''})"
+
+
+def _settled(
+    cursor: str | None, listing: dict[str, str], *, now: float, debounce_seconds: float
+) -> tuple[dict, list[str], str | None]:
+    """The cursor's state, the files changed since the last commit, and why to wait (None: the folder is quiet).
+    The first look records the folder as the baseline."""
+    if cursor is None:
+        return {"committed": listing, "seen": listing, "changed_at": now}, [], "baseline"
+    state = json.loads(cursor)
+    if listing != state["seen"]:
+        state["seen"], state["changed_at"] = listing, now
+    committed = state["committed"]
+    changed = sorted(n for n in set(listing) | set(committed) if listing.get(n) != committed.get(n))
+    quiet = now - state["changed_at"]
+    if changed and quiet < debounce_seconds:
+        wait = f"waiting until no file has changed for {debounce_seconds:g} s (quiet for {quiet:.0f} s)"
+        return state, changed, wait
+    return state, changed, None
+
+
 def landing_decision(
     cursor: str | None, listing: dict[str, str], *, now: float, debounce_seconds: float, load: RetrainingLoad
 ) -> Decision:
     """``listing`` is {file name: version}; the cursor remembers the files the last retraining saw."""
-    if cursor is None:
-        state = {"committed": listing, "seen": listing, "changed_at": now}
-        return Decision(
-            False, f"baseline: {len(listing)} landing files; new or changed files start retraining", json.dumps(state)
-        )
-    state = json.loads(cursor)
-    committed, seen = state["committed"], state["seen"]
-    if listing != seen:
-        state["seen"], state["changed_at"] = listing, now
-    changed = sorted(n for n in set(listing) | set(committed) if listing.get(n) != committed.get(n))
+    state, changed, wait = _settled(cursor, listing, now=now, debounce_seconds=debounce_seconds)
+    if wait == "baseline":
+        reason = f"baseline: {len(listing)} landing files; new or changed files start retraining"
+        return Decision(False, reason, json.dumps(state))
     if not changed:
         return Decision(False, "no new or changed landing files", json.dumps(state))
-    quiet = now - state["changed_at"]
-    summary = f"{len(changed)} new or changed files ({', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''})"
-    if quiet < debounce_seconds:
-        return Decision(
-            False,
-            f"{summary}; waiting until no file has changed for {debounce_seconds:g} s (quiet for {quiet:.0f} s)",
-            json.dumps(state),
-        )
+    if wait:
+        return Decision(False, f"{_summary(changed)}; {wait}", json.dumps(state))
     blocked = load.blocked()
     if blocked:
-        return Decision(False, f"{summary}; not starting: {blocked}", json.dumps(state))
+        return Decision(False, f"{_summary(changed)}; not starting: {blocked}", json.dumps(state))
     state["committed"] = listing
     key = hashlib.sha256(json.dumps(listing, sort_keys=True).encode()).hexdigest()[:16]
-    return Decision(True, f"retraining on {summary}", json.dumps(state), f"landing-{key}")
+    return Decision(True, f"retraining on {_summary(changed)}", json.dumps(state), f"landing-{key}")
+
+
+def new_days_decision(
+    cursor: str | None, listing: dict[str, str], *, now: float, debounce_seconds: float, day_of: Callable
+) -> DaysDecision:
+    """The days to (re)validate: those whose file was added or changed since the last commit, once the folder is
+    quiet. A removed file validates nothing (its stored day stays as it was validated). ``day_of`` maps a file
+    name to its day, or None."""
+    state, changed, wait = _settled(cursor, listing, now=now, debounce_seconds=debounce_seconds)
+    if wait == "baseline":
+        reason = f"baseline: {len(listing)} landing files; new or changed days are validated and featurized"
+        return DaysDecision({}, reason, json.dumps(state), [])
+    present = [name for name in changed if name in listing]
+    if not present:
+        return DaysDecision({}, "no new or changed landing files", json.dumps(state), [])
+    if wait:
+        return DaysDecision({}, f"{_summary(present)}; {wait}", json.dumps(state), [])
+    state["committed"] = listing
+    unassigned = [name for name in present if day_of(name) is None]
+    days: dict[str, list[str]] = {}
+    for name in present:
+        if day_of(name) is not None:
+            days.setdefault(day_of(name), []).append(name)
+    versions = {
+        day: hashlib.sha256("|".join(f"{n}={listing[n]}" for n in sorted(names)).encode()).hexdigest()[:12]
+        for day, names in sorted(days.items())
+    }
+    reason = f"{_summary(present)}: {len(versions)} day(s) to validate"
+    if unassigned:
+        reason += f"; ignored {len(unassigned)} file(s) with no day in their name: {', '.join(unassigned[:5])}"
+    return DaysDecision(versions, reason, json.dumps(state), unassigned)
 
 
 def drift_decision(cursor: str | None, latest: tuple[int, str] | None, *, load: RetrainingLoad) -> Decision:

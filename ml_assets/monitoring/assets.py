@@ -1,6 +1,7 @@
 """Monitoring assets: production traffic, its drift against the training data, and the pipeline's health."""
 
 import time
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -22,13 +23,20 @@ from ml_assets.training.metrics import classification_metrics
 REFERENCE_ROWS = 200_000  # enough for stable distributions, bounded memory
 
 
-def recent_labelled(features: pd.DataFrame, config: PipelineConfig, now: pd.Timestamp) -> pd.DataFrame:
-    """Records of the last ``recent_days`` whose labels have arrived (older than the label delay)."""
+def recent_labelled(features: pd.DataFrame | Mapping, config: PipelineConfig, now: pd.Timestamp) -> pd.DataFrame:
+    """Records of the last ``recent_days`` whose labels have arrived (older than the label delay), from the
+    features table or, with daily partitions, from those days' partitions only."""
     column = config.data_schema.timestamp_column
-    if column is None or column not in features.columns:
-        return features.iloc[0:0]
     newest_labelled = now - pd.Timedelta(days=config.features.delay_days)
     since = newest_labelled - pd.Timedelta(days=config.monitoring.recent_days)
+    if isinstance(features, Mapping):
+        first, last = f"{since - pd.Timedelta(days=1):%Y-%m-%d}", f"{newest_labelled:%Y-%m-%d}"
+        days = [features[day] for day in features if first <= day <= last]
+        if not days:
+            return pd.DataFrame()
+        features = pd.concat(days, ignore_index=True)
+    if column is None or column not in features.columns:
+        return features.iloc[0:0]
     stamps = pd.to_datetime(features[column])
     return features.loc[(stamps > since) & (stamps <= newest_labelled)]
 
@@ -90,7 +98,7 @@ def build_monitoring_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         context: AssetExecutionContext,
         production_traffic: pd.DataFrame,
         training_data: pd.DataFrame,
-        features: pd.DataFrame,
+        features,  # the features table, or with daily partitions the stored days (only the recent ones are read)
         registry: MlflowRegistry,
         reports: ReportStore,
         metrics: MetricsStore,

@@ -20,8 +20,10 @@ from dagster import (
     op,
 )
 
-from ml_assets.automation.triggers import RetrainingLoad, drift_decision, landing_decision
+from ml_assets.automation.conditions import RETRAINING_TAG
+from ml_assets.automation.triggers import RetrainingLoad, drift_decision, landing_decision, new_days_decision
 from ml_assets.config import parse_config
+from ml_assets.data.days import day_of
 from ml_assets.definitions import build_definitions
 from ml_assets.resources.landing import LandingFolder
 from ml_assets.resources.metrics import LocalMetrics
@@ -108,23 +110,65 @@ def landing_location(request: pytest.FixtureRequest, settings: Settings) -> str:
     return "s3://landing/fraud/daily"
 
 
-def test_the_landing_sensor_starts_retraining_on_new_files(defs, landing_location: str) -> None:
+def test_the_landing_sensor_starts_a_run_per_new_or_changed_day(defs, landing_location: str) -> None:
     instance = DagsterInstance.ephemeral()
     landing = LandingFolder(path=landing_location)
     landing.write(pd.DataFrame({"x": [1]}), "transactions_2026-11-01.parquet")
     landing_sensor = sensor(defs, "landing_sensor")
+    assert landing_sensor.job_name == "daily_data"
     context = build_sensor_context(instance=instance, resources={"landing": landing})
     first = landing_sensor(context)
     assert isinstance(first, SkipReason) and "baseline: 1 landing files" in first.skip_message
     landing.write(pd.DataFrame({"x": [2]}), "transactions_2026-11-02.parquet")
+    landing.write(pd.DataFrame({"x": [3]}), "notes.csv")  # no day in its name: never read, and said so
     context = build_sensor_context(instance=instance, cursor=context.cursor, resources={"landing": landing})
-    request = landing_sensor(context)
-    assert isinstance(request, RunRequest) and request.tags["ml_assets/trigger"] == "new_data"
+    (request,) = landing_sensor(context)
+    assert request.partition_key == "2026-11-02" and request.tags["ml_assets/trigger"] == "new_data"
     assert json.loads(context.cursor)["committed"].keys() == {
         "transactions_2026-11-01.parquet",
         "transactions_2026-11-02.parquet",
+        "notes.csv",
     }
+    # A corrected file is validated again (a new run key); an unchanged one never twice.
+    landing.write(pd.DataFrame({"x": [4]}), "transactions_2026-11-01.parquet")
+    context = build_sensor_context(instance=instance, cursor=context.cursor, resources={"landing": landing})
+    (again,) = landing_sensor(context)
+    assert again.partition_key == "2026-11-01" and again.run_key != request.run_key
+    context = build_sensor_context(instance=instance, cursor=context.cursor, resources={"landing": landing})
+    assert isinstance(landing_sensor(context), SkipReason)
+
+
+@pytest.mark.unit
+def test_without_partitions_new_files_start_retraining(settings: Settings) -> None:
+    raw = small_fraud_raw(dataset={"partitions": None}, monitoring={"retraining": {"debounce_seconds": 0}})
+    defs = build_definitions(parse_config(raw), settings)
+    instance = DagsterInstance.ephemeral()
+    landing = LandingFolder(path=settings.resolve_location("landing/fraud"))
+    landing.write(pd.DataFrame({"x": [1]}), "a.parquet")
+    landing_sensor = sensor(defs, "landing_sensor")
+    context = build_sensor_context(instance=instance, resources={"landing": landing})
+    assert isinstance(landing_sensor(context), SkipReason)
+    landing.write(pd.DataFrame({"x": [2]}), "b.parquet")
+    context = build_sensor_context(instance=instance, cursor=context.cursor, resources={"landing": landing})
+    request = landing_sensor(context)
+    assert isinstance(request, RunRequest) and request.tags == {"ml_assets/trigger": "new_data", RETRAINING_TAG: "true"}
     assert landing_sensor.job_name == "retraining"
+
+
+@pytest.mark.unit
+def test_new_days_wait_for_quiet_and_name_files_without_a_day() -> None:
+    files = {"transactions_2026-11-01.parquet": "1"}
+    baseline = new_days_decision(None, files, now=0.0, debounce_seconds=60, day_of=day_of)
+    assert baseline.days == {} and baseline.reason.startswith("baseline")
+    files = {**files, "transactions_2026-11-02.parquet": "1", "readme.txt.csv": "1"}
+    waiting = new_days_decision(baseline.cursor, files, now=10.0, debounce_seconds=60, day_of=day_of)
+    assert waiting.days == {} and "quiet for 0 s" in waiting.reason
+    ready = new_days_decision(waiting.cursor, files, now=75.0, debounce_seconds=60, day_of=day_of)
+    assert list(ready.days) == ["2026-11-02"] and ready.unassigned == ["readme.txt.csv"]
+    assert "ignored 1 file(s) with no day in their name: readme.txt.csv" in ready.reason
+    removed = {"transactions_2026-11-02.parquet": "1"}
+    gone = new_days_decision(ready.cursor, removed, now=200.0, debounce_seconds=60, day_of=day_of)
+    assert gone.days == {}  # a removed file validates nothing
 
 
 @pytest.mark.unit

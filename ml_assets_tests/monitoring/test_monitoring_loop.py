@@ -10,8 +10,17 @@ import time
 
 import pandas as pd
 import pytest
-from dagster import AssetKey, DagsterInstance, RunRequest, SkipReason, build_sensor_context
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    RunRequest,
+    SkipReason,
+    build_sensor_context,
+    evaluate_automation_conditions,
+)
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from ml_assets.automation.conditions import RETRAINING_TAG
 from ml_assets.config import parse_config
 from ml_assets.definitions import build_definitions
 from ml_assets.features.build import build_features
@@ -41,7 +50,8 @@ def loop_config(settings: Settings):
                 "alarm_evaluation_periods": 5,
                 "alarm_datapoints_to_alarm": 1,
                 "drift": {"min_traffic": 200},
-                "retraining": {"debounce_seconds": 0, "max_runs_per_day": 5},
+                # Retraining at every minute's tick (when days arrived since), so that the test sees one.
+                "retraining": {"debounce_seconds": 0, "max_runs_per_day": 5, "schedule": "* * * * *"},
             },
         )
     )
@@ -63,6 +73,7 @@ def test_new_data_retrains_and_drift_raises_the_alarm_and_retrains(settings: Set
     resources = build_resources(settings, config)
     registry, landing, metrics = resources["registry"], resources["landing"], resources["metrics"]
     retraining, monitoring = defs.resolve_job_def("retraining"), defs.resolve_job_def("monitoring")
+    daily = defs.resolve_job_def("daily_data")
     sensors = {s.name: s for s in defs.sensors}
     name = config.registry.model_name
 
@@ -75,21 +86,43 @@ def test_new_data_retrains_and_drift_raises_the_alarm_and_retrains(settings: Set
         for date, frame in days[first:last]:
             LandingFolder(path=landing.path).write(frame, f"transactions_{date:%Y-%m-%d}.parquet")
 
-    # 1. Baseline: data lands, the pipeline releases the first champion; the sensor takes the folder as it is.
+    # 1. Baseline: data lands, the days are validated and featurized, the pipeline releases the first champion;
+    #    the sensor takes the folder as it is.
     land(0, BASELINE_DAYS)
+    first_day, last_day = f"{days[0][0]:%Y-%m-%d}", f"{days[BASELINE_DAYS - 1][0]:%Y-%m-%d}"
+    range_tags = {ASSET_PARTITION_RANGE_START_TAG: first_day, ASSET_PARTITION_RANGE_END_TAG: last_day}
+    assert daily.execute_in_process(instance=instance, tags=range_tags, raise_on_error=False).success
     assert retraining.execute_in_process(instance=instance, raise_on_error=False).success
     first_champion = registry.version_for_alias(name, CHAMPION_ALIAS)
     context = build_sensor_context(instance=instance, resources={"landing": landing})
     assert isinstance(sensors["landing_sensor"](context), SkipReason)
+    automation = evaluate_automation_conditions(defs=defs, instance=instance)
+    assert automation.total_requested == 0
 
-    # 2. New days land: the landing sensor starts a retraining run, which releases a new champion.
+    # 2. New days land after the retraining tick: the landing sensor asks for one run per day (validation and
+    #    features of that day alone); then the declared conditions ask for one retraining, which releases.
+    time.sleep(61 - dt.datetime.now().second)  # past the next minute's tick
     land(BASELINE_DAYS, BASELINE_DAYS + NEW_DAYS)
     context = build_sensor_context(instance=instance, cursor=context.cursor, resources={"landing": landing})
-    request = sensors["landing_sensor"](context)
-    assert isinstance(request, RunRequest), request
-    run = retraining.execute_in_process(instance=instance, tags=request.tags, raise_on_error=False)
-    assert run.success
+    requests = sensors["landing_sensor"](context)
+    assert [r.partition_key for r in requests] == [
+        f"{d:%Y-%m-%d}" for d, _ in days[BASELINE_DAYS : BASELINE_DAYS + NEW_DAYS]
+    ]
+    for request in requests:
+        day_run = daily.execute_in_process(instance=instance, partition_key=request.partition_key, raise_on_error=False)
+        assert day_run.success
+        assert {e.partition for e in day_run.get_asset_materialization_events()} == {request.partition_key}
+    automation = evaluate_automation_conditions(defs=defs, instance=instance, cursor=automation.cursor)
+    requested = {
+        k.to_user_string() for k in automation._requested_partitions_by_asset_key if automation.get_num_requested(k)
+    }
+    assert {"training_data", "candidate_model", "staging_deployment", "production_deployment"} <= requested
+    assert not requested & {"raw_data", "features", "drift_report"}
+    chain = retraining.get_subset(asset_selection={AssetKey(k) for k in requested})
+    assert chain.execute_in_process(instance=instance, tags={RETRAINING_TAG: "true"}, raise_on_error=False).success
     assert int(registry.version_for_alias(name, CHAMPION_ALIAS)) > int(first_champion)
+    automation = evaluate_automation_conditions(defs=defs, instance=instance, cursor=automation.cursor)
+    assert automation.total_requested == 0  # one retraining for the new days, not two
 
     # 3. Clients send the week's transactions; the daily monitoring finds no severe drift.
     production = serving_platform(settings, config).live_backend("production")

@@ -1,0 +1,92 @@
+"""What runs by itself once the days are in, declared on the assets (Dagster's declarative automation).
+
+With daily partitions the landing sensor only reports new days (a run of ``daily_data`` per day); from there:
+- a day's features are computed again when a raw day their windows read is (re)loaded and passed its checks (a
+  corrected file or late labels), never from a quarantined day;
+- the training data is rebuilt at the retraining schedule when days were featurized since the last tick, and not
+  while a rebuild is in progress: at most one retraining per tick, one at a time;
+- everything downstream of it (models, candidate, staging, production) follows in the same run, and the security
+  scan runs when it was never run.
+Two automation sensors evaluate these: one for the days, one for retraining (its runs tagged as retraining, so the
+drift sensor's guardrails count them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from dagster import (
+    AssetKey,
+    AssetsDefinition,
+    AssetSelection,
+    AutomationCondition,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
+)
+
+from ml_assets.config import PipelineConfig
+
+A = AutomationCondition
+RETRAINING_TAG = "ml_assets/retraining"
+
+
+def refresh_days() -> AutomationCondition:
+    """A day again when a raw day its windows read was updated and passed its blocking checks."""
+    return (
+        A.any_deps_updated().since_last_handled()
+        & ~A.any_deps_in_progress()
+        & ~A.in_progress()
+        & A.all_deps_blocking_checks_passed()
+    ).with_label("a raw day its windows read was updated and passed its checks")
+
+
+def retrain_on(schedule: str) -> AutomationCondition:
+    """At each tick of ``schedule`` (cron, UTC), when days were featurized since the previous tick."""
+    return (A.on_cron(schedule, "UTC") & ~A.in_progress()).with_label(
+        f"retraining schedule {schedule} UTC, when new days were featurized since the last tick"
+    )
+
+
+def declare(assets: Iterable[AssetsDefinition], config: PipelineConfig) -> list[AssetsDefinition]:
+    """``assets`` with their automation conditions (only with daily partitions and ``retraining.on_new_data``)."""
+    assets = list(assets)
+    retraining = config.monitoring.retraining
+    if not (config.partitioned and retraining.on_new_data):
+        return assets
+    conditions = {AssetKey("features"): refresh_days(), AssetKey("training_data"): retrain_on(retraining.schedule)}
+    daily = {a.key for a in assets if a.partitions_def is not None}
+    follows = A.eager()
+    declared = []
+    for asset in assets:
+        if asset.group_names_by_key.get(asset.key) == "monitoring" or (
+            asset.key in daily and asset.key not in conditions
+        ):
+            declared.append(asset)
+            continue
+        condition = conditions.get(asset.key, follows)
+        declared.append(
+            asset.map_asset_specs(lambda spec, c=condition: spec.replace_attributes(automation_condition=c))
+        )
+    return declared
+
+
+def automation_sensors(config: PipelineConfig, *, daily: AssetSelection, retraining: AssetSelection) -> list:
+    """The sensors that evaluate the declared conditions (none when nothing is declared)."""
+    if not (config.partitioned and config.monitoring.retraining.on_new_data):
+        return []
+    return [
+        AutomationConditionSensorDefinition(
+            "days_automation",
+            target=daily,
+            default_status=DefaultSensorStatus.RUNNING,
+            description="Features of days whose windows read a raw day that was updated (corrected, late labels).",
+        ),
+        AutomationConditionSensorDefinition(
+            "retraining_automation",
+            target=retraining,
+            run_tags={RETRAINING_TAG: "true"},
+            default_status=DefaultSensorStatus.RUNNING,
+            description="Retraining at its schedule when new days arrived, then models, candidate, staging and "
+            "production in the same run.",
+        ),
+    ]

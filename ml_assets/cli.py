@@ -158,6 +158,13 @@ def _landing_days(config: PipelineConfig, settings: Settings) -> str:
     return f"{days[0]}...{days[-1]}"
 
 
+def days(args: argparse.Namespace) -> int:
+    """Print the landing files' days as FIRST...LAST, for `dagster asset materialize --partition-range`."""
+    settings = load_settings()
+    print(_landing_days(load_config(args.config or settings.config_path), settings))
+    return 0
+
+
 def summary(args: argparse.Namespace) -> int:
     from ml_assets.reporting import pipeline_summary
 
@@ -531,6 +538,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the days to materialize of daily-partitioned assets (default: the landing files' days)",
     )
     mat.set_defaults(func=materialize)
+
+    days_parser = commands.add_parser(
+        "days", help="print the landing files' days as FIRST...LAST (for dagster asset materialize --partition-range)"
+    )
+    days_parser.add_argument("--config", type=Path)
+    days_parser.set_defaults(func=days)
 
     summ = commands.add_parser("summary", help="print each model's metrics and the chosen candidate")
     summ.add_argument("--config", type=Path)

@@ -13,7 +13,36 @@ from ml_assets.progress import follow
 pytestmark = pytest.mark.pipeline
 
 DEFINITIONS = """
-from dagster import AssetCheckResult, Definitions, asset, asset_check
+from dagster import (
+    AssetCheckEvaluation, AssetCheckSeverity, AssetCheckSpec, BackfillPolicy, DailyPartitionsDefinition, Definitions,
+    IOManager, Output, AssetCheckResult, asset, asset_check,
+)
+
+
+class Discard(IOManager):
+    def handle_output(self, context, obj):
+        pass
+
+    def load_input(self, context):
+        return None
+
+DAYS = DailyPartitionsDefinition(start_date="2026-11-01")
+
+
+@asset(
+    partitions_def=DAYS,
+    backfill_policy=BackfillPolicy.single_run(),
+    check_specs=[AssetCheckSpec("positive", asset="daily", partitions_def=DAYS)],
+    io_manager_key="discard",
+)
+def daily(context):
+    yield Output(None)
+    for day in context.partition_keys:
+        yield AssetCheckEvaluation(
+            asset_key=context.asset_key, check_name="positive", partition=day, passed=day != "2026-11-03",
+            severity=AssetCheckSeverity.WARN, description=f"day {day}: negative amounts",
+        )
+    yield Output(None, output_name="daily_positive")
 
 
 @asset
@@ -42,11 +71,13 @@ def greeting() -> str:
     return "hello"
 
 
-defs = Definitions(assets=[numbers, total, broken, greeting], asset_checks=[no_threes])
+defs = Definitions(
+    assets=[numbers, total, broken, greeting, daily], asset_checks=[no_threes], resources={"discard": Discard()}
+)
 """
 
 
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, select: str) -> tuple[int, list[str], Path]:
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, select: str, *extra: str) -> tuple[int, list[str], Path]:
     home = tmp_path / "dagster"
     home.mkdir(exist_ok=True)
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
@@ -54,7 +85,7 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, select: str) -> tuple[i
     module = tmp_path / "toy_defs.py"
     module.write_text(DEFINITIONS)
     dagster = str(Path(sys.executable).parent / "dagster")
-    command = [dagster, "asset", "materialize", "-f", str(module), "--select", select]
+    command = [dagster, "asset", "materialize", "-f", str(module), "--select", select, *extra]
     lines: list[str] = []
     log = tmp_path / "logs" / "run.log"
     with DagsterInstance.get() as instance:
@@ -87,6 +118,16 @@ def test_a_successful_run_summarizes_what_it_did(tmp_path, monkeypatch) -> None:
     code, lines, _ = run(tmp_path, monkeypatch, "greeting")
     assert code == 0 and lines[-1].startswith("run succeeded") and "1 assets materialized" in lines[-1]
     assert any(line.startswith("  ok    greeting") for line in lines)
+
+
+def test_days_of_a_range_are_one_line_per_asset_and_check_and_a_failed_day_is_named(tmp_path, monkeypatch) -> None:
+    code, lines, _ = run(tmp_path, monkeypatch, "daily", "--partition-range", "2026-11-01...2026-11-05")
+    text = "\n".join(lines)
+    assert code == 0, text
+    assert sum(line.startswith("  ok    daily") for line in lines) == 1
+    assert "5 days (2026-11-01..2026-11-05)" in text
+    assert "check daily:positive" in text and "passed: 4 days" in text
+    assert "FAILED (WARN)" in text and "day 2026-11-03: negative amounts" in text
 
 
 def test_without_dagster_home_the_run_is_kept_in_the_state_folder(tmp_path, monkeypatch) -> None:

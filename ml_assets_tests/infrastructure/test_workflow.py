@@ -30,8 +30,12 @@ def workflow() -> dict:
     return yaml.safe_load(WORKFLOW.read_text())
 
 
+DAYS = '"$(.venv/bin/ml-assets days)"'
+
+
 def job_selections() -> list[tuple[str, str]]:
-    """(job, selection) for every `dagster asset materialize` in the workflow, the matrix expanded, in job order."""
+    """(job, selection) for every `dagster asset materialize` in the workflow, the matrix expanded, in job order;
+    a selection of days ends with ``--partition-range`` and the command that prints them."""
     jobs = workflow()["jobs"]
     out = []
     for name in ORDER:
@@ -39,9 +43,14 @@ def job_selections() -> list[tuple[str, str]]:
         matrix = job.get("strategy", {}).get("matrix", {})
         for step in job["steps"]:
             found = re.search(
-                r"dagster asset materialize -m ml_assets\.definitions --select \"([^\"]+)\"", step.get("run", "")
+                r"dagster asset materialize -m ml_assets\.definitions --select \"([^\"]+)\"( --partition-range .*)?$",
+                step.get("run", "").strip(),
             )
             if not found:
+                continue
+            if found.group(2):
+                assert found.group(2) == f" --partition-range {DAYS}", found.group(2)
+                out.append((name, f"{found.group(1)} --partition-range"))
                 continue
             if "${{ matrix.algorithm }}" in found.group(1):
                 out += [(name, found.group(1).replace("${{ matrix.algorithm }}", a)) for a in matrix["algorithm"]]
@@ -86,8 +95,11 @@ def test_every_selection_resolves_and_together_they_cover_the_pipeline(settings:
     graph = defs.resolve_asset_graph()
     covered = set()
     for job, selection in job_selections():
-        keys = AssetSelection.from_coercible(selection.split(",")).resolve(graph)
+        days = selection.endswith(" --partition-range")
+        keys = AssetSelection.from_coercible(selection.removesuffix(" --partition-range").split(",")).resolve(graph)
         assert keys, (job, selection)
+        # one run holds either days (over a range) or unpartitioned assets, never both
+        assert all((graph.get(k).partitions_def is not None) == days for k in keys), (job, selection)
         covered |= keys
     monitoring = AssetSelection.groups("monitoring").resolve(graph)
     assert monitoring and covered == graph.get_all_asset_keys() - monitoring
@@ -101,12 +113,17 @@ def test_the_jobs_in_order_take_a_model_to_production(settings: Settings, tmp_pa
     env = {**os.environ, "ML_ASSETS_CONFIG": str(config), "ML_ASSETS_STORAGE": str(tmp_path / "shared")}
     generated = subprocess.run([str(BIN / "ml-assets"), "generate-data"], env=env, capture_output=True, text=True)
     assert generated.returncode == 0, generated.stderr
+    days = subprocess.run([str(BIN / "ml-assets"), "days"], env=env, capture_output=True, text=True)
+    assert days.returncode == 0 and re.fullmatch(r"\d{4}-\d\d-\d\d\.\.\.\d{4}-\d\d-\d\d\n", days.stdout), days
     for number, (job, selection) in enumerate(job_selections()):
         runner = tmp_path / f"runner{number}"  # a fresh Dagster instance per job, as on separate runners
         (runner / "dagster").mkdir(parents=True)
         (runner / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        select = selection.removesuffix(" --partition-range").split()
+        if selection.endswith(" --partition-range"):
+            select += ["--partition-range", days.stdout.strip()]
         done = subprocess.run(
-            [str(BIN / "dagster"), "asset", "materialize", "-m", "ml_assets.definitions", "--select", selection],
+            [str(BIN / "dagster"), "asset", "materialize", "-m", "ml_assets.definitions", "--select", *select],
             env={**env, "DAGSTER_HOME": str(runner / "dagster")},
             capture_output=True,
             text=True,

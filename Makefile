@@ -30,9 +30,9 @@ $(CHECKOV_STAMP): requirements-checkov.lock
 
 install: $(STAMP)  ## create .venv with the pinned dependency set
 
-$(DAGSTER_HOME)/dagster.yaml:
+$(DAGSTER_HOME)/dagster.yaml: ml_assets/instance.yaml
 	mkdir -p $(DAGSTER_HOME) $(ML_ASSETS_HOME)/mlflow
-	printf 'telemetry:\n  enabled: false\n' > $@
+	cp ml_assets/instance.yaml $@
 
 demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml  ## generate data, release a model, send traffic, monitor it, print a summary
 	$(BIN)/ml-assets generate-data

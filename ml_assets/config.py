@@ -413,6 +413,9 @@ class MonitoringConfig(_Strict):
     alarm_datapoints_to_alarm: int | None = Field(default=None, gt=0, description="M of N (default: all N).")
     drift: DriftConfig = DriftConfig()
     retraining: RetrainingConfig = RetrainingConfig()
+    champion_max_age_days: float = Field(
+        default=30, gt=0, description="The champion's freshness policy: released at most this long ago."
+    )
 
 
 class RegistryConfig(_Strict):
@@ -423,6 +426,9 @@ class RegistryConfig(_Strict):
 class PipelineConfig(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
     description: str = ""
+    owners: list[Annotated[str, Field(pattern=r"^(team:[A-Za-z0-9_.-]+|[^@\s]+@[^@\s]+\.[^@\s]+)$")]] = Field(
+        default_factory=list, description="Who owns the assets in Dagster's catalog: team:<name> or e-mail addresses."
+    )
     dataset: DatasetConfig
     data_schema: SchemaConfig = Field(alias="schema")
     features: FeaturesConfig

@@ -7,6 +7,7 @@ import warnings
 import dagster as dg
 from dagster import AssetSelection, BetaWarning, Definitions, PreviewWarning, define_asset_job, in_process_executor
 
+from ml_assets.asset_catalog import describe
 from ml_assets.automation.conditions import automation_sensors, declare
 from ml_assets.automation.sensors import build_automation
 from ml_assets.config import PipelineConfig, load_config
@@ -73,7 +74,7 @@ def _definitions(config: PipelineConfig, settings: Settings) -> Definitions:
     sensors += automation_sensors(config, daily=daily, retraining=AssetSelection.all() - monitoring - daily)
     # One process per run: the steps share imports (GE, MLflow, xgboost) instead of re-importing them per step.
     return Definitions(
-        assets=declare(assets, config),
+        assets=describe(declare(assets, config), config),
         asset_checks=checks,
         jobs=[*jobs, retraining_job, monitoring_job],
         sensors=sensors,

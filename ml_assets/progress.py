@@ -209,13 +209,14 @@ def follow(
 
 
 def follow_in_instance(command: list[str], log_path: Path, default_home: Path) -> int:
-    """``follow`` in the instance ``DAGSTER_HOME`` names, or in ``default_home`` (created, telemetry off) when it
-    is unset; the command inherits the same, so its run is recorded where it is followed."""
+    """``follow`` in the instance ``DAGSTER_HOME`` names, or in ``default_home`` (created with the local instance
+    settings, ``instance.yaml``) when it is unset; the command inherits the same, so its run is recorded where it is
+    followed."""
     if not DAGSTER_HOME.is_set():
         default_home.mkdir(parents=True, exist_ok=True)
         settings = default_home / "dagster.yaml"
         if not settings.exists():
-            settings.write_text("telemetry:\n  enabled: false\n")
+            settings.write_text((Path(__file__).parent / "instance.yaml").read_text())
         DAGSTER_HOME.set(str(default_home))
     with DagsterInstance.get() as instance:
         return follow(command, log_path, instance)

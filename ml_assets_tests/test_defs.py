@@ -89,3 +89,34 @@ def test_module_loads_the_configured_file(monkeypatch: pytest.MonkeyPatch, setti
     assert "breast_cancer" in reloaded.defs().resources["landing"].path
     monkeypatch.delenv("ML_ASSETS_CONFIG")
     importlib.reload(module)
+
+
+def test_the_catalog_shows_owners_kinds_versions_schema_and_freshness(settings: Settings) -> None:
+    from ml_assets.config import parse_config
+    from ml_assets_tests.conftest import deep_update, small_fraud_raw
+
+    def graph_of(raw):
+        return build_definitions(parse_config(raw), settings).resolve_asset_graph()
+
+    raw = small_fraud_raw()
+    graph = graph_of(raw)
+    nodes = {k.to_user_string(): graph.get(k) for k in graph.get_all_asset_keys()}
+    assert all(node.owners == ["team:fraud-ml"] for node in nodes.values())
+    assert {"great_expectations", "parquet"} <= nodes["raw_data"].kinds and "xgboost" in nodes["xgboost_model"].kinds
+    schema = nodes["raw_data"].metadata["dagster/column_schema"]
+    amount = next(c for c in schema.columns if c.name == "TX_AMOUNT")
+    assert amount.type == "float64" and amount.constraints.other == ["within [0.0, 100000.0]"]
+    assert next(c for c in schema.columns if c.name == "TX_FRAUD").description == "target"
+    assert nodes["raw_data"].freshness_policy.fail_window.to_timedelta().days == 2  # schema.max_age_days
+    assert nodes["production_deployment"].freshness_policy.fail_window.to_timedelta().days == 30
+    # A code version follows the config sections its assets are computed from: new parameters for one algorithm
+    # mark the training assets stale, not the data.
+    changed = graph_of(deep_update(raw, {"algorithms": {"xgboost": {"params": {"max_depth": 5}}}}))
+    versions = {key: nodes[key].code_version for key in nodes}
+    after = {k.to_user_string(): changed.get(k).code_version for k in changed.get_all_asset_keys()}
+    assert {key for key in versions if versions[key] != after[key]} == {
+        "random_forest_model",
+        "xgboost_model",
+        "neural_network_model",
+        "candidate_model",
+    }

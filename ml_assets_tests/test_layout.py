@@ -21,6 +21,7 @@ DAGSTER_HOMES = (
     "sensors.py",
     "partitions.py",
     "conditions.py",
+    "asset_catalog.py",
     "progress.py",
 )
 

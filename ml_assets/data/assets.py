@@ -207,6 +207,8 @@ def _output(batches: dict, *, partitioned: bool, config: PipelineConfig) -> Outp
     if schema.timestamp_column:
         metadata["newest_record"] = str(max(f[schema.timestamp_column].max() for f in frames))
         metadata["oldest_record"] = str(min(f[schema.timestamp_column].min() for f in frames))
+    if len(batches) == 1:  # per partition only when the run has one: a range's metadata goes to each of its days
+        metadata["dagster/row_count"] = rows
     if not partitioned:
         version = newest.attrs[DATA_VERSION_ATTR]
         metadata["data_version"] = version

@@ -108,11 +108,17 @@ def _metadata(state: RolloutState, backend: ServingBackend, report_url: str) -> 
     }
 
 
+# One release at a time, whoever starts it: the instance limits this pool to one slot (instance.yaml,
+# deploy/dagster.yaml).
+RELEASE_POOL = "release"
+
+
 def build_deployment_assets(config: PipelineConfig) -> list[AssetsDefinition]:
     @asset(
         group_name="deployment",
         kinds={"python"},
         deps=["security_scan"],  # its blocking checks must pass first
+        pool=RELEASE_POOL,
         description="The candidate serving in staging (health and golden records checked before the switch).",
     )
     def staging_deployment(
@@ -144,6 +150,7 @@ def build_deployment_assets(config: PipelineConfig) -> list[AssetsDefinition]:
     @asset(
         group_name="deployment",
         kinds={"python"},
+        pool=RELEASE_POOL,
         description=f"The staged version released to production by {config.deployment.strategy}, with automatic "
         "rollback; on success the registry alias 'champion' moves to it.",
     )

@@ -14,6 +14,8 @@ from dagster import (
     DataVersion,
     MetadataValue,
     Output,
+    TableColumn,
+    TableSchema,
     TimeWindowPartitionMapping,
     asset,
 )
@@ -58,6 +60,8 @@ def _daily_features(config: PipelineConfig) -> AssetsDefinition:
         newest = built[days[-1]]
         metadata = _summary(newest, feature_columns_of(newest))
         metadata["rows"] = sum(len(f) for f in built.values())
+        if len(days) == 1:  # a range's metadata goes to each of its days
+            metadata["dagster/row_count"] = len(newest)
         metadata["history_days"] = history
         context.log.info(f"features of {days[0]}..{days[-1]} from {len(raw_data)} stored raw days")
         version = DataVersion(newest.attrs[DATA_VERSION_ATTR]) if len(days) == 1 else None  # one per Output
@@ -112,7 +116,12 @@ def _with_columns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 def _split_metadata(frame: pd.DataFrame, config: PipelineConfig) -> dict:
     target = config.data_schema.target
     stats = frame.groupby(SPLIT_COLUMN)[target].agg(["count", "sum", "mean"])
+    columns = [TableColumn(c, "float64", description="model input") for c in feature_columns_of(frame)]
     metadata: dict = {
+        "dagster/row_count": len(frame),
+        "dagster/column_schema": TableSchema(
+            columns=[*columns, TableColumn(target, "int64", description="target"), TableColumn(SPLIT_COLUMN, "string")]
+        ),
         "train_rows": int(stats.loc["train", "count"]),
         "test_rows": int(stats.loc["test", "count"]),
         "train_positive_rate": float(stats.loc["train", "mean"]),

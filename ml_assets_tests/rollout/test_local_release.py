@@ -285,3 +285,43 @@ def test_replayed_release_traffic_is_evidence_but_not_monitored_traffic(world) -
     assert sorted(outcomes.status.tolist()) == [200] * 8 + [422]  # every answer is release evidence, 4xx included
     assert (outcomes.latency_ms[outcomes.status == 200] < 1000).all()  # the server's own time (Server-Timing)
     assert backend.sample()["seen"] == seen + 3  # the release's replay is not clients' traffic
+
+
+@pytest.mark.pipeline
+def test_one_release_at_a_time_whoever_starts_it(settings, tmp_path) -> None:
+    """Staging and production take the release pool; the local instance gives it one slot, so a release waits
+    while another holds it (the production instance, deploy/dagster.yaml, sets the same limit)."""
+    import threading
+
+    import yaml
+    from dagster import DagsterInstance, asset, materialize
+
+    from ml_assets.config import load_config
+    from ml_assets.definitions import build_definitions
+    from ml_assets.settings import DEFAULT_CONFIG, PACKAGE_DIR
+
+    defs = build_definitions(load_config(DEFAULT_CONFIG), settings)
+    graph = defs.resolve_asset_graph()
+    pools = {k.to_user_string(): graph.get(k).pools for k in graph.get_all_asset_keys()}
+    assert pools["staging_deployment"] == pools["production_deployment"] == {"release"}
+    assert all(not p for k, p in pools.items() if k not in ("staging_deployment", "production_deployment"))
+    for path in (PACKAGE_DIR / "instance.yaml", PACKAGE_DIR.parent / "deploy" / "dagster.yaml"):
+        assert yaml.safe_load(path.read_text())["concurrency"]["pools"]["default_limit"] == 1
+
+    (tmp_path / "dagster.yaml").write_text((PACKAGE_DIR / "instance.yaml").read_text())
+    instance = DagsterInstance.from_config(str(tmp_path))
+    finished = threading.Event()
+
+    @asset(pool="release")
+    def release() -> int:
+        return 1
+
+    storage = instance.event_log_storage
+    storage.initialize_concurrency_limit_to_default("release")
+    storage.claim_concurrency_slot("release", "another-release-run", "production_deployment")
+    worker = threading.Thread(target=lambda: (materialize([release], instance=instance), finished.set()))
+    worker.start()
+    assert not finished.wait(5)  # waits for the slot another release holds
+    storage.free_concurrency_slots_for_run("another-release-run")
+    assert finished.wait(60)
+    worker.join(5)

@@ -1,0 +1,113 @@
+"""What the Dagster catalog shows about every asset, set in one place from the config: owners, kinds, code
+versions, the landing data's column schema, and freshness policies on the raw data and the champion.
+
+A code version is the package's version with a digest of the config sections the asset's group depends on, so
+that editing a section (an algorithm's parameters, the schema) marks exactly the assets it changes as stale.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable
+from importlib.metadata import PackageNotFoundError, version
+
+from dagster import AssetsDefinition, AssetSpec, FreshnessPolicy, TableColumn, TableColumnConstraints, TableSchema
+
+from ml_assets.config import PipelineConfig
+
+# The config sections each group's assets are computed from.
+SECTIONS = {
+    "data": ("dataset", "data_schema"),
+    "features": ("data_schema", "features", "split"),
+    "training": ("data_schema", "features", "split", "algorithms", "evaluation", "gates", "selection", "registry"),
+    "deployment": ("deployment", "registry"),
+    "monitoring": ("monitoring", "features"),
+}
+KINDS = {
+    "raw_data": {"pandas", "parquet", "great_expectations"},
+    "data_profile": {"pandas"},
+    "features": {"pandas", "parquet"},
+    "training_data": {"pandas", "parquet"},
+    "security_scan": {"bandit"},
+}
+_TYPES = {"int": "int64", "float": "float64", "datetime": "timestamp", "string": "string", "bool": "bool"}
+
+
+def _package_version() -> str:
+    try:
+        return version("ml_assets")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def code_version(config: PipelineConfig, group: str) -> str:
+    """The package version and a digest of the config sections ``group`` is computed from."""
+    sections = {name: getattr(config, name) for name in SECTIONS.get(group, ())}
+    digest = hashlib.sha256(
+        json.dumps(
+            {k: v.model_dump(mode="json") if hasattr(v, "model_dump") else v for k, v in sections.items()},
+            sort_keys=True,
+            default=str,
+        ).encode()
+    ).hexdigest()[:10]
+    return f"{_package_version()}+{digest}"
+
+
+def column_schema(config: PipelineConfig) -> TableSchema:
+    """The landing data's columns as the config's schema declares them (``dagster/column_schema``)."""
+    schema = config.data_schema
+    roles = {
+        schema.target: "target",
+        schema.id_column: "record id",
+        schema.timestamp_column: "event time",
+        schema.entity_column: "entity (card)",
+    }
+    columns = []
+    for name, spec in schema.columns.items():
+        rules = []
+        if spec.min is not None or spec.max is not None:
+            low = "-inf" if spec.min is None else spec.min
+            high = "inf" if spec.max is None else spec.max
+            rules.append(f"within [{low}, {high}]")
+        if spec.allowed is not None:
+            rules.append(f"one of {spec.allowed}")
+        columns.append(
+            TableColumn(
+                name,
+                _TYPES[spec.type],
+                description=roles.get(name),
+                constraints=TableColumnConstraints(nullable=spec.nullable, unique=spec.unique, other=rules),
+            )
+        )
+    return TableSchema(columns=columns)
+
+
+def freshness(config: PipelineConfig, key: str) -> FreshnessPolicy | None:
+    """The raw data is fresh while its newest load is at most ``schema.max_age_days`` old; the champion while its
+    release is at most ``monitoring.champion_max_age_days`` old."""
+    if key == "raw_data" and config.data_schema.max_age_days is not None:
+        return FreshnessPolicy.time_window(fail_window=dt.timedelta(days=config.data_schema.max_age_days))
+    if key == "production_deployment":
+        return FreshnessPolicy.time_window(fail_window=dt.timedelta(days=config.monitoring.champion_max_age_days))
+    return None
+
+
+def describe(assets: Iterable[AssetsDefinition], config: PipelineConfig) -> list[AssetsDefinition]:
+    """``assets`` with owners, kinds, code versions, the raw data's column schema and freshness policies."""
+
+    def entry(spec: AssetSpec) -> AssetSpec:
+        key = spec.key.to_user_string()
+        changes: dict = {"code_version": code_version(config, spec.group_name or "")}
+        if config.owners:
+            changes["owners"] = list(config.owners)
+        policy = freshness(config, key)
+        if policy is not None:
+            changes["freshness_policy"] = policy
+        if key == "raw_data":
+            changes["metadata"] = {**spec.metadata, "dagster/column_schema": column_schema(config)}
+        described = spec.replace_attributes(**changes)
+        return described.merge_attributes(kinds=KINDS[key]) if key in KINDS else described
+
+    return [asset.map_asset_specs(entry) for asset in assets]

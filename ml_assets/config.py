@@ -172,6 +172,16 @@ class AlgorithmConfig(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class TrainingConfig(_Strict):
+    """Where models are trained: an external process through Dagster Pipes."""
+
+    compute: Literal["subprocess", "ecs"] = Field(
+        default="subprocess",
+        description="subprocess: a child process beside the run; ecs: an ECS task of its own per algorithm, sized "
+        "by Terraform (AWS).",
+    )
+
+
 class EvaluationConfig(_Strict):
     decision_threshold: float = Field(default=0.5, gt=0, lt=1)
     top_k: int = Field(default=100, gt=0, description="Card precision@k: daily top-k entities.")
@@ -434,6 +444,7 @@ class PipelineConfig(_Strict):
     features: FeaturesConfig
     split: Annotated[TimeSplit | RandomSplit, Field(discriminator="method")]
     algorithms: dict[str, AlgorithmConfig]
+    training: TrainingConfig = TrainingConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     gates: GatesConfig = GatesConfig()
     selection: SelectionConfig = SelectionConfig()

@@ -22,7 +22,6 @@ from ml_assets.security.assets import build_security_assets
 from ml_assets.security.checks import build_security_checks
 from ml_assets.settings import Settings, load_settings
 from ml_assets.training.assets import build_candidate_asset, build_model_asset
-from ml_assets.training.checks import build_model_checks
 
 
 def build_definitions(config: PipelineConfig, settings: Settings) -> Definitions:
@@ -45,7 +44,6 @@ def _definitions(config: PipelineConfig, settings: Settings) -> Definitions:
         *build_monitoring_assets(config),
     ]
     checks = [
-        *(build_model_checks(name, algorithm, config) for name, algorithm in config.algorithms.items()),
         *build_security_checks(),
         *build_deployment_checks(config),
         *build_monitoring_checks(config),

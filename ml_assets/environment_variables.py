@@ -80,6 +80,16 @@ ALERT_WEBHOOK = _declare(
 AWS_ENDPOINT_URL = _declare("AWS_ENDPOINT_URL", str, None, "an AWS endpoint other than AWS's own (moto in tests)")
 
 # -- the model server (an ECS task definition sets these instead of command-line options) -------------------------
+ECS_CLUSTER = _declare("ML_ASSETS_ECS_CLUSTER", str, None, "training.compute ecs: the cluster training tasks run on")
+TRAINING_TASK_PREFIX = _declare(
+    "ML_ASSETS_TRAINING_TASK_PREFIX", str, None, "training.compute ecs: task definitions <prefix>-<algorithm>"
+)
+TRAINING_SUBNETS = _declare(
+    "ML_ASSETS_TRAINING_SUBNETS", str, None, "training.compute ecs: subnet ids, comma-separated"
+)
+TRAINING_SECURITY_GROUPS = _declare(
+    "ML_ASSETS_TRAINING_SECURITY_GROUPS", str, None, "training.compute ecs: security group ids, comma-separated"
+)
 MODEL_URI = _declare("ML_ASSETS_MODEL_URI", str, None, "the model server's model: models:/NAME/VERSION")
 SERVER_HOST = _declare("ML_ASSETS_HOST", str, "127.0.0.1", "the address the model server binds to")
 SERVER_PORT = _declare("ML_ASSETS_PORT", int, 8601, "the model server's port")

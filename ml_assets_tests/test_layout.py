@@ -22,6 +22,7 @@ DAGSTER_HOMES = (
     "partitions.py",
     "conditions.py",
     "asset_catalog.py",
+    "external.py",  # the training process Dagster Pipes starts (dagster_pipes: its side of the protocol)
     "progress.py",
 )
 

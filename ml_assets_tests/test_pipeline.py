@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
@@ -335,3 +336,29 @@ def test_failed_release_keeps_the_champion(settings: Settings, monkeypatch: pyte
     assert registry(settings).version_for_alias("fraud_detector", "champion") == champion  # no alias moved
     status, answer = http("POST", f"{production['url']}/predict", held_out(second)[0])
     assert status == 200 and str(answer["version"]) == champion
+
+
+@pytest.mark.parametrize("case", ["missing_day", "two_files", "outside_the_day"])
+def test_a_day_without_one_file_of_its_own_records_is_refused_naming_it(settings: Settings, case: str) -> None:
+    landing = LandingFolder(path=settings.resolve_location("landing/fraud"))
+    written = recent_transactions(days=3)
+    for date, frame in written:
+        landing.write(frame, f"transactions_{date}.parquet")
+    middle = f"{written[1][0]}"
+    if case == "missing_day":
+        (Path(landing.path) / f"transactions_{middle}.parquet").unlink()
+        expected = [f"day {middle}: no landing file in {landing.path}"]
+    elif case == "two_files":
+        landing.write(written[1][1].head(5), f"corrections_{middle}.parquet")
+        expected = [f"day {middle}: 2 landing files", f"corrections_{middle}.parquet", f"transactions_{middle}.parquet"]
+    else:
+        moved = written[1][1].copy()
+        moved.loc[moved.index[:4], "TX_DATETIME"] += pd.Timedelta(days=1)
+        landing.write(moved, f"transactions_{middle}.parquet")
+        expected = [f"day {middle}: transactions_{middle}.parquet: 4 of", "records fall outside the day"]
+    result = run(settings, small_fraud_raw())
+    assert not result.success
+    message = failure_text(result, "raw_data")
+    assert all(text in message for text in expected), message
+    assert materialized(result) == set()  # no day of the run is stored, nothing downstream runs
+    assert registered_versions(settings, "fraud_detector") == []

@@ -11,6 +11,7 @@ from ml_assets.settings import PACKAGE_DIR, Settings
 
 def build_resources(settings: Settings, config: PipelineConfig) -> dict[str, Any]:
     """The embedded default: everything in the state folder. Settings and the config switch to remote services."""
+    from ml_assets.resources.compute import training_compute
     from ml_assets.resources.io_manager import ParquetJsonIOManager
     from ml_assets.resources.landing import LandingFolder
     from ml_assets.resources.metrics import metrics_store
@@ -34,6 +35,7 @@ def build_resources(settings: Settings, config: PipelineConfig) -> dict[str, Any
         ),
         "reports": reports,
         "platform": serving_platform(settings, config),
+        "training": training_compute(config, storage=settings.storage_for(config.name)),
         "metrics": metrics_store(settings, config),
         "security": SecurityScanner(
             package_dir=str(PACKAGE_DIR), requirements=_lock_file(), audit_enabled=settings.dependency_audit

@@ -32,8 +32,8 @@ def _write(store: ObjectStore, name: str, obj: Any) -> str:
     return f"{store.url}/{name}{suffix}"
 
 
-def _read(store: ObjectStore, name: str) -> Any:
-    """The stored value; FileNotFoundError when there is none."""
+def read_value(store: ObjectStore, name: str) -> Any:
+    """The value stored as ``name`` (an asset key path); FileNotFoundError when there is none."""
     try:
         return pd.read_parquet(io.BytesIO(store.read(f"{name}.parquet")))
     except FileNotFoundError:
@@ -57,7 +57,7 @@ class StoredPartitions(Mapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         if key not in self._keys:
             raise KeyError(key)
-        return _read(self._store, f"{self._name}/{key}")
+        return read_value(self._store, f"{self._name}/{key}")
 
     def attrs(self, key: str) -> dict[str, Any]:
         """The frame attributes of a stored DataFrame partition (versions, verdicts), without decoding its rows."""
@@ -109,7 +109,7 @@ class ParquetJsonIOManager(ConfigurableIOManager):
         if context.has_asset_partitions:
             return StoredPartitions(store, name, list(context.asset_partition_keys))
         try:
-            return _read(store, name)
+            return read_value(store, name)
         except FileNotFoundError:
             raise FileNotFoundError(
                 f"asset {context.asset_key.to_user_string()} has not been materialized yet (nothing at "

@@ -1,34 +1,34 @@
 """One model asset per algorithm in the config (a factory), and the candidate chosen among them."""
 
-import base64
-import time
-
 import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, Failure, MetadataValue, Output, asset
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    AssetsDefinition,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    Output,
+    asset,
+)
 
 from ml_assets.config import AlgorithmConfig, PipelineConfig
 from ml_assets.features.build import feature_columns_of
-from ml_assets.provenance import DATA_VERSION_ATTR, code_version
+from ml_assets.resources.compute import TrainingCompute
 from ml_assets.resources.mlflow_registry import (
-    ALGORITHM_TAG,
     CANDIDATE_ALIAS,
     CHAMPION_ALIAS,
-    CODE_VERSION_TAG,
-    DATA_VERSION_TAG,
     FAILED_GATES_TAG,
     GATES_TAG,
     MlflowRegistry,
 )
 from ml_assets.resources.reports import ReportStore
-from ml_assets.training.algorithms import build_estimator
 from ml_assets.training.constants import model_asset_name
 from ml_assets.training.dataset import evaluate, train_test
-from ml_assets.training.plots import evaluation_plot
+from ml_assets.training.model_tests import GATES
 from ml_assets.training.selection import ModelScore, select_candidate
-
-
-def _metrics_table(metrics: dict[str, float]) -> str:
-    return "| metric | value |\n|---|---|\n" + "\n".join(f"| {k} | {v:.4f} |" for k, v in metrics.items())
 
 
 def _comparison_table(scores: list[ModelScore], metric: str) -> str:
@@ -40,79 +40,51 @@ def _comparison_table(scores: list[ModelScore], metric: str) -> str:
 
 
 def build_model_asset(name: str, algorithm: AlgorithmConfig, config: PipelineConfig) -> AssetsDefinition:
+    """The model asset of one algorithm: trained, registered and gated by an external process (Dagster Pipes on
+    the config's training compute), which reports the model and one blocking check per gate. Integrity gates fail
+    with ERROR severity and stop the run (a model that cannot predict means a broken pipeline); quality gates fail
+    with WARN: the version is marked ``gates=failed`` and never chosen, while the best of the others may be."""
+    asset_name = model_asset_name(name)
+    specs = [
+        AssetCheckSpec(g.name, asset=asset_name, description=g.description, blocking=True, additional_deps=[])
+        for g in GATES
+    ]
+
     @asset(
-        name=model_asset_name(name),
+        name=asset_name,
         group_name="training",
         kinds={"mlflow", "xgboost" if algorithm.kind == "xgboost" else "sklearn"},
-        description=f"A {algorithm.kind} model trained on training_data, logged to MLflow and registered.",
+        check_specs=specs,
+        description=f"A {algorithm.kind} model trained on training_data, logged to MLflow, registered and put "
+        "through the model test suite, by an external process (Dagster Pipes).",
     )
     def _model(
-        context: AssetExecutionContext, training_data: pd.DataFrame, registry: MlflowRegistry, reports: ReportStore
-    ) -> Output[dict]:
-        feature_columns = feature_columns_of(training_data)
-        data = train_test(training_data, feature_columns, config)
-        estimator = build_estimator(algorithm)
-        started = time.perf_counter()
-        estimator.fit(data.x_train, data.y_train)
-        train_seconds = time.perf_counter() - started
-        metrics, scores = evaluate(estimator, data, config)
-        png = evaluation_plot(
-            data.y_test.to_numpy(), scores, threshold=config.evaluation.decision_threshold, title=name
-        )
-        plot_url = reports.write(f"models/{name}/{context.run_id}/evaluation.png", png)
-        data_version = str(training_data.attrs.get(DATA_VERSION_ATTR))
-        tags = {
-            ALGORITHM_TAG: name,
-            "kind": algorithm.kind,
-            DATA_VERSION_TAG: data_version,
-            CODE_VERSION_TAG: code_version(),
-            "dagster_run_id": context.run_id,
-            "pipeline": config.name,
-            GATES_TAG: "pending",
-        }
-        registered = registry.log_model(
-            experiment=config.experiment_name,
-            run_name=f"{name}-{context.run_id[:8]}",
-            model=estimator,
-            registered_model_name=config.registry.model_name,
-            params={
-                **algorithm.params,
-                "kind": algorithm.kind,
-                "features": ",".join(feature_columns),
-                "train_rows": len(data.x_train),
-                "test_rows": len(data.x_test),
-            },
-            metrics={**metrics, "train_seconds": train_seconds},
-            tags=tags,
-            input_example=data.x_test.head(5),
-            artifacts={"evaluation.png": png},
-        )
-        context.log.info(f"{name}: AP {metrics['average_precision']:.4f}, registered as v{registered.version}")
-        value = {
-            **registered.as_dict(),
+        context: AssetExecutionContext,
+        training_data: pd.DataFrame,
+        registry: MlflowRegistry,
+        reports: ReportStore,
+        training: TrainingCompute,
+    ):
+        del training_data  # the process reads it from the asset storage; declared for lineage and ordering
+        extras = {
             "algorithm": name,
-            "kind": algorithm.kind,
-            "metrics": metrics,
-            "data_version": data_version,
-            "code_version": tags[CODE_VERSION_TAG],
-            "train_seconds": train_seconds,
+            "config": config.model_dump(mode="json", by_alias=True),
+            "storage": training.storage,
+            "registry": registry.model_dump(),
+            "reports": reports.model_dump(),
+            "run_id": context.run_id,
         }
-        return Output(
-            value,
-            metadata={
-                "registered_version": registered.version,
-                "model_uri": registered.model_uri,
-                "data_version": data_version,
-                "train_seconds": train_seconds,
-                **{k: metrics[k] for k in ("average_precision", "roc_auc", "precision", "recall")},
-                **({"card_precision_at_k": metrics["card_precision"]} if "card_precision" in metrics else {}),
-                "metrics": MetadataValue.md(_metrics_table(metrics)),
-                "evaluation_plot": MetadataValue.md(
-                    f"![evaluation](data:image/png;base64,{base64.b64encode(png).decode()})"
-                ),
-                "evaluation_plot_url": MetadataValue.url(plot_url),
-            },
-        )
+        results = training.run(context, algorithm=name, extras=extras).get_results()
+        materialization = next(r for r in results if isinstance(r, MaterializeResult))
+        metadata = dict(materialization.metadata or {})
+        value = metadata.pop("value").value
+        context.log.info(f"{name}: AP {value['metrics']['average_precision']:.4f}, registered as v{value['version']}")
+        yield Output(value, metadata=metadata)
+        for check in (r for r in results if isinstance(r, AssetCheckResult)):
+            summary = check.metadata["summary"].value
+            if not check.passed:
+                context.log.error(f"{asset_name} gate {check.check_name} failed: {summary}")
+            yield check._replace(description=summary)
 
     return _model
 

@@ -187,3 +187,19 @@ def test_the_aws_pipeline_config_loads_and_points_at_the_terraform_names() -> No
         "/opt/ml_assets/ml_assets/configs/fraud_aws.yaml"
         in (TERRAFORM / "environments/staging/variables.tf").read_text()
     )
+
+
+def test_training_tasks_exist_per_algorithm_and_runs_know_where_to_start_them() -> None:
+    """training.compute ecs: a task definition per algorithm of the shipped config, and the variables EcsCompute
+    reads set on every task (their names as environment_variables.py declares them)."""
+    from ml_assets import environment_variables as env
+
+    platform = (TERRAFORM / "modules/platform/main.tf").read_text()
+    variables = (TERRAFORM / "modules/platform/variables.tf").read_text()
+    config = load_config(DEFAULT_CONFIG)
+    for algorithm in config.algorithms:
+        assert f"    {algorithm}" in variables.split('variable "training_tasks"')[1]
+    assert 'family                   = "${var.name}-train-${each.key}"' in platform
+    assert 'command                = ["python", "-m", "ml_assets.training.external"]' in platform
+    for variable in (env.ECS_CLUSTER, env.TRAINING_TASK_PREFIX, env.TRAINING_SUBNETS, env.TRAINING_SECURITY_GROUPS):
+        assert f"    {variable.name} " in platform, variable.name

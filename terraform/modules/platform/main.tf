@@ -20,6 +20,11 @@ locals {
     DAGSTER_RUN_TASK_DEFINITION = "${var.name}-dagster-run"
     DAGSTER_CODE_LOCATION_HOST  = "code-location.${local.namespace}"
     DAGSTER_COMPUTE_LOGS_BUCKET = var.artifacts_bucket
+    # training.compute ecs: where a run starts the training task of an algorithm (Dagster Pipes)
+    ML_ASSETS_ECS_CLUSTER              = var.name
+    ML_ASSETS_TRAINING_TASK_PREFIX     = "${var.name}-train"
+    ML_ASSETS_TRAINING_SUBNETS         = join(",", var.private_subnet_ids)
+    ML_ASSETS_TRAINING_SECURITY_GROUPS = aws_security_group.tasks.id
   }
   # Containers run with a read-only root file system; /tmp is the only writable place.
   tmp_volume = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
@@ -91,7 +96,7 @@ resource "aws_ecs_cluster_capacity_providers" "this" {
 }
 
 resource "aws_cloudwatch_log_group" "this" {
-  for_each          = toset(["mlflow", "code-location", "dagster-webserver", "dagster-daemon", "dagster-run", "model-server", "exec"])
+  for_each          = toset(["mlflow", "code-location", "dagster-webserver", "dagster-daemon", "dagster-run", "training", "model-server", "exec"])
   name              = "/ecs/${var.name}/${each.key}"
   retention_in_days = var.log_retention_days
   kms_key_id        = var.kms_key_arn
@@ -350,7 +355,7 @@ resource "aws_iam_role_policy" "dagster" {
         Sid      = "Logs"
         Effect   = "Allow"
         Action   = ["logs:GetLogEvents"]
-        Resource = "${aws_cloudwatch_log_group.this["dagster-run"].arn}:*"
+        Resource = ["${aws_cloudwatch_log_group.this["dagster-run"].arn}:*", "${aws_cloudwatch_log_group.this["training"].arn}:*"]
       },
       {
         Sid      = "DatabaseSecret"
@@ -431,6 +436,44 @@ resource "aws_ecs_task_definition" "run" {
         awslogs-group         = aws_cloudwatch_log_group.this["dagster-run"].name
         awslogs-region        = data.aws_region.current.region
         awslogs-stream-prefix = "run"
+      }
+    }
+  }])
+}
+
+# Training through Dagster Pipes (training.compute: ecs): one task definition per algorithm, sized for it; a run
+# starts it (RunTask on this cluster), passes the Pipes context in its environment and reads its reports from the
+# log stream. Same image, role and environment as the runs.
+resource "aws_ecs_task_definition" "training" {
+  for_each                 = var.training_tasks
+  family                   = "${var.name}-train-${each.key}"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = each.value.cpu
+  memory                   = each.value.memory
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = aws_iam_role.dagster.arn
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = "X86_64"
+  }
+  volume {
+    name = "tmp"
+  }
+  container_definitions = jsonencode([{
+    name                   = "training"
+    image                  = var.code_location_image
+    command                = ["python", "-m", "ml_assets.training.external"]
+    essential              = true
+    readonlyRootFilesystem = true
+    mountPoints            = local.tmp_volume
+    environment            = [for key, value in local.common_environment : { name = key, value = value }]
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.this["training"].name
+        awslogs-region        = data.aws_region.current.region
+        awslogs-stream-prefix = "training"
       }
     }
   }])

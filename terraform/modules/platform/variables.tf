@@ -84,3 +84,13 @@ variable "log_retention_days" {
   type    = number
   default = 365
 }
+
+variable "training_tasks" {
+  description = "Training through Dagster Pipes (training.compute: ecs): the task size per algorithm (Fargate cpu units, MiB)."
+  type        = map(object({ cpu = number, memory = number }))
+  default = {
+    random_forest  = { cpu = 4096, memory = 16384 } # n_jobs=-1: every core of the task
+    xgboost        = { cpu = 2048, memory = 8192 }
+    neural_network = { cpu = 2048, memory = 8192 }
+  }
+}

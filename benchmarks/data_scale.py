@@ -1,0 +1,240 @@
+"""The data plane at scale, side by side with the whole-history pipeline on the same simulated data.
+
+Every measured run is a real Dagster run (the shipped fraud config, execute_in_process on an instance in a scratch
+folder) in a child process of its own, so that its peak memory is its own; seconds are the run's, imports apart.
+  1. reference size (5,000 customers, 10,000 terminals, ~9,600 transactions a day, 183 days):
+     - the whole-history run of the data stages (raw_data, data_profile, features; dataset.partitions off) against
+       the same 183 days as one single-run backfill of the daily partitions;
+     - a NEW day (landing -> validated -> featurized) after 40 days of history and after 183 days, the same day
+       file on both sides (repeated, alternating; medians);
+  2. with --scale 10 as well: 50,000 customers, 100,000 terminals (~96,000 a day, ~17.5 M over 183 days): the
+     whole-history run against a new day after 183 days (the history backfilled first in 30-day runs).
+
+    .venv/bin/python benchmarks/data_scale.py [--scale 10] [--repeats 3] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DAYS = 183
+SHORT_HISTORY = 40
+CHUNK_DAYS = 30
+REFERENCE = {"customers": 5_000, "terminals": 10_000}
+
+
+def _raw_config(partitioned: bool) -> dict:
+    from ml_assets.config import merged, read_raw
+    from ml_assets.settings import DEFAULT_CONFIG
+
+    raw = read_raw(DEFAULT_CONFIG)
+    return merged(raw, {"dataset": {"partitions": raw["dataset"]["partitions"] if partitioned else None}})
+
+
+def child(home: str, partitioned: bool, days: str | None) -> None:
+    """One run in this process: the data stages over ``days`` (FIRST...LAST) or, unpartitioned, all files. Prints
+    {"seconds", "peak_mb"} as JSON."""
+    os.environ["ML_ASSETS_HOME"] = home
+    from dagster import AssetKey, DagsterInstance
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from ml_assets.config import parse_config
+    from ml_assets.definitions import build_definitions
+    from ml_assets.settings import load_settings
+
+    config = parse_config(_raw_config(partitioned))
+    defs = build_definitions(config, load_settings())
+    from ml_assets.settings import PACKAGE_DIR
+
+    instance_dir = Path(home, "dagster")
+    instance_dir.mkdir(exist_ok=True)
+    (instance_dir / "dagster.yaml").write_text((PACKAGE_DIR / "instance.yaml").read_text())
+    instance = DagsterInstance.from_config(str(instance_dir))
+    if partitioned:
+        first, last = days.split("...")
+        job = defs.resolve_job_def("daily_data")
+        tags = {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+    else:
+        job = defs.resolve_job_def("retraining").get_subset(
+            asset_selection={AssetKey(k) for k in ("raw_data", "data_profile", "features")}
+        )
+        tags = {}
+    started = time.perf_counter()
+    result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+    seconds = time.perf_counter() - started
+    if not result.success:
+        raise SystemExit(f"the run failed: {[e.message for e in result.all_events if e.is_failure][:3]}")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb}))
+
+
+def run_child(home: Path, *, partitioned: bool, days: str | None = None) -> dict:
+    command = [sys.executable, __file__, "--child", str(home), "--partitioned" if partitioned else "--whole"]
+    if days:
+        command += ["--days", days]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "DAGSTER_HOME": ""})
+    if done.returncode:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def land(home: Path, frames: list, *, first: int, last: int) -> None:
+    from ml_assets.resources.landing import LandingFolder
+
+    landing = LandingFolder(path=str(home / "landing" / "fraud"))
+    for date, frame in frames[first:last]:
+        landing.write(frame, f"transactions_{date:%Y-%m-%d}.parquet")
+
+
+def simulate(customers: int, terminals: int) -> list:
+    from ml_assets.simulate import SimulationSpec, simulate_days
+
+    start = dt.date.today() - dt.timedelta(days=DAYS + 1)
+    spec = SimulationSpec(customers=customers, terminals=terminals, start=start, days=DAYS + 1, seed=7)
+    return list(simulate_days(spec))
+
+
+def day(frames: list, index: int) -> str:
+    return f"{frames[index][0]:%Y-%m-%d}"
+
+
+def backfill(home: Path, frames: list, *, first: int, last: int, chunk: int) -> list[dict]:
+    """Validate and featurize days first..last-1, ``chunk`` days per run; the runs' figures."""
+    runs = []
+    for start in range(first, last, chunk):
+        end = min(start + chunk, last) - 1
+        runs.append(
+            {
+                "days": end - start + 1,
+                **run_child(home, partitioned=True, days=f"{day(frames, start)}...{day(frames, end)}"),
+            }
+        )
+    return runs
+
+
+def new_days(homes: dict[str, Path], new_day: str, repeats: int) -> dict[str, list[dict]]:
+    """The same new day's run in each home, alternating, ``repeats`` times (a re-run loads the day again)."""
+    runs: dict[str, list[dict]] = {name: [] for name in homes}
+    for _ in range(repeats):
+        for name, home in homes.items():
+            runs[name].append(run_child(home, partitioned=True, days=f"{new_day}...{new_day}"))
+    return runs
+
+
+def median(runs: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def row(label: str, partitions: str, runs: list[dict]) -> str:
+    seconds = ", ".join(f"{r['seconds']:.1f}" for r in runs)
+    return (
+        f"| {label} | {partitions} | {median(runs, 'seconds'):.1f} ({seconds}) | "
+        f"{max(r['peak_mb'] for r in runs) / 1024:.2f} |"
+    )
+
+
+def reference(tmp: Path, repeats: int) -> dict:
+    frames = simulate(**REFERENCE)
+    transactions = sum(len(f) for _, f in frames[:DAYS])
+    whole, days, short = tmp / "whole", tmp / "days", tmp / "short"
+    land(whole, frames, first=0, last=DAYS)
+    land(days, frames, first=0, last=DAYS)
+    full = [run_child(whole, partitioned=False)]
+    one_run = [run_child(days, partitioned=True, days=f"{day(frames, 0)}...{day(frames, DAYS - 1)}")]
+    land(short, frames, first=DAYS - SHORT_HISTORY, last=DAYS)
+    backfill(short, frames, first=DAYS - SHORT_HISTORY, last=DAYS, chunk=SHORT_HISTORY)
+    for home in (days, short):
+        land(home, frames, first=DAYS, last=DAYS + 1)
+    new = new_days({"after 40 days": short, "after 183 days": days}, day(frames, DAYS), repeats)
+    print(f"\nreference size: {transactions:,} transactions in {DAYS} days ({transactions // DAYS:,} a day)\n")
+    print("| run | partitions | seconds: median (runs) | peak memory GB |")
+    print("|---|---|---|---|")
+    print(row("whole history, one batch (partitions off)", "none", full))
+    print(row(f"backfill of the {DAYS} days, one run", str(DAYS), one_run))
+    print(row("a new day after 40 days of history", "1", new["after 40 days"]))
+    print(row(f"a new day after {DAYS} days of history", "1", new["after 183 days"]))
+    flat = median(new["after 183 days"], "seconds") / median(new["after 40 days"], "seconds")
+    backfill_ratio = median(one_run, "seconds") / median(full, "seconds")
+    print(f"\nnew day after {DAYS} vs 40 days of history: {flat:.2f}x (goal <= 1.2x)")
+    print(f"backfill of {DAYS} days vs the whole-history run: {backfill_ratio:.2f}x (goal <= 1.10x)")
+    return {
+        "transactions": transactions,
+        "whole_history": full,
+        "backfill_one_run": one_run,
+        "new_day": new,
+        "new_day_ratio_183_vs_40": flat,
+        "backfill_vs_whole": backfill_ratio,
+    }
+
+
+def scaled(tmp: Path, scale: int, repeats: int) -> dict:
+    frames = simulate(REFERENCE["customers"] * scale, REFERENCE["terminals"] * scale)
+    transactions = sum(len(f) for _, f in frames[:DAYS])
+    whole, days = tmp / f"whole{scale}", tmp / f"days{scale}"
+    land(whole, frames, first=0, last=DAYS)
+    full = [run_child(whole, partitioned=False)]
+    shutil.rmtree(whole)
+    land(days, frames, first=0, last=DAYS)
+    history = backfill(days, frames, first=0, last=DAYS, chunk=CHUNK_DAYS)
+    land(days, frames, first=DAYS, last=DAYS + 1)
+    new = new_days({"new day": days}, day(frames, DAYS), repeats)["new day"]
+    print(f"\n{scale}x: {transactions:,} transactions in {DAYS} days ({transactions // DAYS:,} a day)\n")
+    print("| run | partitions | seconds: median (runs) | peak memory GB |")
+    print("|---|---|---|---|")
+    print(row("whole history, one batch (partitions off)", "none", full))
+    for index, run in enumerate(history):
+        print(row(f"history backfill, run {index + 1}", str(run["days"]), [run]))
+    print(row(f"a new day after {DAYS} days of history", "1", new))
+    speedup = median(full, "seconds") / median(new, "seconds")
+    print(
+        f"\nwhole history vs a new day: {speedup:.1f}x less time (goal >= 20x); new day's peak "
+        f"{max(r['peak_mb'] for r in new) / 1024:.2f} GB (goal < 2 GB); whole run's peak "
+        f"{full[0]['peak_mb'] / 1024:.2f} GB"
+    )
+    return {
+        "scale": scale,
+        "transactions": transactions,
+        "whole_history": full,
+        "history": history,
+        "new_day": new,
+        "speedup": speedup,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=int, default=0, help="also measure at this multiple of the reference size")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--partitioned", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--whole", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--days", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.partitioned, args.days)
+        return
+    print(f"cores: {os.cpu_count()}")
+    results = {"cores": os.cpu_count()}
+    with tempfile.TemporaryDirectory(prefix="data_scale-") as tmp:
+        results["reference"] = reference(Path(tmp), args.repeats)
+    if args.scale:
+        with tempfile.TemporaryDirectory(prefix="data_scale-") as tmp:
+            results[f"x{args.scale}"] = scaled(Path(tmp), args.scale, args.repeats)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,21 +1,25 @@
 """What the Dagster catalog shows about every asset, set in one place from the config: owners, kinds, code
 versions, the landing data's column schema, and freshness policies on the raw data and the champion.
 
-A code version is the package's version with a digest of the config sections the asset's group depends on, so
-that editing a section (an algorithm's parameters, the schema) marks exactly the assets it changes as stale.
+A code version is a digest of the package's source with one of the config sections the asset is computed from:
+editing the code marks every asset stale; editing a section (the schema, one algorithm's parameters) marks the
+assets that read it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Iterable
-from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from dagster import AssetsDefinition, AssetSpec, FreshnessPolicy, TableColumn, TableColumnConstraints, TableSchema
 
 from ml_assets.config import PipelineConfig
+from ml_assets.settings import PACKAGE_DIR
+from ml_assets.training.constants import MODEL_SUFFIX
 
 # The config sections each group's assets are computed from.
 SECTIONS = {
@@ -35,24 +39,35 @@ KINDS = {
 _TYPES = {"int": "int64", "float": "float64", "datetime": "timestamp", "string": "string", "bool": "bool"}
 
 
-def _package_version() -> str:
-    try:
-        return version("ml_assets")
-    except PackageNotFoundError:
-        return "0+unknown"
+@functools.cache
+def source_digest() -> str:
+    """A digest of the package's code (every .py file, by path and content): what a code change changes."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:10]
 
 
-def code_version(config: PipelineConfig, group: str) -> str:
-    """The package version and a digest of the config sections ``group`` is computed from."""
-    sections = {name: getattr(config, name) for name in SECTIONS.get(group, ())}
-    digest = hashlib.sha256(
-        json.dumps(
-            {k: v.model_dump(mode="json") if hasattr(v, "model_dump") else v for k, v in sections.items()},
-            sort_keys=True,
-            default=str,
-        ).encode()
-    ).hexdigest()[:10]
-    return f"{_package_version()}+{digest}"
+def code_version(config: PipelineConfig, group: str, key: str = "") -> str:
+    """The code's digest and a digest of the config sections ``group`` is computed from; a model asset reads
+    only its own algorithm's entry."""
+    values: dict[str, Any] = {}
+    for name in SECTIONS.get(group, ()):
+        value = getattr(config, name)
+        algorithm = key.removesuffix(MODEL_SUFFIX)
+        if name == "algorithms" and key.endswith(MODEL_SUFFIX) and algorithm in value:
+            value = {algorithm: value[algorithm]}
+        values[name] = value
+    digest = hashlib.sha256(json.dumps(_plain(values), sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return f"{source_digest()}-{digest}"
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def column_schema(config: PipelineConfig) -> TableSchema:
@@ -99,7 +114,7 @@ def describe(assets: Iterable[AssetsDefinition], config: PipelineConfig) -> list
 
     def entry(spec: AssetSpec) -> AssetSpec:
         key = spec.key.to_user_string()
-        changes: dict = {"code_version": code_version(config, spec.group_name or "")}
+        changes: dict = {"code_version": code_version(config, spec.group_name or "", key)}
         if config.owners:
             changes["owners"] = list(config.owners)
         policy = freshness(config, key)

@@ -119,37 +119,86 @@ def release_arithmetic(deployment) -> str:
 def materialize(args: argparse.Namespace) -> int:
     """`dagster asset materialize` with one line per asset and check; Dagster's full log kept in a file.
 
-    A selection that holds daily-partitioned assets runs as two: the days first (one run over the range, the
-    landing files' days unless ``--days`` says), then the unpartitioned rest."""
+    A selection that holds daily-partitioned assets runs as several: raw_data over the days (one run over the
+    range, the landing files' days unless ``--days`` says), then the selection's other days assets over the days
+    they can be built from (a quarantined day blocks itself and what reads it, not the rest), then the
+    unpartitioned rest. The exit code is the worst of the runs'."""
     from ml_assets.definitions import build_definitions
     from ml_assets.progress import follow_in_instance, split_selection
 
     settings = load_settings()
     config = load_config(settings.config_path)
     runs = split_selection(build_definitions(config, settings), args.select)
+    if not runs.daily and not runs.tail:
+        raise ValueError(f"--select {args.select!r} selects no asset")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     log_path = args.log or settings.home / "logs" / f"materialize-{stamp}.log"
     command = [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m", "ml_assets.definitions"]
     home = settings.home / "dagster"
-    if not runs.daily and not runs.tail:
-        raise ValueError(f"--select {args.select!r} selects no asset")
+    codes = []
     if runs.daily:
-        days = args.days or _landing_days(config, settings)
-        code = follow_in_instance(
-            [*command, "--select", ",".join(runs.daily), "--partition-range", days], log_path, home
-        )
-        if code or not runs.tail:
-            return code
-    return follow_in_instance([*command, "--select", ",".join(runs.tail)], log_path, home)
+        first, last = (args.days or _landing_days(config, settings)).split("...")
+        rest = [key for key in runs.daily if key != "raw_data"]
+        if "raw_data" in runs.daily:
+            codes.append(
+                follow_in_instance(
+                    [*command, "--select", "raw_data", "--partition-range", f"{first}...{last}"], log_path, home
+                )
+            )
+        for assets, ranges in _buildable_blocks(config, settings, first=first, last=last, assets=rest).items():
+            for start, end in ranges:
+                select = [*command, "--select", ",".join(assets), "--partition-range", f"{start}...{end}"]
+                codes.append(follow_in_instance(select, log_path, home))
+    if runs.tail:
+        codes.append(follow_in_instance([*command, "--select", ",".join(runs.tail)], log_path, home))
+    return max(codes)
+
+
+def _buildable_blocks(
+    config: PipelineConfig, settings: Settings, *, first: str, last: str, assets: list[str]
+) -> dict[tuple[str, ...], list[tuple[str, str]]]:
+    """{assets: the ranges of first..last they can be built for}, by the stored verdicts: a day's profile needs
+    the day to have passed validation; its features need every raw day their windows read to have passed too.
+    Prints the days left out."""
+    from ml_assets.data.days import VERDICT_ATTR, blocks, day_range, shift
+    from ml_assets.features.incremental import buildable, lookback_days
+    from ml_assets.resources.io_manager import StoredPartitions
+    from ml_assets.resources.storage import open_store
+
+    stored = StoredPartitions(open_store(settings.storage_for(config.name)), "raw_data")
+    since = shift(first, -lookback_days(config))
+    passed = {d: bool((stored.attrs(d).get(VERDICT_ATTR) or {}).get("passed")) for d in stored if since <= d <= last}
+    days = day_range([first, last])
+    by_ranges: dict[tuple[tuple[str, str], ...], list[str]] = {}
+    for asset in assets:
+        usable = buildable(days, passed, config) if asset == "features" else [d for d in days if passed.get(d)]
+        left_out = [d for d in days if d not in usable]
+        if left_out:
+            spans = ", ".join(a if a == b else f"{a}..{b}" for a, b in blocks(left_out))
+            print(f"{asset}: not built for {len(left_out)} day(s) that failed validation or read one that did: {spans}")
+        by_ranges.setdefault(tuple(blocks(usable)), []).append(asset)
+    return {tuple(group): list(ranges) for ranges, group in by_ranges.items()}
 
 
 def _landing_days(config: PipelineConfig, settings: Settings) -> str:
-    """``FIRST...LAST``: the days of the landing files."""
-    from ml_assets.data.days import files_by_day
+    """``FIRST...LAST``: the days of the landing files that are daily partitions (from the config's start to the
+    last day that has ended); files of other days are named on stderr."""
+    from ml_assets.data.days import files_by_day, last_complete_day
     from ml_assets.resources.landing import LandingFolder
 
     landing = LandingFolder(path=settings.resolve_location(config.dataset.landing_dir))
     days = sorted(files_by_day(item.name for item in landing.files()))
+    partitions = config.dataset.partitions
+    if partitions is not None:
+        first, last = partitions.start.isoformat(), last_complete_day(dt.datetime.now(dt.UTC), partitions.timezone)
+        outside = [day for day in days if not first <= day <= last]
+        if outside:
+            print(
+                f"left out: files of {len(outside)} day(s) that are not partitions ({first}..{last}): "
+                f"{', '.join(outside[:5])}",
+                file=sys.stderr,
+            )
+        days = [day for day in days if first <= day <= last]
     if not days:
         raise ValueError(
             f"no landing file with a day in its name in {landing.path}: run `ml-assets generate-data` or add files "

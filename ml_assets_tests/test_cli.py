@@ -148,3 +148,32 @@ def test_definitions_validate(settings: Settings) -> None:
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.pipeline
+def test_materialize_runs_the_days_then_builds_what_a_bad_day_does_not_block(
+    settings: Settings, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, small_fraud_raw())
+    assert main(["generate-data", "--config", str(config), "--customers", "60", "--days", "3"]) == 0
+    landing = settings.home / "landing" / "fraud"
+    files = sorted(landing.iterdir())
+    pd.read_parquet(files[1]).pipe(corrupt, "negative_amount").to_parquet(files[1])
+    days = [day_of(f.name) for f in files]
+    done = subprocess.run(
+        [str(BIN / "ml-assets"), "materialize", "--select", "raw_data,data_profile,features"],
+        env={**_env(settings, config), "DAGSTER_HOME": ""},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    out = done.stdout
+    assert done.returncode != 0, out  # a day failed: said in the exit code
+    assert f"materializing: raw_data --partition-range {days[0]}...{days[2]}" in out
+    assert f"day {days[1]}: TX_AMOUNT: values outside [0, 100000]" in out
+    # the bad day blocks its own profile and the features of every day whose windows read it, not the rest
+    assert f"data_profile: not built for 1 day(s) that failed validation or read one that did: {days[1]}" in out
+    assert f"features: not built for 2 day(s) that failed validation or read one that did: {days[1]}..{days[2]}" in out
+    storage = settings.home / "storage" / "fraud"
+    assert sorted(p.stem for p in (storage / "data_profile").iterdir()) == [days[0], days[2]]
+    assert sorted(p.stem for p in (storage / "features").iterdir()) == [days[0]]

@@ -109,14 +109,9 @@ def test_the_catalog_shows_owners_kinds_versions_schema_and_freshness(settings: 
     assert next(c for c in schema.columns if c.name == "TX_FRAUD").description == "target"
     assert nodes["raw_data"].freshness_policy.fail_window.to_timedelta().days == 2  # schema.max_age_days
     assert nodes["production_deployment"].freshness_policy.fail_window.to_timedelta().days == 30
-    # A code version follows the config sections its assets are computed from: new parameters for one algorithm
-    # mark the training assets stale, not the data.
+    # A code version follows the config sections its asset is computed from: new parameters for one algorithm
+    # mark that model and the candidate stale, not the other models nor the data.
     changed = graph_of(deep_update(raw, {"algorithms": {"xgboost": {"params": {"max_depth": 5}}}}))
     versions = {key: nodes[key].code_version for key in nodes}
     after = {k.to_user_string(): changed.get(k).code_version for k in changed.get_all_asset_keys()}
-    assert {key for key in versions if versions[key] != after[key]} == {
-        "random_forest_model",
-        "xgboost_model",
-        "neural_network_model",
-        "candidate_model",
-    }
+    assert {key for key in versions if versions[key] != after[key]} == {"xgboost_model", "candidate_model"}

@@ -154,8 +154,8 @@ def test_fraud_graph_end_to_end(settings: Settings) -> None:
         *(f"{a}_model" for a in ALGORITHMS),
     }
     checks = check_results(result)
-    # 6 data checks per day (freshness is the raw data's freshness policy), 8 per model, scan, staging, production
-    assert len(checks) == 6 + 3 * 8 + 1 + 3 + 1 and all(c.passed for c in checks.values()), [
+    # 7 data checks per day (loads and the suite; freshness is a policy), 8 per model, scan, staging, production
+    assert len(checks) == 7 + 3 * 8 + 1 + 3 + 1 and all(c.passed for c in checks.values()), [
         k for k, c in checks.items() if not c.passed
     ]
 
@@ -295,8 +295,9 @@ def test_unloadable_file_fails_raw_data_naming_the_file(
     (Path(landing.path) / name).write_bytes(content)
     result = run(settings, small_fraud_raw())
     assert not result.success
-    assert f"{name}: {message}" in failure_text(result, "raw_data")
-    assert materialized(result) == set() and registered_versions(settings, "fraud_detector") == []
+    failed = {k[1]: c for k, c in check_results(result).items() if not c.passed}
+    assert set(failed) == {"loads"} and f"{name}: {message}" in failed["loads"].description
+    assert materialized(result) == {"raw_data"} and registered_versions(settings, "fraud_detector") == []
 
 
 def test_breast_cancer_config_runs_the_same_graph(settings: Settings) -> None:
@@ -358,7 +359,9 @@ def test_a_day_without_one_file_of_its_own_records_is_refused_naming_it(settings
         expected = [f"day {middle}: transactions_{middle}.parquet: 4 of", "records fall outside the day"]
     result = run(settings, small_fraud_raw())
     assert not result.success
-    message = failure_text(result, "raw_data")
-    assert all(text in message for text in expected), message
-    assert materialized(result) == set()  # no day of the run is stored, nothing downstream runs
+    # The day is quarantined by its `loads` check, with the reason; the other days pass; nothing downstream runs.
+    loads = {e.partition: e for e in result.get_asset_check_evaluations() if e.check_name == "loads"}
+    assert not loads[middle].passed and all(text in loads[middle].description for text in expected), loads[middle]
+    assert all(e.passed for day, e in loads.items() if day != middle) and len(loads) == 3
+    assert materialized(result) == {"raw_data"}
     assert registered_versions(settings, "fraud_detector") == []

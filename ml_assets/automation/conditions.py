@@ -5,8 +5,9 @@ With daily partitions the landing sensor only reports new days (a run of ``daily
   corrected file or late labels), never from a quarantined day;
 - the training data is rebuilt at the retraining schedule when days were featurized since the last tick, and not
   while a rebuild is in progress: at most one retraining per tick, one at a time;
-- everything downstream of it (models, candidate, staging, production) follows in the same run, and the security
-  scan runs when it was never run.
+- everything downstream of it (models, candidate, staging, production) follows in the same run, only when the
+  retraining itself is requested (a person materializing the training data or a model by hand starts no release),
+  and the security scan runs with it when it was never run.
 Two automation sensors evaluate these: one for the days, one for retraining (its runs tagged as retraining, so the
 drift sensor's guardrails count them).
 """
@@ -47,15 +48,24 @@ def retrain_on(schedule: str) -> AutomationCondition:
     )
 
 
+def follow_retraining() -> AutomationCondition:
+    """In the same run as a requested retraining: when an upstream asset will be requested in this evaluation."""
+    return (A.any_deps_match(A.will_be_requested()) & ~A.in_progress()).with_label("follows a requested retraining")
+
+
 def declare(assets: Iterable[AssetsDefinition], config: PipelineConfig) -> list[AssetsDefinition]:
     """``assets`` with their automation conditions (only with daily partitions and ``retraining.on_new_data``)."""
     assets = list(assets)
     retraining = config.monitoring.retraining
     if not (config.partitioned and retraining.on_new_data):
         return assets
-    conditions = {AssetKey("features"): refresh_days(), AssetKey("training_data"): retrain_on(retraining.schedule)}
+    conditions = {
+        AssetKey("features"): refresh_days(),
+        AssetKey("training_data"): retrain_on(retraining.schedule),
+        AssetKey("security_scan"): A.on_missing(),
+    }
     daily = {a.key for a in assets if a.partitions_def is not None}
-    follows = A.eager()
+    follows = follow_retraining()
     declared = []
     for asset in assets:
         if asset.group_names_by_key.get(asset.key) == "monitoring" or (

@@ -1,6 +1,7 @@
 """Sensors and the schedule: retraining on new landing data or severe drift, daily monitoring, failure alerts."""
 
 import datetime as dt
+import hashlib
 import logging
 import time
 from typing import Any
@@ -19,11 +20,12 @@ from dagster import (
     run_failure_sensor,
     sensor,
 )
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from ml_assets.automation.conditions import RETRAINING_TAG
 from ml_assets.automation.triggers import RetrainingLoad, drift_decision, landing_decision, new_days_decision
 from ml_assets.config import PipelineConfig, RetrainingConfig
-from ml_assets.data.days import day_of
+from ml_assets.data.days import blocks, day_of, day_range, last_complete_day
 from ml_assets.environment_variables import ALERT_WEBHOOK
 from ml_assets.monitoring import catalog
 from ml_assets.resources.landing import LandingFolder
@@ -52,9 +54,7 @@ def build_automation(
     a retraining run."""
     guardrails = config.monitoring.retraining
     namespace = catalog.pipeline_namespace(config.name)
-    landing_sensor = (
-        _days_sensor(daily, guardrails) if daily is not None else _retraining_sensor(retraining, guardrails)
-    )
+    landing_sensor = _days_sensor(daily, config) if daily is not None else _retraining_sensor(retraining, guardrails)
 
     @sensor(
         job=retraining,
@@ -110,20 +110,30 @@ def build_automation(
     return [landing_sensor, drift_sensor, failure_alert], [schedule]
 
 
-def _days_sensor(daily: Any, guardrails: RetrainingConfig):
+def _days_sensor(daily: Any, config: PipelineConfig):
+    guardrails = config.monitoring.retraining
+    partitions = config.dataset.partitions
+
     @sensor(
         name="landing_sensor",
         job=daily,
         minimum_interval_seconds=guardrails.sensor_interval_seconds,
         default_status=DefaultSensorStatus.RUNNING if guardrails.on_new_data else DefaultSensorStatus.STOPPED,
         description="New or changed landing files (a folder or an S3 prefix), once the folder is quiet: a run of "
-        "daily_data per day (its validation and features), keyed by the file's version so that a corrected file "
-        "is validated again and an unchanged one never twice.",
+        "daily_data per range of consecutive new days (their validation and features, in order), keyed by the "
+        "files' versions so that a corrected file is validated again and an unchanged one never twice.",
     )
     def landing_sensor(context: SensorEvaluationContext, landing: LandingFolder):
         listing = {item.name: item.version for item in landing.files()}
+        now = time.time()
+        last = last_complete_day(dt.datetime.fromtimestamp(now, tz=dt.UTC), partitions.timezone)
         decision = new_days_decision(
-            context.cursor, listing, now=time.time(), debounce_seconds=guardrails.debounce_seconds, day_of=day_of
+            context.cursor,
+            listing,
+            now=now,
+            debounce_seconds=guardrails.debounce_seconds,
+            day_of=day_of,
+            days=(partitions.start.isoformat(), last),
         )
         context.update_cursor(decision.cursor)
         if decision.unassigned:
@@ -131,10 +141,20 @@ def _days_sensor(daily: Any, guardrails: RetrainingConfig):
         if not decision.days:
             return SkipReason(decision.reason)
         context.log.info(decision.reason)
-        return [
-            RunRequest(run_key=f"{day}@{version}", partition_key=day, tags={TRIGGER_TAG: "new_data"})
-            for day, version in decision.days.items()
-        ]
+        requests = []
+        for first, end in blocks(decision.days):
+            key = "|".join(f"{day}@{decision.days[day]}" for day in day_range([first, end]))
+            run_key = f"{first}...{end}@{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+            if first == end:
+                requests.append(RunRequest(run_key=run_key, partition_key=first, tags={TRIGGER_TAG: "new_data"}))
+            else:
+                tags = {
+                    TRIGGER_TAG: "new_data",
+                    ASSET_PARTITION_RANGE_START_TAG: first,
+                    ASSET_PARTITION_RANGE_END_TAG: end,
+                }
+                requests.append(RunRequest(run_key=run_key, tags=tags))
+        return requests
 
     return landing_sensor
 

@@ -98,11 +98,18 @@ def landing_decision(
 
 
 def new_days_decision(
-    cursor: str | None, listing: dict[str, str], *, now: float, debounce_seconds: float, day_of: Callable
+    cursor: str | None,
+    listing: dict[str, str],
+    *,
+    now: float,
+    debounce_seconds: float,
+    day_of: Callable[[str], str | None],
+    days: tuple[str, str],
 ) -> DaysDecision:
     """The days to (re)validate: those whose file was added or changed since the last commit, once the folder is
-    quiet. A removed file validates nothing (its stored day stays as it was validated). ``day_of`` maps a file
-    name to its day, or None."""
+    quiet. ``day_of`` maps a file name to its day (or None); ``days`` is (first, last) of the partitions: a file of
+    a day that is not a partition yet (today, the future) waits for it, one before the first is named and never
+    read. A removed file validates nothing (its stored day stays as it was validated)."""
     state, changed, wait = _settled(cursor, listing, now=now, debounce_seconds=debounce_seconds)
     if wait == "baseline":
         reason = f"baseline: {len(listing)} landing files; new or changed days are validated and featurized"
@@ -112,20 +119,33 @@ def new_days_decision(
         return DaysDecision({}, "no new or changed landing files", json.dumps(state), [])
     if wait:
         return DaysDecision({}, f"{_summary(present)}; {wait}", json.dumps(state), [])
-    state["committed"] = listing
+    first, last = days
     unassigned = [name for name in present if day_of(name) is None]
-    days: dict[str, list[str]] = {}
+    early = [name for name in present if name not in unassigned and day_of(name) < first]
+    waiting = [name for name in present if name not in unassigned and day_of(name) > last]
+    committed = dict(state["committed"])
+    state["committed"] = {
+        **{name: version for name, version in listing.items() if name not in waiting},
+        **{name: committed[name] for name in waiting if name in committed},
+    }
+    by_day: dict[str, list[str]] = {}
     for name in present:
-        if day_of(name) is not None:
-            days.setdefault(day_of(name), []).append(name)
+        if name not in (*unassigned, *early, *waiting):
+            by_day.setdefault(day_of(name), []).append(name)
     versions = {
         day: hashlib.sha256("|".join(f"{n}={listing[n]}" for n in sorted(names)).encode()).hexdigest()[:12]
-        for day, names in sorted(days.items())
+        for day, names in sorted(by_day.items())
     }
     reason = f"{_summary(present)}: {len(versions)} day(s) to validate"
     if unassigned:
         reason += f"; ignored {len(unassigned)} file(s) with no day in their name: {', '.join(unassigned[:5])}"
-    return DaysDecision(versions, reason, json.dumps(state), unassigned)
+    if early:
+        reason += f"; ignored {len(early)} file(s) of days before the first partition {first}: {', '.join(early[:5])}"
+    if waiting:
+        reason += (
+            f"; {len(waiting)} file(s) wait for their day to end (last partition {last}): {', '.join(waiting[:5])}"
+        )
+    return DaysDecision(versions, reason, json.dumps(state), unassigned + early)
 
 
 def drift_decision(cursor: str | None, latest: tuple[int, str] | None, *, load: RetrainingLoad) -> Decision:

@@ -26,11 +26,19 @@ from dagster import (
 )
 
 from ml_assets.config import PipelineConfig
-from ml_assets.data.days import SOURCE_ATTR, VERDICT_ATTR, check_within_day, file_of_day
+from ml_assets.data.days import (
+    SOURCE_ATTR,
+    VERDICT_ATTR,
+    QuarantinedDayError,
+    check_within_day,
+    day_of,
+    file_of_day,
+    quarantine_reason,
+)
 from ml_assets.data.expectations import CheckOutcome, plan_suite, planned_checks, summarize
 from ml_assets.data.partitions import daily_partitions
 from ml_assets.data.profile import profile_frame, profile_table
-from ml_assets.data.schema import SOURCE_FILE_COLUMN, DataLoadError, concat_sources, conform
+from ml_assets.data.schema import PANDAS_DTYPES, SOURCE_FILE_COLUMN, DataLoadError, concat_sources, conform
 from ml_assets.monitoring.catalog import DATA_QUALITY, pipeline_namespace
 from ml_assets.provenance import DATA_VERSION_ATTR, data_version
 from ml_assets.resources.landing import LandingFolder
@@ -58,43 +66,75 @@ def _load(landing: LandingFolder, names: list[str], config: PipelineConfig, day:
     return frame
 
 
+LOADS = "loads"
+LOADS_DESCRIPTION = (
+    "The day has exactly one landing file, readable, with the schema's columns and types, its records within the day."
+)
+
+
+def _unloadable(day: str, files: list, error: DataLoadError, schema) -> pd.DataFrame:
+    """A day that cannot be loaded, stored as quarantined: no rows, the reason as its verdict, the version of the
+    file(s) it came from (so a corrected file is a new version)."""
+    frame = pd.DataFrame({name: pd.Series(dtype=PANDAS_DTYPES[spec.type]) for name, spec in schema.columns.items()})
+    frame.attrs[DATA_VERSION_ATTR] = data_version({item.name: f"unloadable:{item.version}" for item in files})
+    frame.attrs[SOURCE_ATTR] = ", ".join(item.name for item in files) or "no file"
+    frame.attrs[VERDICT_ATTR] = {"passed": False, "failures": [str(error)]}
+    return frame
+
+
 def _batches(context: AssetExecutionContext, landing: LandingFolder, config: PipelineConfig) -> dict:
-    """{day: frame} for the run's days, or {None: frame} of every file."""
-    names = [item.name for item in landing.files()]
+    """{day: frame} for the run's days, or {None: frame} of every file. A day that cannot be loaded (no file, two,
+    unreadable, records outside the day) is quarantined, not the run: the other days go on."""
+    listing = landing.files()
+    names = [item.name for item in listing]
     if not config.partitioned:
         if not names:
             raise DataLoadError(f"no landing files in {landing.path}: run `ml-assets generate-data` or add files")
         return {None: _load(landing, names, config, None)}
-    days = list(context.partition_keys)
-    files = {day: file_of_day(day, names, where=landing.path) for day in days}  # all named before any is read
-    return {day: _load(landing, [files[day]], config, day) for day in days}
+    batches = {}
+    for day in context.partition_keys:
+        of_day = [item for item in listing if day_of(item.name) == day]
+        try:
+            batches[day] = _load(landing, [file_of_day(day, names, where=landing.path)], config, day)
+        except DataLoadError as error:
+            context.log.error(str(error))
+            batches[day] = _unloadable(day, of_day, error, config.data_schema)
+    return batches
 
 
 def _validate(
     batches: dict, config: PipelineConfig, validator: GreatExpectationsValidator, checks: dict[str, str]
 ) -> tuple[dict, DataDocs | None, float]:
-    """Each batch's check outcomes, the Data Docs, and the share of expectations met (percent).
+    """The check outcomes of each batch that loaded, the Data Docs, and the share of expectations met (percent).
 
     Every expectation is row-wise or within a batch, so a range that passes as a whole passes day by day: one
-    validation of the run's days, and days one by one only to say which failed."""
+    validation of the run's days, and days one by one only when it fails, to say which (then a day is judged on its
+    own: an id repeated across two days is no day's problem)."""
     schema = config.data_schema
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     plan = plan_suite(schema, now, freshness=not config.partitioned)
     suite = f"{config.name}_raw_data"
-    whole = next(iter(batches.values())) if len(batches) == 1 else pd.concat(batches.values(), ignore_index=True)
+    suite_checks = [name for name in checks if name != LOADS]
+    loaded = {key: frame for key, frame in batches.items() if VERDICT_ATTR not in frame.attrs}
+    if not loaded:
+        return {}, None, 0.0
+    frames = list(loaded.values())
+    whole = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     outcomes, docs = validator.validate(whole, plan, suite_name=suite, id_column=schema.id_column)
-    met = 100.0 * sum(o.success for o in outcomes) / len(outcomes) if outcomes else 100.0
-    if len(batches) == 1 or all(o.success for o in outcomes):
-        summary = summarize(outcomes, list(checks))
-        return {key: summary for key in batches}, docs, met
-    per_batch = {}
-    for key, frame in batches.items():
+    if len(loaded) == 1 or all(o.success for o in outcomes):
+        met = 100.0 * sum(o.success for o in outcomes) / len(outcomes) if outcomes else 100.0
+        summary = summarize(outcomes, suite_checks)
+        return {key: summary for key in loaded}, docs, met
+    per_batch, shares, failed_docs = {}, [], None
+    for key, frame in loaded.items():
         day_outcomes, day_docs = validator.validate(
             frame, plan, suite_name=f"{suite}_{key}", id_column=schema.id_column
         )
-        per_batch[key] = summarize(day_outcomes, list(checks))
-        docs = day_docs if not all(o.success for o in day_outcomes) else docs
-    return per_batch, docs, met
+        per_batch[key] = summarize(day_outcomes, suite_checks)
+        shares.append(100.0 * sum(o.success for o in day_outcomes) / max(len(day_outcomes), 1))
+        if not all(o.success for o in day_outcomes):
+            failed_docs = day_docs
+    return per_batch, failed_docs or docs, sum(shares) / len(shares)
 
 
 def _evaluation(
@@ -126,6 +166,8 @@ def build_data_assets(config: PipelineConfig) -> list[AssetsDefinition]:
     partitions = daily_partitions(config)
     backfill = BackfillPolicy.single_run() if partitions else None
     checks = planned_checks(schema, freshness=not config.partitioned)
+    if partitions is not None:  # a day that cannot be loaded is quarantined by this check, not a failed run
+        checks = {LOADS: LOADS_DESCRIPTION, **checks}
     specs = [
         AssetCheckSpec(name, asset=RAW_DATA, description=text, blocking=True, partitions_def=partitions)
         for name, text in checks.items()
@@ -154,13 +196,19 @@ def build_data_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         metrics.put(pipeline_namespace(config.name), DATA_QUALITY, met)  # DataQualityScore: expectations met, %
         evaluations = []
         for key, frame in batches.items():
+            if key not in verdicts:  # could not be loaded: its verdict is set, the loads check says why
+                failures = frame.attrs[VERDICT_ATTR]["failures"]
+                outcome = CheckOutcome(LOADS, False, failures, 0, [])
+                evaluations.append(_evaluation(outcome, rows=0, day=key, docs=None, description=LOADS_DESCRIPTION))
+                continue
             failures = [f for outcome in verdicts[key] for f in outcome.failures]
             frame.attrs[VERDICT_ATTR] = {"passed": not failures, "failures": failures}
             if failures:
                 context.log.error(f"{'day ' + key + ': ' if key else ''}validation failed: " + " | ".join(failures))
+            loads = [CheckOutcome(LOADS, True, [], 0, [])] if partitions is not None else []
             evaluations += [
                 _evaluation(outcome, rows=len(frame), day=key, docs=docs, description=checks[outcome.check])
-                for outcome in verdicts[key]
+                for outcome in [*loads, *verdicts[key]]
             ]
         yield _output(batches, partitioned=partitions is not None, config=config)
         yield from evaluations
@@ -174,10 +222,21 @@ def build_data_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         backfill_policy=backfill,
         description="Per column: type, missing share, distinct count, range, quantiles, top values, target rate.",
     )
-    def data_profile(raw_data) -> Output:  # a StoredPartitions of days, or one DataFrame
+    def data_profile(context: AssetExecutionContext, raw_data) -> Output:  # StoredPartitions of days, or a frame
+        keys = list(context.partition_keys) if partitions else [None]
         days = raw_data if partitions else {None: raw_data}
+        missing = [key for key in keys if key not in days]
+        reasons = [reason for key in keys if key in days and (reason := quarantine_reason(str(key), days[key]))]
+        if missing or reasons:
+            raise QuarantinedDayError(
+                "nothing is profiled from a day that is not stored or is quarantined:\n"
+                + "\n".join(
+                    [*(f"- day {day}: raw_data not materialized" for day in missing), *(f"- {r}" for r in reasons)]
+                )
+            )
         profiles = {}
-        for key, frame in days.items():
+        for key in keys:
+            frame = days[key]
             profile = profile_frame(frame, schema)
             profile[DATA_VERSION_ATTR] = frame.attrs.get(DATA_VERSION_ATTR)
             profiles[key] = profile
@@ -193,32 +252,41 @@ def build_data_assets(config: PipelineConfig) -> list[AssetsDefinition]:
 
 
 def _output(batches: dict, *, partitioned: bool, config: PipelineConfig) -> Output:
+    """The stored value and its metadata. A range run's metadata goes to each of its days (Dagster records one
+    Output), so per-day figures (row count, version, file) are set only when the run has one day; a day's own
+    version and verdict are always in its stored attributes."""
     schema = config.data_schema
-    frames = list(batches.values())
+    frames = [f for f in batches.values() if len(f)]
     rows = sum(len(f) for f in frames)
-    newest = frames[-1]
-    metadata = {
-        "rows": rows,
-        "files": sum(len(f.attrs[SOURCE_ATTR].split(", ")) for f in frames),
-        "target_rate": float(sum(f[schema.target].astype("float64").sum() for f in frames) / max(rows, 1)),
-        "preview": MetadataValue.md(newest.drop(columns=SOURCE_FILE_COLUMN).head(10).to_markdown(index=False)),
-    }
+    newest = frames[-1] if frames else next(iter(batches.values()))
     quarantined = [key for key, f in batches.items() if not f.attrs[VERDICT_ATTR]["passed"]]
-    if schema.timestamp_column:
+    metadata: dict = {
+        "target_rate": float(sum(f[schema.target].astype("float64").sum() for f in frames) / max(rows, 1)),
+        "preview": MetadataValue.md(
+            newest.drop(columns=SOURCE_FILE_COLUMN, errors="ignore").head(10).to_markdown(index=False)
+        ),
+    }
+    if schema.timestamp_column and frames:
         metadata["newest_record"] = str(max(f[schema.timestamp_column].max() for f in frames))
         metadata["oldest_record"] = str(min(f[schema.timestamp_column].min() for f in frames))
-    if len(batches) == 1:  # per partition only when the run has one: a range's metadata goes to each of its days
-        metadata["dagster/row_count"] = rows
     if not partitioned:
         version = newest.attrs[DATA_VERSION_ATTR]
-        metadata["data_version"] = version
-        metadata["source_files"] = newest.attrs[SOURCE_ATTR] if metadata["files"] <= 5 else f"{metadata['files']} files"
+        files = newest.attrs[SOURCE_ATTR].split(", ")
+        metadata.update({"dagster/row_count": rows, "rows": rows, "files": len(files), "data_version": version})
+        metadata["source_files"] = ", ".join(files) if len(files) <= 5 else f"{len(files)} files"
         return Output(newest, data_version=DataVersion(version), metadata=metadata)
-    metadata["days"] = len(batches)
     if quarantined:
         metadata["quarantined_days"] = ", ".join(quarantined)
-    if len(batches) > 1:  # a range: each day's version is in its stored attributes (Output takes one version)
+    if len(batches) > 1:
+        metadata.update({"run_days": len(batches), "run_rows": rows})
         return Output(batches, metadata=metadata)
-    metadata["source_file"] = newest.attrs[SOURCE_ATTR]
-    metadata["data_version"] = newest.attrs[DATA_VERSION_ATTR]
+    metadata.update(
+        {
+            "dagster/row_count": rows,
+            "rows": rows,
+            "source_file": newest.attrs[SOURCE_ATTR],
+            "data_version": newest.attrs[DATA_VERSION_ATTR],
+            "verdict": "passed" if not quarantined else "quarantined",
+        }
+    )
     return Output(batches, data_version=DataVersion(newest.attrs[DATA_VERSION_ATTR]), metadata=metadata)

@@ -80,6 +80,11 @@ def check_within_day(stamps: pd.Series, day: str, *, timezone: str, source: str)
         )
 
 
+def last_complete_day(now: dt.datetime, timezone: str) -> str:
+    """The last day that has ended in ``timezone`` at ``now`` (aware): the newest daily partition."""
+    return (now.astimezone(ZoneInfo(timezone)).date() - dt.timedelta(days=1)).strftime(DAY_FORMAT)
+
+
 def day_range(days: Iterable[str]) -> list[str]:
     """Every day from the first to the last of ``days``, in order."""
     ordered = sorted(days)
@@ -118,3 +123,14 @@ def quarantine_reason(day: str, frame: pd.DataFrame) -> str | None:
         return None
     source = frame.attrs.get(SOURCE_ATTR, "?")
     return f"day {day} ({source}) failed validation: {'; '.join(failures)}"
+
+
+def blocks(days: Iterable[str]) -> list[tuple[str, str]]:
+    """Consecutive days as (first, last) ranges, in order."""
+    ranges: list[tuple[str, str]] = []
+    for day in sorted(days):
+        if ranges and shift(ranges[-1][1], 1) == day:
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ranges

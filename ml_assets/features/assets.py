@@ -21,11 +21,12 @@ from dagster import (
 )
 
 from ml_assets.config import PipelineConfig, TimeSplit
+from ml_assets.data.days import QuarantinedDayError, day_range, quarantine_reason, shift
 from ml_assets.data.partitions import daily_partitions
 from ml_assets.features.build import FEATURE_COLUMNS_ATTR, build_features, feature_columns_of, feature_frame
-from ml_assets.features.incremental import features_by_day, inputs_version
+from ml_assets.features.incremental import features_by_day, inputs_version, lookback_days
 from ml_assets.features.split import SPLIT_COLUMN, split_dataset
-from ml_assets.features.window import training_window
+from ml_assets.features.window import training_window, window_days
 from ml_assets.provenance import DATA_VERSION_ATTR
 from ml_assets.resources.io_manager import StoredPartitions
 
@@ -44,7 +45,7 @@ def build_feature_assets(config: PipelineConfig) -> list[AssetsDefinition]:
 
 
 def _daily_features(config: PipelineConfig) -> AssetsDefinition:
-    history = config.features.history_days
+    history = lookback_days(config)
 
     @asset(
         group_name="features",
@@ -82,11 +83,16 @@ def _windowed_training_data(config: PipelineConfig) -> AssetsDefinition:
     def training_data(
         context: AssetExecutionContext, features: StoredPartitions, raw_data: StoredPartitions
     ) -> Output[pd.DataFrame]:
+        # Attributes only of the days the window and their windows read: not the whole history.
+        days = window_days(split, newest=max(features) if len(features) else None)
+        history = lookback_days(config)
+        reads = set(day_range([shift(days[0], -history), days[-1]]))
         window = training_window(
             split,
             first_partition=config.dataset.partitions.start.isoformat(),
-            raw={day: raw_data.attrs(day) for day in raw_data},
-            features={day: features.attrs(day) for day in features},
+            history_days=history,
+            raw={day: raw_data.attrs(day) for day in raw_data if day in reads or day == min(raw_data)},
+            features={day: features.attrs(day) for day in features if day in days},
         )
         if window.skipped:
             context.log.warning(f"training window: skipped failed days {', '.join(window.skipped)}")
@@ -94,7 +100,11 @@ def _windowed_training_data(config: PipelineConfig) -> AssetsDefinition:
         combined = pd.concat(frames.values(), ignore_index=True)
         columns = feature_columns_of(next(iter(frames.values())))
         anchored = split.model_copy(update={"train_start": pd.Timestamp(window.train_start).date()})
-        frame = split_dataset(feature_frame(_with_columns(combined, columns), config), anchored)
+        frame = split_dataset(
+            feature_frame(_with_columns(combined, columns), config),
+            anchored,
+            timezone=config.dataset.partitions.timezone,
+        )
         partition_versions = {day: f.attrs[DATA_VERSION_ATTR] for day, f in frames.items()}
         frame.attrs[FEATURE_COLUMNS_ATTR] = columns
         frame.attrs[DATA_VERSION_ATTR] = inputs_version(partition_versions)
@@ -139,6 +149,9 @@ def _split_metadata(frame: pd.DataFrame, config: PipelineConfig) -> dict:
 def _whole(config: PipelineConfig) -> list[AssetsDefinition]:
     @asset(group_name="features", description=f"The '{config.features.set}' feature set, free of label leakage.")
     def features(raw_data: pd.DataFrame) -> Output[pd.DataFrame]:
+        reason = quarantine_reason("(all files)", raw_data)
+        if reason:
+            raise QuarantinedDayError(f"no features from data that failed validation: {reason}")
         built = build_features(raw_data, config)
         frame = built.frame
         frame.attrs[FEATURE_COLUMNS_ATTR] = built.feature_columns

@@ -29,9 +29,17 @@ from ml_assets.provenance import DATA_VERSION_ATTR
 INPUTS_ATTR = "inputs"
 
 
+def lookback_days(config: PipelineConfig) -> int:
+    """Days before a day that its features read. Windows are exact durations (days of 86,400 s); a local day can be
+    23 or 25 hours long, so outside UTC one more day is read."""
+    partitions = config.dataset.partitions
+    extra = 0 if partitions is None or partitions.timezone == "UTC" else 1
+    return config.features.history_days + extra
+
+
 def history_of(days: list[str], config: PipelineConfig) -> list[str]:
     """Every raw day the features of ``days`` read: the history before the first, then the days themselves."""
-    return day_range([shift(days[0], -config.features.history_days), days[-1]])
+    return day_range([shift(days[0], -lookback_days(config)), days[-1]])
 
 
 def days_reading(day: str, config: PipelineConfig, *, labels_only: bool) -> list[str]:
@@ -40,9 +48,23 @@ def days_reading(day: str, config: PipelineConfig, *, labels_only: bool) -> list
     windows, behind the delay, cover it."""
     params = config.features
     if not labels_only or params.set != "fraud_handbook":
-        return day_range([day, shift(day, params.history_days)])
+        return day_range([day, shift(day, lookback_days(config))])
     behind = day_range([shift(day, params.delay_days), shift(day, params.delay_days + max(params.windows_days))])
     return [day, *behind]
+
+
+def buildable(days: list[str], passed: Mapping[str, bool], config: PipelineConfig) -> list[str]:
+    """The days among ``days`` whose features can be built: the day passed validation, and so did every stored raw
+    day its windows read, with no day missing since the first stored one (``passed``: each stored day's verdict)."""
+    if not passed:
+        return []
+    first = min(passed)
+    out = []
+    for day in days:
+        history = [d for d in history_of([day], config) if d >= first]
+        if all(passed.get(d, False) for d in history):
+            out.append(day)
+    return out
 
 
 def usable_inputs(raw: Mapping[str, pd.DataFrame], days: list[str], config: PipelineConfig) -> list[str]:

@@ -15,7 +15,14 @@ class SplitError(ValueError):
     """The data cannot be split as the config asks (too few days, a single class...)."""
 
 
-def time_split(features: FeatureFrame, split: TimeSplit) -> pd.DataFrame:
+def local_day(stamps: pd.Series, timezone: str) -> pd.Series:
+    """The day of each naive-UTC timestamp in ``timezone``, as a naive midnight."""
+    if timezone == "UTC":
+        return stamps.dt.normalize()
+    return stamps.dt.tz_localize("UTC").dt.tz_convert(timezone).dt.tz_localize(None).dt.normalize()
+
+
+def time_split(features: FeatureFrame, split: TimeSplit, *, timezone: str = "UTC") -> pd.DataFrame:
     """Train on ``train_days``, skip ``gap_days`` (labels not yet known), test on ``test_days``.
 
     Test days keep their natural prevalence. With ``exclude_known_entities``, each test day drops the entities
@@ -23,8 +30,7 @@ def time_split(features: FeatureFrame, split: TimeSplit) -> pd.DataFrame:
     would have arrived by then, as the handbook does.
     """
     frame = features.frame
-    ts = frame[features.timestamp]
-    day = ts.dt.normalize()
+    day = local_day(frame[features.timestamp], timezone)
     first_day, last_day = day.min(), day.max()
     if split.train_start is not None:
         train_start = pd.Timestamp(split.train_start)
@@ -42,7 +48,7 @@ def time_split(features: FeatureFrame, split: TimeSplit) -> pd.DataFrame:
     train_mask = (day >= train_start) & (day < train_start + pd.Timedelta(days=split.train_days))
     test_mask = (day >= test_start) & (day < test_end)
     test_mask &= (
-        ~_known_compromised(frame, features, train_start=train_start, split=split)
+        ~_known_compromised(frame, features, train_start=train_start, split=split, day=day)
         if split.exclude_known_entities
         else True
     )
@@ -52,11 +58,10 @@ def time_split(features: FeatureFrame, split: TimeSplit) -> pd.DataFrame:
 
 
 def _known_compromised(
-    frame: pd.DataFrame, features: FeatureFrame, *, train_start: pd.Timestamp, split: TimeSplit
+    frame: pd.DataFrame, features: FeatureFrame, *, train_start: pd.Timestamp, split: TimeSplit, day: pd.Series
 ) -> pd.Series:
     if not features.entity:
         raise SplitError("split: exclude_known_entities needs schema.entity_column")
-    day = frame[features.timestamp].dt.normalize()
     entity, label = frame[features.entity], frame[features.target] == 1
     train_end = train_start + pd.Timedelta(days=split.train_days)
     known = set(entity[label & (day >= train_start) & (day < train_end)])
@@ -84,9 +89,13 @@ def random_split(features: FeatureFrame, split: RandomSplit) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def split_dataset(features: FeatureFrame, split: TimeSplit | RandomSplit) -> pd.DataFrame:
-    """The feature frame restricted to the train and test rows, with a ``split`` column."""
-    out = time_split(features, split) if isinstance(split, TimeSplit) else random_split(features, split)
+def split_dataset(features: FeatureFrame, split: TimeSplit | RandomSplit, *, timezone: str = "UTC") -> pd.DataFrame:
+    """The feature frame restricted to the train and test rows, with a ``split`` column; days of a time split run
+    midnight to midnight in ``timezone`` (the daily partitions')."""
+    if isinstance(split, TimeSplit):
+        out = time_split(features, split, timezone=timezone)
+    else:
+        out = random_split(features, split)
     for part in ("train", "test"):
         labels = out.loc[out[SPLIT_COLUMN] == part, features.target]
         if labels.nunique() < 2:

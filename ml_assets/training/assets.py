@@ -55,17 +55,13 @@ def build_model_asset(name: str, algorithm: AlgorithmConfig, config: PipelineCon
         group_name="training",
         kinds={"mlflow", "xgboost" if algorithm.kind == "xgboost" else "sklearn"},
         check_specs=specs,
+        deps=["training_data"],  # the process reads it from the asset storage, not this run's memory
         description=f"A {algorithm.kind} model trained on training_data, logged to MLflow, registered and put "
         "through the model test suite, by an external process (Dagster Pipes).",
     )
     def _model(
-        context: AssetExecutionContext,
-        training_data: pd.DataFrame,
-        registry: MlflowRegistry,
-        reports: ReportStore,
-        training: TrainingCompute,
+        context: AssetExecutionContext, registry: MlflowRegistry, reports: ReportStore, training: TrainingCompute
     ):
-        del training_data  # the process reads it from the asset storage; declared for lineage and ordering
         extras = {
             "algorithm": name,
             "config": config.model_dump(mode="json", by_alias=True),
@@ -75,7 +71,9 @@ def build_model_asset(name: str, algorithm: AlgorithmConfig, config: PipelineCon
             "run_id": context.run_id,
         }
         results = training.run(context, algorithm=name, extras=extras).get_results()
-        materialization = next(r for r in results if isinstance(r, MaterializeResult))
+        materialization = next((r for r in results if isinstance(r, MaterializeResult)), None)
+        if materialization is None:
+            raise Failure(f"the training process for {name} ended without reporting a model (see its log above)")
         metadata = dict(materialization.metadata or {})
         value = metadata.pop("value").value
         context.log.info(f"{name}: AP {value['metrics']['average_precision']:.4f}, registered as v{value['version']}")

@@ -124,9 +124,21 @@ def test_the_landing_sensor_starts_a_run_per_new_or_changed_day(defs, landing_lo
     context = build_sensor_context(instance=instance, cursor=context.cursor, resources={"landing": landing})
     (request,) = landing_sensor(context)
     assert request.partition_key == "2026-11-02" and request.tags["ml_assets/trigger"] == "new_data"
+    # consecutive new days: one run over the range, so that each day's features find the day before stored
+    for day in ("2026-11-03", "2026-11-04"):
+        landing.write(pd.DataFrame({"x": [5]}), f"transactions_{day}.parquet")
+    context = build_sensor_context(instance=instance, cursor=context.cursor, resources={"landing": landing})
+    (both,) = landing_sensor(context)
+    assert both.partition_key is None
+    assert (both.tags["dagster/asset_partition_range_start"], both.tags["dagster/asset_partition_range_end"]) == (
+        "2026-11-03",
+        "2026-11-04",
+    )
     assert json.loads(context.cursor)["committed"].keys() == {
         "transactions_2026-11-01.parquet",
         "transactions_2026-11-02.parquet",
+        "transactions_2026-11-03.parquet",
+        "transactions_2026-11-04.parquet",
         "notes.csv",
     }
     # A corrected file is validated again (a new run key); an unchanged one never twice.
@@ -157,17 +169,31 @@ def test_without_partitions_new_files_start_retraining(settings: Settings) -> No
 
 @pytest.mark.unit
 def test_new_days_wait_for_quiet_and_name_files_without_a_day() -> None:
+    def decide(cursor, files, now, last="2026-11-05"):
+        return new_days_decision(cursor, files, now=now, debounce_seconds=60, day_of=day_of, days=("2026-01-01", last))
+
     files = {"transactions_2026-11-01.parquet": "1"}
-    baseline = new_days_decision(None, files, now=0.0, debounce_seconds=60, day_of=day_of)
+    baseline = decide(None, files, 0.0)
     assert baseline.days == {} and baseline.reason.startswith("baseline")
-    files = {**files, "transactions_2026-11-02.parquet": "1", "readme.txt.csv": "1"}
-    waiting = new_days_decision(baseline.cursor, files, now=10.0, debounce_seconds=60, day_of=day_of)
+    files = {
+        **files,
+        "transactions_2026-11-02.parquet": "1",
+        "readme.txt.csv": "1",
+        "transactions_2025-12-31.parquet": "1",  # before the first partition: named, never read
+        "transactions_2026-11-06.parquet": "1",  # today's: waits for its day to end
+    }
+    waiting = decide(baseline.cursor, files, 10.0)
     assert waiting.days == {} and "quiet for 0 s" in waiting.reason
-    ready = new_days_decision(waiting.cursor, files, now=75.0, debounce_seconds=60, day_of=day_of)
-    assert list(ready.days) == ["2026-11-02"] and ready.unassigned == ["readme.txt.csv"]
+    ready = decide(waiting.cursor, files, 75.0)
+    assert list(ready.days) == ["2026-11-02"]
+    assert ready.unassigned == ["readme.txt.csv", "transactions_2025-12-31.parquet"]
     assert "ignored 1 file(s) with no day in their name: readme.txt.csv" in ready.reason
+    assert "before the first partition 2026-01-01: transactions_2025-12-31.parquet" in ready.reason
+    assert "wait for their day to end (last partition 2026-11-05): transactions_2026-11-06.parquet" in ready.reason
+    later = decide(ready.cursor, files, 200.0, last="2026-11-06")  # the day has ended: now it is a partition
+    assert list(later.days) == ["2026-11-06"]
     removed = {"transactions_2026-11-02.parquet": "1"}
-    gone = new_days_decision(ready.cursor, removed, now=200.0, debounce_seconds=60, day_of=day_of)
+    gone = decide(later.cursor, removed, 300.0, last="2026-11-06")
     assert gone.days == {}  # a removed file validates nothing
 
 

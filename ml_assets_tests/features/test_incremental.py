@@ -113,3 +113,24 @@ def test_a_gap_in_the_history_or_a_missing_day_is_named(raw_days, config) -> Non
         features_by_day(needed, [days[50]], config)
     with pytest.raises(QuarantinedDayError, match=f"raw_data has no stored day {days[50]}"):
         features_by_day({d: raw_days[d] for d in days[40:50]}, [days[50]], config)
+
+
+def test_days_in_another_timezone_across_a_clock_change_equal_the_full_recomputation() -> None:
+    """Paris days (the spring change on 2026-03-29 makes a 23-hour day): a day's features from its local days."""
+    from ml_assets.features.split import local_day
+
+    config = parse_config(small_fraud_raw(dataset={"partitions": {"start": "2026-01-01", "timezone": "Europe/Paris"}}))
+    spec = SimulationSpec(customers=200, terminals=400, start=dt.date(2026, 2, 10), days=60, seed=4)
+    everything = pd.concat([f for _, f in simulate_days(spec)], ignore_index=True)
+    local = local_day(everything["TX_DATETIME"], "Europe/Paris").dt.strftime("%Y-%m-%d")
+    days = {}
+    for day, frame in everything.groupby(local):
+        frame = frame.reset_index(drop=True)
+        frame.attrs.update(
+            {DATA_VERSION_ATTR: f"v-{day}", SOURCE_ATTR: f"{day}.parquet", VERDICT_ATTR: {"passed": True}}
+        )
+        days[day] = frame
+    full = build_features(everything, config)
+    for day in ("2026-03-28", "2026-03-29", "2026-03-30", "2026-04-05"):
+        needed = {d: days[d] for d in history_of([day], config) if d in days}
+        assert_same_features(features_by_day(needed, [day], config)[day], full.frame, full.feature_columns)

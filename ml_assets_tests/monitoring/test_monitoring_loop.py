@@ -99,19 +99,20 @@ def test_new_data_retrains_and_drift_raises_the_alarm_and_retrains(settings: Set
     automation = evaluate_automation_conditions(defs=defs, instance=instance)
     assert automation.total_requested == 0
 
-    # 2. New days land after the retraining tick: the landing sensor asks for one run per day (validation and
-    #    features of that day alone); then the declared conditions ask for one retraining, which releases.
+    # 2. New days land after the retraining tick: the landing sensor asks for a run of those days (their validation
+    #    and features alone); then the declared conditions ask for one retraining, which releases.
     time.sleep(61 - dt.datetime.now().second)  # past the next minute's tick
     land(BASELINE_DAYS, BASELINE_DAYS + NEW_DAYS)
     context = build_sensor_context(instance=instance, cursor=context.cursor, resources={"landing": landing})
-    requests = sensors["landing_sensor"](context)
-    assert [r.partition_key for r in requests] == [
-        f"{d:%Y-%m-%d}" for d, _ in days[BASELINE_DAYS : BASELINE_DAYS + NEW_DAYS]
-    ]
-    for request in requests:
-        day_run = daily.execute_in_process(instance=instance, partition_key=request.partition_key, raise_on_error=False)
-        assert day_run.success
-        assert {e.partition for e in day_run.get_asset_materialization_events()} == {request.partition_key}
+    (request,) = sensors["landing_sensor"](context)  # the new days are consecutive: one run, in order
+    new = [f"{d:%Y-%m-%d}" for d, _ in days[BASELINE_DAYS : BASELINE_DAYS + NEW_DAYS]]
+    assert (request.tags[ASSET_PARTITION_RANGE_START_TAG], request.tags[ASSET_PARTITION_RANGE_END_TAG]) == (
+        new[0],
+        new[-1],
+    )
+    day_run = daily.execute_in_process(instance=instance, tags=request.tags, raise_on_error=False)
+    assert day_run.success
+    assert {e.partition for e in day_run.get_asset_materialization_events()} == set(new)  # those days alone
     automation = evaluate_automation_conditions(defs=defs, instance=instance, cursor=automation.cursor)
     requested = {
         k.to_user_string() for k in automation._requested_partitions_by_asset_key if automation.get_num_requested(k)

@@ -96,11 +96,21 @@ def usable_inputs(raw: Mapping[str, pd.DataFrame], days: list[str], config: Pipe
 def features_by_day(raw: Mapping[str, pd.DataFrame], days: list[str], config: PipelineConfig) -> dict:
     """{day: its feature frame} for ``days``, each remembering its feature columns and input versions."""
     inputs = usable_inputs(raw, days, config)
-    frames = {day: raw[day] for day in inputs}
-    versions = {day: str(frame.attrs.get(DATA_VERSION_ATTR)) for day, frame in frames.items()}
-    built = build_features(pd.concat(frames.values(), ignore_index=True), config)
-    stamps = built.frame[config.data_schema.timestamp_column]
+    parts, versions = [], {}
+    for day in inputs:  # read one day at a time from storage
+        frame = raw[day]
+        versions[day] = str(frame.attrs.get(DATA_VERSION_ATTR))
+        parts.append(frame)
+    combined = pd.concat(parts, ignore_index=True)
+    del parts
     timezone = config.dataset.partitions.timezone
+    first_start, _ = day_bounds(days[0], timezone)
+    _, last_end = day_bounds(days[-1], timezone)
+    stamps = combined[config.data_schema.timestamp_column]
+    # Features only for the days asked for; the history days are read by their windows, never featurized.
+    built = build_features(combined, config, rows=((stamps >= first_start) & (stamps < last_end)).to_numpy())
+    del combined
+    stamps = built.frame[config.data_schema.timestamp_column]
     out = {}
     for day in days:
         start, end = day_bounds(day, timezone)

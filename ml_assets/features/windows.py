@@ -17,38 +17,53 @@ def _sorted_keys(entity: np.ndarray, seconds: np.ndarray) -> tuple[np.ndarray, n
     return order, keys
 
 
-def _unsort(values: np.ndarray, order: np.ndarray) -> np.ndarray:
-    out = np.empty_like(values)
-    out[order] = values
-    return out
+def _positions(order: np.ndarray, query: np.ndarray | None) -> np.ndarray:
+    """Where the query rows (all rows when None), in row order, sit in the sorted order."""
+    where = np.empty(len(order), dtype=np.int64)
+    where[order] = np.arange(len(order))
+    return where if query is None else where[query]
 
 
 def trailing_count_and_mean(
-    entity: np.ndarray, seconds: np.ndarray, values: np.ndarray, *, window_seconds: int
+    entity: np.ndarray,
+    seconds: np.ndarray,
+    values: np.ndarray,
+    *,
+    window_seconds: int,
+    query: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Count and mean of ``values`` over each row's entity in (t - window, t], the row itself included."""
+    """Count and mean of ``values`` over each row's entity in (t - window, t], the row itself included; for the
+    rows ``query`` selects (a boolean mask; None: every row), the other rows serving as history only."""
     order, keys = _sorted_keys(entity, seconds)
-    position = np.arange(len(keys))
-    start = np.searchsorted(keys, keys - window_seconds, side="right")
+    position = _positions(order, query)
+    start = np.searchsorted(keys, keys[position] - window_seconds, side="right")
     prefix = np.concatenate([[0.0], np.cumsum(values[order], dtype=np.float64)])
     count = position - start + 1
     total = prefix[position + 1] - prefix[start]
-    return _unsort(count, order), _unsort(total / count, order)
+    return count, total / count
 
 
 def delayed_count_and_rate(
-    entity: np.ndarray, seconds: np.ndarray, labels: np.ndarray, *, window_seconds: int, delay_seconds: int
+    entity: np.ndarray,
+    seconds: np.ndarray,
+    labels: np.ndarray,
+    *,
+    window_seconds: int,
+    delay_seconds: int,
+    query: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Count of rows and mean label over the entity's window (t - delay - window, t - delay].
+    """Count of rows and mean label over the entity's window (t - delay - window, t - delay], for the rows
+    ``query`` selects (None: every row).
 
     Only rows older than ``delay`` are used, so labels that would not yet be known at time t never leak in.
     Windows with no rows have rate 0.
     """
     order, keys = _sorted_keys(entity, seconds)
-    end = np.searchsorted(keys, keys - delay_seconds, side="right")
-    start = np.searchsorted(keys, keys - delay_seconds - window_seconds, side="right")
+    at = keys[_positions(order, query)]
+    end = np.searchsorted(keys, at - delay_seconds, side="right")
+    start = np.searchsorted(keys, at - delay_seconds - window_seconds, side="right")
     prefix = np.concatenate([[0.0], np.cumsum(labels[order], dtype=np.float64)])
     count = end - start
     positives = prefix[end] - prefix[start]
     rate = np.divide(positives, count, out=np.zeros(len(count)), where=count > 0)
-    return _unsort(count, order), _unsort(rate, order)
+    return count, rate

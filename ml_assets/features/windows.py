@@ -17,11 +17,19 @@ def _sorted_keys(entity: np.ndarray, seconds: np.ndarray) -> tuple[np.ndarray, n
     return order, keys
 
 
-def _positions(order: np.ndarray, query: np.ndarray | None) -> np.ndarray:
-    """Where the query rows (all rows when None), in row order, sit in the sorted order."""
-    where = np.empty(len(order), dtype=np.int64)
-    where[order] = np.arange(len(order))
-    return where if query is None else where[query]
+def _queried(order: np.ndarray, query: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The query rows' positions in the sorted order, ascending (binary searches with sorted needles stay fast),
+    and where each one's result goes in the output (the query rows in row order)."""
+    selected = np.ones(len(order), dtype=bool) if query is None else np.asarray(query, dtype=bool)
+    positions = np.flatnonzero(selected[order])
+    destination = (np.cumsum(selected) - 1)[order[positions]]
+    return positions, destination
+
+
+def _placed(values: np.ndarray, destination: np.ndarray) -> np.ndarray:
+    out = np.empty_like(values)
+    out[destination] = values
+    return out
 
 
 def trailing_count_and_mean(
@@ -35,12 +43,12 @@ def trailing_count_and_mean(
     """Count and mean of ``values`` over each row's entity in (t - window, t], the row itself included; for the
     rows ``query`` selects (a boolean mask; None: every row), the other rows serving as history only."""
     order, keys = _sorted_keys(entity, seconds)
-    position = _positions(order, query)
+    position, destination = _queried(order, query)
     start = np.searchsorted(keys, keys[position] - window_seconds, side="right")
     prefix = np.concatenate([[0.0], np.cumsum(values[order], dtype=np.float64)])
     count = position - start + 1
     total = prefix[position + 1] - prefix[start]
-    return count, total / count
+    return _placed(count, destination), _placed(total / count, destination)
 
 
 def delayed_count_and_rate(
@@ -59,11 +67,12 @@ def delayed_count_and_rate(
     Windows with no rows have rate 0.
     """
     order, keys = _sorted_keys(entity, seconds)
-    at = keys[_positions(order, query)]
+    position, destination = _queried(order, query)
+    at = keys[position]
     end = np.searchsorted(keys, at - delay_seconds, side="right")
     start = np.searchsorted(keys, at - delay_seconds - window_seconds, side="right")
     prefix = np.concatenate([[0.0], np.cumsum(labels[order], dtype=np.float64)])
     count = end - start
     positives = prefix[end] - prefix[start]
     rate = np.divide(positives, count, out=np.zeros(len(count)), where=count > 0)
-    return count, rate
+    return _placed(count, destination), _placed(rate, destination)

@@ -29,6 +29,7 @@ from ml_assets.config import PipelineConfig
 from ml_assets.data.days import (
     SOURCE_ATTR,
     VERDICT_ATTR,
+    DaysInMemory,
     QuarantinedDayError,
     check_within_day,
     day_of,
@@ -224,9 +225,9 @@ def build_data_assets(config: PipelineConfig) -> list[AssetsDefinition]:
     )
     def data_profile(context: AssetExecutionContext, raw_data) -> Output:  # StoredPartitions of days, or a frame
         keys = list(context.partition_keys) if partitions else [None]
-        days = raw_data if partitions else {None: raw_data}
+        days = raw_data if partitions else DaysInMemory({None: raw_data})
         missing = [key for key in keys if key not in days]
-        reasons = [reason for key in keys if key in days and (reason := quarantine_reason(str(key), days[key]))]
+        reasons = [reason for key in keys if key in days and (reason := quarantine_reason(str(key), days.attrs(key)))]
         if missing or reasons:
             raise QuarantinedDayError(
                 "nothing is profiled from a day that is not stored or is quarantined:\n"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -110,19 +111,48 @@ class QuarantinedDayError(ValueError):
     """A day that failed validation (or was never loaded) was asked to feed something downstream."""
 
 
-def verdict(frame: pd.DataFrame) -> tuple[bool, list[str]]:
-    """(passed, failures) of a stored day; a day without a verdict has not passed."""
-    stored = frame.attrs.get(VERDICT_ATTR) or {}
+def verdict(attrs: Mapping[str, Any]) -> tuple[bool, list[str]]:
+    """(passed, failures) of a stored day from its frame attributes; a day without a verdict has not passed."""
+    stored = attrs.get(VERDICT_ATTR) or {}
     return bool(stored.get("passed")), list(stored.get("failures") or ["no validation verdict recorded"])
 
 
-def quarantine_reason(day: str, frame: pd.DataFrame) -> str | None:
-    """Why ``day`` must not be used, or None when it passed validation."""
-    passed, failures = verdict(frame)
+def quarantine_reason(day: str, attrs: Mapping[str, Any]) -> str | None:
+    """Why ``day`` must not be used (from its frame attributes), or None when it passed validation."""
+    passed, failures = verdict(attrs)
     if passed:
         return None
-    source = frame.attrs.get(SOURCE_ATTR, "?")
+    source = attrs.get(SOURCE_ATTR, "?")
     return f"day {day} ({source}) failed validation: {'; '.join(failures)}"
+
+
+class StoredDays(Protocol):
+    """The stored days of a partitioned asset, each read only when asked for (and only the columns asked for)."""
+
+    def __iter__(self) -> Iterator[str]: ...
+
+    def __contains__(self, day: object) -> bool: ...
+
+    def __len__(self) -> int: ...
+
+    def read(self, day: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """The day's frame (``columns`` of it), with its attributes."""
+        ...
+
+    def attrs(self, day: str) -> dict[str, Any]:
+        """The day's frame attributes (versions, verdict) without its rows."""
+        ...
+
+
+class DaysInMemory(dict):
+    """StoredDays over {day: frame} already in memory."""
+
+    def read(self, day: str, columns: list[str] | None = None) -> pd.DataFrame:
+        frame = self[day]
+        return frame if columns is None else frame[columns]
+
+    def attrs(self, day: str) -> dict[str, Any]:
+        return dict(self[day].attrs)
 
 
 def blocks(days: Iterable[str]) -> list[tuple[str, str]]:

@@ -149,7 +149,7 @@ def _split_metadata(frame: pd.DataFrame, config: PipelineConfig) -> dict:
 def _whole(config: PipelineConfig) -> list[AssetsDefinition]:
     @asset(group_name="features", description=f"The '{config.features.set}' feature set, free of label leakage.")
     def features(raw_data: pd.DataFrame) -> Output[pd.DataFrame]:
-        reason = quarantine_reason("(all files)", raw_data)
+        reason = quarantine_reason("(all files)", raw_data.attrs)
         if reason:
             raise QuarantinedDayError(f"no features from data that failed validation: {reason}")
         built = build_features(raw_data, config)

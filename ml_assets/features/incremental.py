@@ -17,12 +17,13 @@ import pandas as pd
 from ml_assets.config import PipelineConfig
 from ml_assets.data.days import (
     QuarantinedDayError,
+    StoredDays,
     day_bounds,
     day_range,
     quarantine_reason,
     shift,
 )
-from ml_assets.features.build import FEATURE_COLUMNS_ATTR, build_features
+from ml_assets.features.build import FEATURE_COLUMNS_ATTR, build_features, window_columns
 from ml_assets.provenance import DATA_VERSION_ATTR
 
 # A day's features remember the raw versions of every day they were computed from: {day: raw data version}.
@@ -67,7 +68,7 @@ def buildable(days: list[str], passed: Mapping[str, bool], config: PipelineConfi
     return out
 
 
-def usable_inputs(raw: Mapping[str, pd.DataFrame], days: list[str], config: PipelineConfig) -> list[str]:
+def usable_inputs(raw: StoredDays, days: list[str], config: PipelineConfig) -> list[str]:
     """The raw days to compute ``days`` from: those present, with a clear error for a day that is missing or
     quarantined. Days before the first stored day are before the history began (the data starts there)."""
     wanted = history_of(days, config)
@@ -84,7 +85,7 @@ def usable_inputs(raw: Mapping[str, pd.DataFrame], days: list[str], config: Pipe
             f"the features of {days[0]}..{days[-1]} read the history back to {wanted[0]}, but raw_data has no day "
             f"{', '.join(gaps)} inside it: materialize raw_data for those days"
         )
-    reasons = [reason for day in present if (reason := quarantine_reason(day, raw[day]))]
+    reasons = [reason for day in present if (reason := quarantine_reason(day, raw.attrs(day)))]
     if reasons:
         raise QuarantinedDayError(
             "quarantined input, no features built from it (fix the landing file and re-materialize raw_data for the "
@@ -93,32 +94,27 @@ def usable_inputs(raw: Mapping[str, pd.DataFrame], days: list[str], config: Pipe
     return present
 
 
-def features_by_day(raw: Mapping[str, pd.DataFrame], days: list[str], config: PipelineConfig) -> dict:
-    """{day: its feature frame} for ``days``, each remembering its feature columns and input versions."""
+def features_by_day(raw: StoredDays, days: list[str], config: PipelineConfig) -> dict:
+    """{day: its feature frame} for ``days``, each remembering its feature columns and input versions. Of the
+    history days before them only the columns their windows read are decoded."""
     inputs = usable_inputs(raw, days, config)
-    parts, versions = [], {}
-    for day in inputs:  # read one day at a time from storage
-        frame = raw[day]
-        versions[day] = str(frame.attrs.get(DATA_VERSION_ATTR))
-        parts.append(frame)
-    combined = pd.concat(parts, ignore_index=True)
-    del parts
+    versions = {day: str(raw.attrs(day).get(DATA_VERSION_ATTR)) for day in inputs}
+    columns = window_columns(config)
+    before = [day for day in inputs if day < days[0]]
+    history = pd.concat([raw.read(day, columns) for day in before], ignore_index=True) if before and columns else None
+    own = pd.concat([raw.read(day) for day in days], ignore_index=True)
+    built = build_features(own, config, history=history)
+    del own, history
     timezone = config.dataset.partitions.timezone
-    first_start, _ = day_bounds(days[0], timezone)
-    _, last_end = day_bounds(days[-1], timezone)
-    stamps = combined[config.data_schema.timestamp_column]
-    # Features only for the days asked for; the history days are read by their windows, never featurized.
-    built = build_features(combined, config, rows=((stamps >= first_start) & (stamps < last_end)).to_numpy())
-    del combined
     stamps = built.frame[config.data_schema.timestamp_column]
     out = {}
     for day in days:
         start, end = day_bounds(day, timezone)
         frame = built.frame.loc[(stamps >= start) & (stamps < end)].reset_index(drop=True)
-        own = {d: versions[d] for d in history_of([day], config) if d in versions}
+        own_versions = {d: versions[d] for d in history_of([day], config) if d in versions}
         frame.attrs[FEATURE_COLUMNS_ATTR] = built.feature_columns
-        frame.attrs[INPUTS_ATTR] = own
-        frame.attrs[DATA_VERSION_ATTR] = inputs_version(own)
+        frame.attrs[INPUTS_ATTR] = own_versions
+        frame.attrs[DATA_VERSION_ATTR] = inputs_version(own_versions)
         out[day] = frame
     return out
 

@@ -59,6 +59,12 @@ class StoredPartitions(Mapping[str, Any]):
             raise KeyError(key)
         return read_value(self._store, f"{self._name}/{key}")
 
+    def read(self, key: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """A stored DataFrame partition, only ``columns`` of it decoded (None: all), with its attributes."""
+        if key not in self._keys:
+            raise KeyError(key)
+        return pd.read_parquet(io.BytesIO(self._store.read(f"{self._name}/{key}.parquet")), columns=columns)
+
     def attrs(self, key: str) -> dict[str, Any]:
         """The frame attributes of a stored DataFrame partition (versions, verdicts), without decoding its rows."""
         import pyarrow.parquet as pq

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from ml_assets.config import PipelineConfig, parse_config
-from ml_assets.data.days import SOURCE_ATTR, VERDICT_ATTR, QuarantinedDayError
+from ml_assets.data.days import SOURCE_ATTR, VERDICT_ATTR, DaysInMemory, QuarantinedDayError
 from ml_assets.features import build_features
 from ml_assets.features.incremental import INPUTS_ATTR, days_reading, features_by_day, history_of
 from ml_assets.provenance import DATA_VERSION_ATTR
@@ -58,7 +58,7 @@ def test_every_day_equals_the_full_recomputation(raw_days, config) -> None:
     full = build_features(pd.concat(raw_days.values(), ignore_index=True), config)
     for day in [*list(raw_days)[::7], list(raw_days)[-1]]:  # the first days (short history) to the last
         needed = {d: raw_days[d] for d in history_of([day], config) if d in raw_days}
-        built = features_by_day(needed, [day], config)[day]
+        built = features_by_day(DaysInMemory(needed), [day], config)[day]
         assert len(built) == len(raw_days[day])
         assert_same_features(built, full.frame, full.feature_columns)
         assert built.attrs[INPUTS_ATTR] == {d: f"v-{d}" for d in needed}
@@ -69,7 +69,7 @@ def test_a_range_of_days_reads_only_its_window_and_equals_the_full_recomputation
     days = list(raw_days)[45:52]
     needed = {d: raw_days[d] for d in history_of(days, config)}
     assert len(needed) == config.features.history_days + len(days)  # 37 + 7: bounded by the window
-    built = features_by_day(needed, days, config)
+    built = features_by_day(DaysInMemory(needed), days, config)
     for day in days:
         assert_same_features(built[day], full.frame, full.feature_columns)
 
@@ -84,8 +84,8 @@ def test_late_labels_change_exactly_the_days_whose_windows_read_them(raw_days, c
     changed = []
     for other in list(raw_days)[20:]:
         needed = [d for d in history_of([other], config) if d in raw_days]
-        before = features_by_day({d: raw_days[d] for d in needed}, [other], config)[other]
-        after = features_by_day({d: relabeled[d] for d in needed}, [other], config)[other]
+        before = features_by_day(DaysInMemory({d: raw_days[d] for d in needed}), [other], config)[other]
+        after = features_by_day(DaysInMemory({d: relabeled[d] for d in needed}), [other], config)[other]
         if not before.equals(after):
             changed.append(other)
     index = list(raw_days).index(day)
@@ -103,16 +103,16 @@ def test_a_quarantined_day_in_the_window_builds_nothing_and_says_which(raw_days,
     bad.attrs = {**bad.attrs, VERDICT_ATTR: {"passed": False, "failures": ["TX_AMOUNT: values outside [0, 1e5]"]}}
     needed[days[40]] = bad
     with pytest.raises(QuarantinedDayError, match=f"day {days[40]} \\(transactions_{days[40]}.parquet\\) failed"):
-        features_by_day(needed, [days[50]], config)
+        features_by_day(DaysInMemory(needed), [days[50]], config)
 
 
 def test_a_gap_in_the_history_or_a_missing_day_is_named(raw_days, config) -> None:
     days = list(raw_days)
     needed = {d: raw_days[d] for d in history_of([days[50]], config) if d != days[45]}
     with pytest.raises(QuarantinedDayError, match=f"raw_data has no day {days[45]} inside it"):
-        features_by_day(needed, [days[50]], config)
+        features_by_day(DaysInMemory(needed), [days[50]], config)
     with pytest.raises(QuarantinedDayError, match=f"raw_data has no stored day {days[50]}"):
-        features_by_day({d: raw_days[d] for d in days[40:50]}, [days[50]], config)
+        features_by_day(DaysInMemory({d: raw_days[d] for d in days[40:50]}), [days[50]], config)
 
 
 def test_days_in_another_timezone_across_a_clock_change_equal_the_full_recomputation() -> None:
@@ -133,4 +133,6 @@ def test_days_in_another_timezone_across_a_clock_change_equal_the_full_recomputa
     full = build_features(everything, config)
     for day in ("2026-03-28", "2026-03-29", "2026-03-30", "2026-04-05"):
         needed = {d: days[d] for d in history_of([day], config) if d in days}
-        assert_same_features(features_by_day(needed, [day], config)[day], full.frame, full.feature_columns)
+        assert_same_features(
+            features_by_day(DaysInMemory(needed), [day], config)[day], full.frame, full.feature_columns
+        )

@@ -96,12 +96,14 @@ def test_new_data_retrains_and_drift_raises_the_alarm_and_retrains(settings: Set
     first_champion = registry.version_for_alias(name, CHAMPION_ALIAS)
     context = build_sensor_context(instance=instance, resources={"landing": landing})
     assert isinstance(sensors["landing_sensor"](context), SkipReason)
-    automation = evaluate_automation_conditions(defs=defs, instance=instance)
+    # The conditions' clock is injected: this evaluation a minute back, so that the next one (now) is past the
+    # schedule's next tick without waiting for it.
+    a_minute_ago = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=61)
+    automation = evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=a_minute_ago)
     assert automation.total_requested == 0
 
     # 2. New days land after the retraining tick: the landing sensor asks for a run of those days (their validation
     #    and features alone); then the declared conditions ask for one retraining, which releases.
-    time.sleep(61 - dt.datetime.now().second)  # past the next minute's tick
     land(BASELINE_DAYS, BASELINE_DAYS + NEW_DAYS)
     context = build_sensor_context(instance=instance, cursor=context.cursor, resources={"landing": landing})
     (request,) = sensors["landing_sensor"](context)  # the new days are consecutive: one run, in order

@@ -310,7 +310,8 @@ def mlflow_server_command(args: argparse.Namespace, environ: dict[str, str]) -> 
             f"{env.MLFLOW_DB_HOST.get(environ)}:{env.MLFLOW_DB_PORT.get(environ)}/"
             f"{env.MLFLOW_DB_NAME.get(environ)}?sslmode=require"
         )
-        store, shown = f"postgresql://{user}:{password}@{where}", f"postgresql://{user}:***@{where}"
+        scheme = "postgresql+psycopg2"  # the installed driver (SQLAlchemy 2.1 defaults to psycopg 3)
+        store, shown = f"{scheme}://{user}:{password}@{where}", f"{scheme}://{user}:***@{where}"
     command = [
         str(Path(sys.executable).parent / "mlflow"),
         "server",

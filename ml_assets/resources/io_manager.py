@@ -53,15 +53,16 @@ class StoredPartitions(Mapping[str, Any]):
             if (file := item.name.rsplit("/", 1)[-1]).endswith(SUFFIXES)
         }
         self._keys = sorted(stored if keys is None else stored & set(keys))
+        self._key_set = set(self._keys)
 
     def __getitem__(self, key: str) -> Any:
-        if key not in self._keys:
+        if key not in self._key_set:
             raise KeyError(key)
         return read_value(self._store, f"{self._name}/{key}")
 
     def read(self, key: str, columns: list[str] | None = None) -> pd.DataFrame:
         """A stored DataFrame partition, only ``columns`` of it decoded (None: all), with its attributes."""
-        if key not in self._keys:
+        if key not in self._key_set:
             raise KeyError(key)
         return pd.read_parquet(io.BytesIO(self._store.read(f"{self._name}/{key}.parquet")), columns=columns)
 
@@ -69,13 +70,16 @@ class StoredPartitions(Mapping[str, Any]):
         """The frame attributes of a stored DataFrame partition (versions, verdicts), without decoding its rows."""
         import pyarrow.parquet as pq
 
-        if key not in self._keys:
+        if key not in self._key_set:
             raise KeyError(key)
         schema = pq.read_schema(io.BytesIO(self._store.read(f"{self._name}/{key}.parquet")))
         return json.loads((schema.metadata or {}).get(b"PANDAS_ATTRS", b"{}"))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._keys)
+
+    def __contains__(self, key: object) -> bool:  # Mapping's default would read the value
+        return key in self._key_set
 
     def __len__(self) -> int:
         return len(self._keys)

@@ -47,6 +47,9 @@ def terraform_command(component: str) -> list[str]:
 def test_the_instance_config_is_valid_for_every_configured_class(tmp_path: Path, monkeypatch) -> None:
     from dagster._config import process_config
     from dagster._core.instance.config import dagster_instance_config
+    from dagster_postgres import DagsterPostgresStorage
+    from dagster_postgres.utils import pg_url_from_config
+    from sqlalchemy.engine import make_url
 
     for key in ("DAGSTER_PG_HOST", "DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD", "DAGSTER_PG_DB"):
         monkeypatch.setenv(key, "x")
@@ -57,6 +60,11 @@ def test_the_instance_config_is_valid_for_every_configured_class(tmp_path: Path,
     shutil.copy(DEPLOY / "dagster.yaml", tmp_path / "dagster.yaml")
     config, _ = dagster_instance_config(str(tmp_path))
     assert "postgres" in config["storage"]
+    # The storage URL names a driver that is installed (SQLAlchemy 2.1's default for postgresql:// is psycopg 3).
+    storage = process_config(DagsterPostgresStorage.config_type(), config["storage"]["postgres"])
+    postgres_url = pg_url_from_config(storage.value)
+    assert postgres_url.startswith("postgresql+psycopg2://")
+    make_url(postgres_url).get_dialect().import_dbapi()
     for key in ("run_coordinator", "run_launcher", "compute_logs"):
         section = config[key]
         cls = getattr(importlib.import_module(section["module"]), section["class"])
@@ -147,6 +155,8 @@ def test_the_code_location_image_command_serves_the_definitions(tmp_path: Path) 
 
 @pytest.mark.pipeline
 def test_the_mlflow_server_command_serves_and_never_prints_the_password(tmp_path: Path) -> None:
+    from sqlalchemy.engine import make_url
+
     assert terraform_command("mlflow")[:2] == ["ml-assets", "mlflow-server"]
     args = Namespace(host="127.0.0.1", port=5000)
     secret = "p@ss:w/rd"
@@ -154,8 +164,9 @@ def test_the_mlflow_server_command_serves_and_never_prints_the_password(tmp_path
         args, {"MLFLOW_DB_HOST": "db.internal", "MLFLOW_DB_USER": "ml_assets", "MLFLOW_DB_PASSWORD": secret}
     )
     store = command[command.index("--backend-store-uri") + 1]
-    assert store == "postgresql://ml_assets:p%40ss%3Aw%2Frd@db.internal:5432/mlflow?sslmode=require"
+    assert store == "postgresql+psycopg2://ml_assets:p%40ss%3Aw%2Frd@db.internal:5432/mlflow?sslmode=require"
     assert secret not in shown and "p%40ss" not in shown and "ml_assets:***@db.internal" in shown
+    make_url(store).get_dialect().import_dbapi()  # a driver that is installed
     with pytest.raises(ValueError, match="MLFLOW_DB_PASSWORD"):
         mlflow_server_command(args, {"MLFLOW_DB_HOST": "db.internal", "MLFLOW_DB_USER": "ml_assets"})
 

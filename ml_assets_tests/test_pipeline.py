@@ -171,6 +171,22 @@ def test_fraud_graph_end_to_end(settings: Settings) -> None:
     split = parse_config(small_fraud_raw()).split
     assert len(days) == split.train_days + split.gap_days + split.test_days and window["skipped_days"].value == "none"
     assert training.attrs["data_version"] == inputs_version(days)  # the window's version: its days' versions
+    # A range run gives each day its own figures, not the newest day's for all.
+    figures = {
+        asset: {
+            e.partition: e.materialization.metadata
+            for e in result.get_asset_materialization_events()
+            if e.asset_key.path == [asset]
+        }
+        for asset in ("raw_data", "data_profile", "features")
+    }
+    rows = {day: m["dagster/row_count"].value for day, m in figures["raw_data"].items()}
+    assert len(rows) > 1 and len(set(rows.values())) > 1
+    for asset in ("data_profile", "features"):
+        assert {day: m["dagster/row_count"].value for day, m in figures[asset].items()} == rows, asset
+    assert all(
+        day in m["source_file"].value and m["verdict"].value == "passed" for day, m in figures["raw_data"].items()
+    )
     for version in versions:
         assert version.tags["gates"] == "passed"
         assert version.tags["data_version"] == training.attrs["data_version"]  # every model traces back to its days

@@ -211,7 +211,7 @@ def build_data_assets(config: PipelineConfig) -> list[AssetsDefinition]:
                 _evaluation(outcome, rows=len(frame), day=key, docs=docs, description=checks[outcome.check])
                 for outcome in [*loads, *verdicts[key]]
             ]
-        yield _output(batches, partitioned=partitions is not None, config=config)
+        yield _output(context, batches, partitioned=partitions is not None, config=config)
         yield from evaluations
         for name in checks:
             output = context.assets_def.get_output_name_for_asset_check_key(AssetCheckKey(RAW_DATA, name))
@@ -241,26 +241,32 @@ def build_data_assets(config: PipelineConfig) -> list[AssetsDefinition]:
             profile = profile_frame(frame, schema)
             profile[DATA_VERSION_ATTR] = frame.attrs.get(DATA_VERSION_ATTR)
             profiles[key] = profile
-        last = profiles[max(profiles, key=str)]
-        metadata = {
-            "rows": last["rows"],
-            "target_rate": last["target_rate"],
-            "profile": MetadataValue.md(profile_table(last)),
-        }
-        return Output(profiles if partitions else last, metadata=metadata)
+        if partitions:  # each day its own figures and table
+            for key, profile in profiles.items():
+                context.add_asset_metadata(_profile_metadata(profile), partition_key=key)
+            return Output(profiles, metadata={"run_days": len(profiles)})
+        last = profiles[None]
+        return Output(last, metadata={**_profile_metadata(last), "rows": last["rows"]})
 
     return [raw_data, data_profile]
 
 
-def _output(batches: dict, *, partitioned: bool, config: PipelineConfig) -> Output:
-    """The stored value and its metadata. A range run's metadata goes to each of its days (Dagster records one
-    Output), so per-day figures (row count, version, file) are set only when the run has one day; a day's own
-    version and verdict are always in its stored attributes."""
+def _profile_metadata(profile: dict) -> dict:
+    return {
+        "dagster/row_count": profile["rows"],
+        "target_rate": profile["target_rate"],
+        "profile": MetadataValue.md(profile_table(profile)),
+    }
+
+
+def _output(context: AssetExecutionContext, batches: dict, *, partitioned: bool, config: PipelineConfig) -> Output:
+    """The stored value and its metadata: a partitioned run's days each get their own figures (row count, file,
+    version, verdict), the run its totals. Dagster records one data version per Output, so a day's data version is
+    set only when the run has one day; its own version is always in its stored attributes and metadata."""
     schema = config.data_schema
     frames = [f for f in batches.values() if len(f)]
     rows = sum(len(f) for f in frames)
     newest = frames[-1] if frames else next(iter(batches.values()))
-    quarantined = [key for key, f in batches.items() if not f.attrs[VERDICT_ATTR]["passed"]]
     metadata: dict = {
         "target_rate": float(sum(f[schema.target].astype("float64").sum() for f in frames) / max(rows, 1)),
         "preview": MetadataValue.md(
@@ -270,24 +276,25 @@ def _output(batches: dict, *, partitioned: bool, config: PipelineConfig) -> Outp
     if schema.timestamp_column and frames:
         metadata["newest_record"] = str(max(f[schema.timestamp_column].max() for f in frames))
         metadata["oldest_record"] = str(min(f[schema.timestamp_column].min() for f in frames))
+    version = newest.attrs[DATA_VERSION_ATTR]
     if not partitioned:
-        version = newest.attrs[DATA_VERSION_ATTR]
         files = newest.attrs[SOURCE_ATTR].split(", ")
         metadata.update({"dagster/row_count": rows, "rows": rows, "files": len(files), "data_version": version})
         metadata["source_files"] = ", ".join(files) if len(files) <= 5 else f"{len(files)} files"
         return Output(newest, data_version=DataVersion(version), metadata=metadata)
+    for day, frame in batches.items():
+        passed = frame.attrs[VERDICT_ATTR]["passed"]
+        day_metadata = {
+            "dagster/row_count": len(frame),
+            "source_file": frame.attrs[SOURCE_ATTR],
+            "data_version": frame.attrs[DATA_VERSION_ATTR],
+            "verdict": "passed" if passed else "quarantined",
+        }
+        context.add_asset_metadata(day_metadata, partition_key=day)
+    quarantined = [key for key, f in batches.items() if not f.attrs[VERDICT_ATTR]["passed"]]
     if quarantined:
         metadata["quarantined_days"] = ", ".join(quarantined)
     if len(batches) > 1:
         metadata.update({"run_days": len(batches), "run_rows": rows})
         return Output(batches, metadata=metadata)
-    metadata.update(
-        {
-            "dagster/row_count": rows,
-            "rows": rows,
-            "source_file": newest.attrs[SOURCE_ATTR],
-            "data_version": newest.attrs[DATA_VERSION_ATTR],
-            "verdict": "passed" if not quarantined else "quarantined",
-        }
-    )
-    return Output(batches, data_version=DataVersion(newest.attrs[DATA_VERSION_ATTR]), metadata=metadata)
+    return Output(batches, data_version=DataVersion(version), metadata=metadata)

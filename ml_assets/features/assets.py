@@ -61,8 +61,8 @@ def _daily_features(config: PipelineConfig) -> AssetsDefinition:
         newest = built[days[-1]]
         metadata = _summary(newest, feature_columns_of(newest))
         metadata["rows"] = sum(len(f) for f in built.values())
-        if len(days) == 1:  # a range's metadata goes to each of its days
-            metadata["dagster/row_count"] = len(newest)
+        for day, frame in built.items():
+            context.add_asset_metadata({"dagster/row_count": len(frame)}, partition_key=day)
         metadata["history_days"] = history
         context.log.info(f"features of {days[0]}..{days[-1]} from {len(raw_data)} stored raw days")
         version = DataVersion(newest.attrs[DATA_VERSION_ATTR]) if len(days) == 1 else None  # one per Output

@@ -30,6 +30,7 @@ from starlette.routing import Route
 
 from ml_assets.rollout.backend import REPLAYED_HEADER
 from ml_assets.rollout.evidence import NO_ANSWER
+from ml_assets.serving.addresses import is_loopback_url
 from ml_assets.serving.app import RequestError, json_response, read_body, read_json
 from ml_assets.serving.traffic import ScoredSample, VariantTraffic
 
@@ -244,12 +245,17 @@ class Gateway:
 
     def authorized(self, request: Request) -> bool:
         supplied = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        return bool(supplied) and hmac.compare_digest(supplied, self._token)
+        # as bytes: compare_digest refuses str with non-ASCII characters, which a client can send
+        return bool(supplied) and hmac.compare_digest(supplied.encode(), self._token.encode())
 
     def set_variant(self, slot: str, spec: dict[str, Any]) -> None:
         url = spec.get("url")
-        if not isinstance(url, str) or not url.startswith("http://"):
-            raise RequestError(422, {"error": "variant needs an http:// url", "field": "url"})
+        if not isinstance(url, str) or not is_loopback_url(url):
+            # The local gateway fronts model servers on this machine only: anything else (a cloud metadata
+            # address, another host) would make /predict a proxy to it.
+            raise RequestError(
+                422, {"error": "a variant's url must be http:// on a loopback address (127.0.0.1, ::1)", "field": "url"}
+            )
         self.variants[slot] = {
             "url": url.rstrip("/"),
             "model": spec.get("model"),

@@ -13,6 +13,8 @@ import aiohttp
 import numpy as np
 import orjson
 
+from ml_assets.serving.addresses import is_loopback_url
+
 
 @dataclass
 class ReplayResult:
@@ -76,8 +78,8 @@ async def replay(
     """Send records (cycling) until ``max_requests`` or ``max_seconds``; ``rate`` requests/s or closed loop. A
     request not answered within ``request_timeout`` seconds (waiting for a connection included) counts as failed."""
     headers = headers or {}
-    if not url.startswith(("http://127.", "http://localhost", "http://[::1]")):
-        raise ValueError(f"replay only targets loopback addresses, got {url}")
+    if not is_loopback_url(url):
+        raise ValueError(f"replay only targets http:// on a loopback address (127.0.0.0/8, ::1, localhost), got {url}")
     payloads = _payloads(records, batch)
     result = ReplayResult()
     timeout = aiohttp.ClientTimeout(total=request_timeout)

@@ -95,8 +95,8 @@ def mlflow_records(payload: Any, features: list[str]) -> list[Any]:
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
             raise InputError("dataframe_split needs 'columns' and 'data' lists", "dataframe_split")
         columns = body.get("columns", features)
-        if not isinstance(columns, list):
-            raise InputError("dataframe_split.columns must be a list", "dataframe_split.columns")
+        if not isinstance(columns, list) or not all(isinstance(column, str) for column in columns):
+            raise InputError("dataframe_split.columns must be a list of names", "dataframe_split.columns")
         rows = body["data"]
         if not all(isinstance(row, list) and len(row) == len(columns) for row in rows):
             raise InputError(f"every dataframe_split row needs {len(columns)} values", "dataframe_split.data")

@@ -1,0 +1,99 @@
+"""What a hostile client can send to the local gateway and the replay: refused with a 4xx, nothing changed."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+
+import pytest
+
+from ml_assets.resources.local_platform import LocalBackend, free_port
+from ml_assets.serving.addresses import is_loopback_url
+from ml_assets.serving.replay import replay
+from ml_assets.serving.scoring import InputError, mlflow_records
+from ml_assets.settings import DEFAULT_CONFIG, Settings
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("url", "loopback"),
+    [
+        ("http://127.0.0.1:8000/predict", True),
+        ("http://127.5.6.7/predict", True),
+        ("http://[::1]:9000/", True),
+        ("http://localhost:8000", True),
+        ("http://127.0.0.1.nip.io/predict", False),  # a name that resolves anywhere
+        ("http://127.0.0.1@169.254.169.254/latest/meta-data", False),  # userinfo, then the metadata service
+        ("http://user:pw@127.0.0.1/", False),
+        ("http://169.254.169.254/latest/meta-data", False),
+        ("http://10.0.0.5:8080", False),
+        ("https://127.0.0.1", False),
+        ("file:///etc/passwd", False),
+        ("http://127.0.0.1:notaport/", False),
+        ("127.0.0.1:8000", False),
+    ],
+)
+def test_only_loopback_literals_count_as_this_machine(url: str, loopback: bool) -> None:
+    assert is_loopback_url(url) is loopback
+
+
+@pytest.mark.unit
+def test_the_replay_refuses_a_name_that_only_looks_like_loopback() -> None:
+    with pytest.raises(ValueError, match=r"loopback address .* got http://127\.0\.0\.1\.nip\.io"):
+        asyncio.run(replay("http://127.0.0.1.nip.io/predict", [{"f0": 1.0}], max_requests=1, max_seconds=1))
+
+
+@pytest.mark.unit
+def test_dataframe_split_columns_that_are_not_names_are_a_422() -> None:
+    for columns in ([["a"], "b"], [1, 2], [None, "b"], [{"a": 1}, "b"]):
+        with pytest.raises(InputError, match="list of names") as raised:
+            mlflow_records({"dataframe_split": {"columns": columns, "data": [[1, 2]]}}, ["a", "b"])
+        assert raised.value.field == "dataframe_split.columns"
+
+
+@pytest.fixture
+def gateway(settings: Settings):
+    backend = LocalBackend(
+        settings.home, "production", host="127.0.0.1", port=free_port(), config_path=str(DEFAULT_CONFIG)
+    )
+    backend.ensure_gateway()
+    yield backend
+    backend.stop_all()
+
+
+def call(url: str, method: str, path: str, *, headers: dict[str, str], body: bytes | None = None) -> tuple[int, dict]:
+    """One request with headers as raw bytes (latin-1, as HTTP carries them), which urllib would refuse."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.putrequest(method, path)
+        for name, value in headers.items():
+            connection.putheader(name, value.encode("utf-8"))
+        if body is not None:
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read() or b"{}")
+    finally:
+        connection.close()
+
+
+@pytest.mark.pipeline
+def test_the_admin_api_refuses_odd_tokens_and_addresses_off_this_machine(gateway: LocalBackend) -> None:
+    before = call(gateway.url, "GET", "/admin/state", headers={"Authorization": f"Bearer {gateway.token}"})[1]
+    for token in ("Bearer ünïcödé", "Bearer " + "é" * 64, "Bearer \u2603", "Bearer", "Basic abc", ""):
+        status, body = call(gateway.url, "GET", "/admin/state", headers={"Authorization": token})
+        assert status == 401 and "bearer token" in body["error"], token
+    admin = {"Authorization": f"Bearer {gateway.token}", "Content-Type": "application/json"}
+    for url in (
+        "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+        "http://127.0.0.1.nip.io:8000",
+        "http://10.0.0.5:8080",
+        "https://127.0.0.1:8443",
+    ):
+        body = json.dumps({"url": url, "model": "fraud", "version": "1"}).encode()
+        status, answer = call(gateway.url, "PUT", "/admin/variants/green", headers=admin, body=body)
+        assert status == 422 and answer["field"] == "url" and "loopback" in answer["error"], url
+    after = call(gateway.url, "GET", "/admin/state", headers={"Authorization": f"Bearer {gateway.token}"})[1]
+    assert after["variants"] == before["variants"] and "green" not in after["variants"]  # nothing registered

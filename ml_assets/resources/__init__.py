@@ -43,7 +43,7 @@ def build_resources(settings: Settings, config: PipelineConfig) -> dict[str, Any
     }
 
 
-def _lock_file() -> str | None:
-    """The pinned set: requirements.lock beside the package (a checkout, or the image's /opt/ml_assets)."""
-    path = PACKAGE_DIR.parent / "requirements.lock"
-    return str(path) if path.exists() else None
+def _lock_file() -> str:
+    """The pinned set: requirements.lock beside the package (a checkout, or the image's /opt/ml_assets). When it is
+    missing the audit says so (not run), rather than audit whatever this environment holds."""
+    return str(PACKAGE_DIR.parent / "requirements.lock")

@@ -14,7 +14,7 @@ import pandas as pd
 from dagster import ConfigurableResource
 
 from ml_assets.data.schema import DataLoadError
-from ml_assets.resources.storage import ObjectStore, StoredObject, open_store
+from ml_assets.resources.storage import ObjectStore, StoredObject, UnsafePathError, open_store
 
 SUFFIXES = (".parquet", ".csv")
 
@@ -34,7 +34,10 @@ class LandingFolder(ConfigurableResource):
 
     def read(self, name: str) -> tuple[pd.DataFrame, str]:
         """The file's records and the SHA-256 of the bytes they were parsed from (read once)."""
-        content = self.store.read(name)
+        try:
+            content = self.store.read(name)
+        except UnsafePathError as error:
+            raise DataLoadError(f"{name}: {error}") from None
         digest = hashlib.sha256(content).hexdigest()
         suffix = PurePosixPath(name).suffix
         if not content:

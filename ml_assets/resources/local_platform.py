@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ml_assets.environment_variables import CONFIG
 from ml_assets.resources.http import http
 from ml_assets.resources.platform import ServingPlatform
+from ml_assets.resources.storage import private_folder
 from ml_assets.rollout.backend import ENVIRONMENTS, Health, ModelRef, ServingBackend
 from ml_assets.rollout.evidence import Outcomes
 from ml_assets.rollout.state import StateStore
@@ -74,7 +75,7 @@ class LocalBackend(ServingBackend):
     # -- processes ---------------------------------------------------------------------------------------------
 
     def _spawn(self, name: str, command: list[str]) -> int:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_folder(self.dir)
         log = (self.dir / f"{name}.log").open("ab")
         env = {**os.environ, **({CONFIG.name: self.config_path} if self.config_path else {})}
         process = subprocess.Popen(
@@ -119,10 +120,17 @@ class LocalBackend(ServingBackend):
     def token(self) -> str:
         path = self.dir / "admin_token"
         if not path.exists():
-            self.dir.mkdir(parents=True, exist_ok=True)
+            private_folder(self.dir)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_urlsafe(32))
+        mode = path.lstat().st_mode
+        if path.is_symlink() or mode & 0o077:
+            # like ssh with a private key: a token others can read (or a link to one) is not a secret any more
+            raise PlatformError(
+                f"the admin token {path} is {'a symbolic link' if path.is_symlink() else f'mode {mode & 0o777:o}'}: "
+                "it must be a file only its owner can read (chmod 600 it, or delete it to get a new one)"
+            )
         return path.read_text().strip()
 
     def gateway_running(self) -> bool:

@@ -38,7 +38,10 @@ class SecurityScanner(ConfigurableResource):
         if not self.audit_enabled:
             return None, "turned off (ML_ASSETS_DEPENDENCY_AUDIT=off)"
         command = [str(BIN / "pip-audit"), "-f", "json", "--progress-spinner", "off"]
-        if self.requirements and Path(self.requirements).exists():
+        if self.requirements:
+            if not Path(self.requirements).is_file():
+                # auditing this environment instead would pass a set that is not the one deployed
+                return None, f"the pinned set {self.requirements} does not exist: nothing was audited"
             command += ["-r", self.requirements, "--no-deps", "--disable-pip"]
         try:
             done = subprocess.run(  # nosec B603  # our own executable and arguments

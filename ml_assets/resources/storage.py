@@ -7,11 +7,13 @@ usual AWS settings). Writes are whole-object: a reader never sees a partial file
 
 from __future__ import annotations
 
+import errno
 import mimetypes
 import os
+import tempfile
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
@@ -59,8 +61,41 @@ class ObjectStore(ABC):
         """A URL a person can open for the object: a file:// URL on this machine, the S3 console for S3."""
 
 
+class UnsafePathError(ValueError):
+    """A name that leaves a local store or goes through a symbolic link in it."""
+
+
+def private_folder(path: Path) -> Path:
+    """``path`` as a folder, each level this creates readable by its owner only (0700): state folders hold tokens,
+    rollout states and data. Folders that exist keep their permissions."""
+    missing = []
+    for level in [path, *path.parents]:
+        if level.exists():
+            break
+        missing.append(level)
+    for level in reversed(missing):
+        level.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
+def write_atomically(target: Path, data: bytes) -> None:
+    """Replace ``target`` with ``data`` in one step, through a temporary file of its own in the same folder
+    (``mkstemp``: an unpredictable name, created exclusively, mode 0600 like the folders), so a reader sees the
+    old content or the new one and nobody can plant a link where it writes."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 class LocalStore(ObjectStore):
-    """A folder on this machine."""
+    """A folder on this machine. Names stay inside it: a name with ``..``, an absolute one or one that passes
+    through a symbolic link inside the folder is refused (the folder itself may be a link); writes are
+    ``write_atomically``."""
 
     scheme = ""
 
@@ -72,35 +107,56 @@ class LocalStore(ObjectStore):
         self.root = Path(root)
         self.url = str(self.root)
 
+    def _path(self, name: str) -> Path:
+        relative = PurePosixPath(name)
+        if not relative.parts or relative.is_absolute() or ".." in relative.parts:
+            raise UnsafePathError(f"{self.url}: the name {name!r} is outside the store")
+        path = self.root
+        for depth, part in enumerate(relative.parts, start=1):
+            path = path / part
+            if path.is_symlink():
+                last = depth == len(relative.parts)
+                where = "is a symbolic link" if last else f"goes through the symbolic link {path}"
+                raise UnsafePathError(f"{self.url}: {name!r} {where} (not followed)")
+        return path
+
     def list(self, prefix: str = "", start_after: str = "") -> list[StoredObject]:
-        folder = self.root / prefix
+        folder = self._path(prefix) if prefix else self.root
         if not folder.is_dir():
             return []
         objects = []
         for path in sorted(folder.iterdir()):
-            if path.is_file() and not path.name.startswith("."):
-                stat = path.stat()
-                name = str(path.relative_to(self.root))
-                if name <= start_after:
-                    continue
-                objects.append(StoredObject(name, stat.st_size, f"{stat.st_mtime_ns}-{stat.st_size}"))
+            if path.name.startswith(".") or not (path.is_symlink() or path.is_file()):
+                continue
+            name = str(path.relative_to(self.root))
+            if name <= start_after:
+                continue
+            # A link is listed (so that it is named when read), with its own size and time, not its target's.
+            stat = path.lstat()
+            objects.append(StoredObject(name, stat.st_size, f"{stat.st_mtime_ns}-{stat.st_size}"))
         return objects
 
     def read(self, name: str) -> bytes:
-        return (self.root / name).read_bytes()
+        try:
+            fd = os.open(self._path(name), os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError as error:
+            if error.errno == errno.ELOOP:
+                raise UnsafePathError(f"{self.url}: {name!r} is a symbolic link (not followed)") from None
+            raise
+        with os.fdopen(fd, "rb") as handle:
+            return handle.read()
 
     def write(self, name: str, data: bytes) -> None:
-        target = self.root / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
+        target = self._path(name)
+        private_folder(target.parent)
+        self._path(name)  # the folders just created or found are no links either
+        write_atomically(target, data)
 
     def delete(self, name: str) -> None:
-        (self.root / name).unlink(missing_ok=True)
+        self._path(name).unlink(missing_ok=True)
 
     def link(self, name: str) -> str:
-        return (self.root / name).resolve().as_uri()
+        return self._path(name).absolute().as_uri()
 
 
 class S3Store(ObjectStore):

@@ -5,7 +5,7 @@ from pathlib import Path
 from dagster import AssetExecutionContext, AssetsDefinition, MetadataValue, Output, asset
 
 from ml_assets.resources.security import SecurityScanner
-from ml_assets.security.scan import audit_outcome, bandit_findings, unjustified_nosec
+from ml_assets.security.scan import audit_outcome, bandit_findings, bandit_unscanned, unjustified_nosec
 
 
 def build_security_assets() -> list[AssetsDefinition]:
@@ -17,13 +17,17 @@ def build_security_assets() -> list[AssetsDefinition]:
     )
     def security_scan(context: AssetExecutionContext, security: SecurityScanner) -> Output[dict]:
         root = Path(security.package_dir)
-        bandit = bandit_findings(security.bandit(), root)
+        report = security.bandit()
+        bandit = bandit_findings(report, root)
+        unscanned = bandit_unscanned(report, root)
         nosec = unjustified_nosec(security.source_files())
-        report, error = security.pip_audit()
-        audit = audit_outcome(report, error)
-        context.log.info(f"bandit: {len(bandit)} medium/high findings; {audit.summary}")
+        audit = audit_outcome(*security.pip_audit())
+        context.log.info(
+            f"bandit: {len(bandit)} medium/high findings, {len(unscanned)} files not scanned; {audit.summary}"
+        )
         value = {
             "bandit_findings": [str(f) for f in bandit],
+            "unscanned_files": unscanned,
             "unjustified_nosec": nosec,
             "audit_status": audit.status,
             "audit_summary": audit.summary,
@@ -35,6 +39,7 @@ def build_security_assets() -> list[AssetsDefinition]:
             value,
             metadata={
                 "bandit_findings": len(bandit),
+                "unscanned_files": len(unscanned),
                 "audit": audit.status,
                 "audited_packages": audit.audited,
                 "unaudited_packages": len(audit.unaudited),

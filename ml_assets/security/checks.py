@@ -19,7 +19,8 @@ def build_security_checks() -> list[AssetChecksDefinition]:
                 "static_analysis",
                 asset="security_scan",
                 blocking=True,
-                description="No medium or high bandit finding, and every '# nosec' names its test and a reason.",
+                description="No medium or high bandit finding, no file bandit could not analyse, and every '# nosec' "
+                "names its test and a reason.",
             ),
             AssetCheckSpec(
                 "dependency_audit",
@@ -31,7 +32,11 @@ def build_security_checks() -> list[AssetChecksDefinition]:
         ],
     )
     def security_checks(context: AssetCheckExecutionContext, security_scan: dict) -> Iterator[AssetCheckResult]:
-        problems = security_scan["bandit_findings"] + security_scan["unjustified_nosec"]
+        problems = [
+            *security_scan["bandit_findings"],
+            *security_scan["unscanned_files"],
+            *security_scan["unjustified_nosec"],
+        ]
         yield AssetCheckResult(
             check_name="static_analysis",
             asset_key="security_scan",

@@ -1,8 +1,9 @@
 """Judging security-scan results (pure: the reports come in as parsed JSON).
 
 Bandit: a medium or high finding blocks, unless the line says ``# nosec <ID>`` *and* gives a reason in a comment
-beside it. pip-audit: a known vulnerability blocks; an audit that could not reach its advisory database for
-some package is "not run" (a warning), never a pass.
+beside it; so does a file bandit could not analyse. pip-audit: a known vulnerability blocks; an audit that could
+not reach its advisory database for some package, or had no pinned set to read, is "not run" (a warning), never a
+pass.
 """
 
 from __future__ import annotations
@@ -41,6 +42,15 @@ def bandit_findings(report: dict[str, Any], root: Path, min_severity: str = "MED
         )
         for result in report.get("results", [])
         if SEVERITIES.index(result["issue_severity"]) >= floor
+    ]
+
+
+def bandit_unscanned(report: dict[str, Any], root: Path) -> list[str]:
+    """The files bandit could not analyse (a syntax error, an encoding it cannot read): code nobody scanned must not
+    pass as clean."""
+    return [
+        f"{_relative(error['filename'], root)}: not scanned by bandit ({error.get('reason', 'unknown error')})"
+        for error in report.get("errors", [])
     ]
 
 

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import hmac
 import json
-import os
 import random
 import secrets
 import time
@@ -28,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ml_assets.resources.storage import private_folder, write_atomically
 from ml_assets.rollout.backend import REPLAYED_HEADER
 from ml_assets.rollout.evidence import NO_ANSWER
 from ml_assets.serving.addresses import is_loopback_url
@@ -112,10 +112,9 @@ class Gateway:
             self.mirror = saved.get("mirror", self.mirror)
 
     def _save(self) -> None:
-        self.state_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"variants": self.variants, "weights": self.weights, "mirror": self.mirror}))
-        os.replace(tmp, self.state_file)
+        private_folder(self.state_file.parent)
+        table = {"variants": self.variants, "weights": self.weights, "mirror": self.mirror}
+        write_atomically(self.state_file, json.dumps(table).encode())
 
     def state(self) -> dict[str, Any]:
         return {

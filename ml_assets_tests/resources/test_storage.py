@@ -10,11 +10,12 @@ import pandas as pd
 import pytest
 from dagster import asset, materialize
 
+from ml_assets.data.schema import DataLoadError
 from ml_assets.resources.io_manager import ParquetJsonIOManager
 from ml_assets.resources.landing import LandingFolder
 from ml_assets.resources.reports import ReportStore
 from ml_assets.resources.rollout_state import JsonStateStore
-from ml_assets.resources.storage import open_store
+from ml_assets.resources.storage import UnsafePathError, open_store
 from ml_assets.rollout.backend import ModelRef
 from ml_assets.rollout.state import RolloutState
 from ml_assets.settings import load_settings
@@ -161,3 +162,47 @@ def test_reports_go_through_the_store_and_are_linked_by_url(location: str, tmp_p
     else:
         assert link == (Path(location) / "reports/drift/latest.html").as_uri()
         assert Path(comparison.removeprefix("file://")).read_text().startswith("{")
+
+
+@pytest.mark.unit
+def test_a_local_store_keeps_its_files_private_and_follows_no_link(tmp_path: Path) -> None:
+    root = tmp_path / "state" / "store"
+    store = open_store(str(root))
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    # A link planted where a predictable temporary file would be written is never written through.
+    (root / "runs").mkdir(parents=True)
+    (root / "runs" / ".a.json.tmp").symlink_to(victim)
+    store.write("runs/a.json", b"{}")
+    assert victim.read_text() == "keep me" and store.read("runs/a.json") == b"{}"
+    assert not [p for p in (root / "runs").iterdir() if p.name.endswith(".tmp") and not p.is_symlink()]
+    store.write("new/deeper/b.json", b"{}")  # folders it creates are its owner's only, and so are the files
+    assert (root / "new").stat().st_mode & 0o777 == 0o700 and (root / "new" / "deeper").stat().st_mode & 0o777 == 0o700
+    assert (root / "new" / "deeper" / "b.json").stat().st_mode & 0o777 == 0o600
+    for name in ("../outside.json", "/etc/passwd", "runs/../../x"):
+        with pytest.raises(UnsafePathError, match="outside the store"):
+            store.write(name, b"x")
+    assert not (tmp_path / "state" / "outside.json").exists()
+    # A link inside the store (to a file or a folder) is named when read, never followed.
+    (root / "runs" / "linked.json").symlink_to(victim)
+    (root / "elsewhere").symlink_to(tmp_path)
+    assert "runs/linked.json" in {item.name for item in store.list("runs")}
+    with pytest.raises(UnsafePathError, match=r"'runs/linked\.json' is a symbolic link"):
+        store.read("runs/linked.json")
+    with pytest.raises(UnsafePathError, match="goes through the symbolic link"):
+        store.write("elsewhere/victim.txt", b"overwritten")
+    with pytest.raises(UnsafePathError, match="symbolic link"):
+        store.write("runs/linked.json", b"overwritten")
+    assert victim.read_text() == "keep me"
+
+
+@pytest.mark.unit
+def test_a_linked_landing_file_is_an_unloadable_file_named(tmp_path: Path) -> None:
+    landing = LandingFolder(path=str(tmp_path / "landing"))
+    landing.write(pd.DataFrame({"a": [1]}), "transactions_2026-01-01.parquet")
+    elsewhere = tmp_path / "secret.parquet"
+    elsewhere.write_bytes((tmp_path / "landing" / "transactions_2026-01-01.parquet").read_bytes())
+    (tmp_path / "landing" / "transactions_2026-01-02.parquet").symlink_to(elsewhere)
+    assert [f.name for f in landing.files()] == ["transactions_2026-01-01.parquet", "transactions_2026-01-02.parquet"]
+    with pytest.raises(DataLoadError, match=r"transactions_2026-01-02\.parquet: .* is a symbolic link"):
+        landing.read("transactions_2026-01-02.parquet")

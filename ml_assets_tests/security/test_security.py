@@ -10,7 +10,7 @@ from dagster import AssetKey, DagsterInstance, asset, materialize
 from ml_assets.resources.security import SecurityScanner
 from ml_assets.security.assets import build_security_assets
 from ml_assets.security.checks import build_security_checks
-from ml_assets.security.scan import audit_outcome, bandit_findings, unjustified_nosec
+from ml_assets.security.scan import audit_outcome, bandit_findings, bandit_unscanned, unjustified_nosec
 from ml_assets.settings import PACKAGE_DIR
 
 UNSAFE = """import subprocess
@@ -125,6 +125,44 @@ def test_a_high_finding_stops_staging_and_names_the_line(tmp_path: Path, offline
     assert "pkg/tool.py:5 B602 (HIGH/HIGH)" in checks["static_analysis"].description
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}
     assert AssetKey("staging_deployment") not in materialized
+
+
+@pytest.mark.pipeline
+def test_a_file_bandit_cannot_parse_stops_staging_and_is_named(tmp_path: Path, offline: None) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "fine.py").write_text("def add(a: int, b: int) -> int:\n    return a + b\n")
+    # Unscanned, this would hide the shell call from bandit: it must not pass as clean.
+    (package / "broken.py").write_text("import subprocess\nsubprocess.call(cmd, shell=True\n")
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("six==1.16.0\n")
+    result = run_gate(package, requirements)
+
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert not checks["static_analysis"].passed
+    assert "pkg/broken.py: not scanned by bandit" in checks["static_analysis"].description
+    assert AssetKey("staging_deployment") not in {e.asset_key for e in result.get_asset_materialization_events()}
+
+
+@pytest.mark.unit
+def test_unscanned_files_are_named() -> None:
+    report = {"errors": [{"filename": "/src/pkg/broken.py", "reason": "syntax error while parsing AST from file"}]}
+    assert bandit_unscanned(report, Path("/src/pkg")) == [
+        "pkg/broken.py: not scanned by bandit (syntax error while parsing AST from file)"
+    ]
+    assert bandit_unscanned({"errors": [], "results": []}, Path("/src/pkg")) == []
+
+
+@pytest.mark.unit
+def test_a_missing_pinned_set_is_not_an_audit_of_the_environment(tmp_path: Path) -> None:
+    scanner = SecurityScanner(package_dir=str(tmp_path), requirements=str(tmp_path / "requirements.lock"))
+    report, error = scanner.pip_audit()
+    outcome = audit_outcome(report, error)
+    assert report is None and outcome.status == "not_run"
+    assert (
+        outcome.summary
+        == f"dependency audit not run: the pinned set {tmp_path}/requirements.lock does not exist: nothing was audited"
+    )
 
 
 @pytest.mark.pipeline

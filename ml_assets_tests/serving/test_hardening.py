@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ml_assets.resources.local_platform import LocalBackend, free_port
+from ml_assets.resources.local_platform import LocalBackend, PlatformError, free_port
 from ml_assets.serving.addresses import is_loopback_url
 from ml_assets.serving.replay import replay
 from ml_assets.serving.scoring import InputError, mlflow_records
@@ -97,3 +97,23 @@ def test_the_admin_api_refuses_odd_tokens_and_addresses_off_this_machine(gateway
         assert status == 422 and answer["field"] == "url" and "loopback" in answer["error"], url
     after = call(gateway.url, "GET", "/admin/state", headers={"Authorization": f"Bearer {gateway.token}"})[1]
     assert after["variants"] == before["variants"] and "green" not in after["variants"]  # nothing registered
+
+
+@pytest.mark.unit
+def test_an_admin_token_others_can_read_is_refused(settings: Settings) -> None:
+    backend = LocalBackend(
+        settings.home, "staging", host="127.0.0.1", port=free_port(), config_path=str(DEFAULT_CONFIG)
+    )
+    token = backend.token  # created for its owner only, in a folder only its owner can enter
+    path = backend.dir / "admin_token"
+    assert path.stat().st_mode & 0o777 == 0o600 and backend.dir.stat().st_mode & 0o777 == 0o700
+    path.chmod(0o644)
+    with pytest.raises(PlatformError, match=r"admin_token is mode 644: .*chmod 600"):
+        _ = backend.token
+    path.unlink()
+    elsewhere = settings.home / "token_elsewhere"
+    elsewhere.write_text(token)
+    elsewhere.chmod(0o600)
+    path.symlink_to(elsewhere)
+    with pytest.raises(PlatformError, match="admin_token is a symbolic link"):
+        _ = backend.token

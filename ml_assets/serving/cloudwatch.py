@@ -20,6 +20,10 @@ from ml_assets.serving.flusher import PeriodicFlusher
 
 log = logging.getLogger(__name__)
 
+# Seconds that could not be sent are retried at the next flushes for this long, then dropped: an alarm evaluates
+# minutes, not hours, and a CloudWatch outage must not grow the server's memory without bound.
+MAX_RETRY_AGE_SECONDS = 900
+
 
 @dataclass
 class Stats:
@@ -82,7 +86,8 @@ def datums(seconds: dict[int, Second], dimensions: list[dict[str, str]]) -> list
 
 
 class CloudWatchPublisher(PeriodicFlusher):
-    """Folds requests per second; a daemon thread flushes them every ``flush_seconds``."""
+    """Folds requests per second; a daemon thread flushes them every ``flush_seconds``. Seconds that fail to send
+    are kept for the next flush while younger than ``max_retry_age_seconds``."""
 
     thread_name = "cloudwatch-metrics"
 
@@ -93,10 +98,12 @@ class CloudWatchPublisher(PeriodicFlusher):
         slot: str,
         flush_seconds: float = 10.0,
         clock: Callable[[], float] | None = None,
+        max_retry_age_seconds: float = MAX_RETRY_AGE_SECONDS,
     ) -> None:
         import time
 
         self.put, self.flush_seconds = put, flush_seconds
+        self.max_retry_age_seconds = max_retry_age_seconds
         self.clock = clock or time.time
         self.dimensions = [{"Name": "Environment", "Value": environment}, {"Name": "Slot", "Value": slot}]
         self.seconds: dict[int, Second] = {}
@@ -124,10 +131,18 @@ class CloudWatchPublisher(PeriodicFlusher):
         entries = datums(seconds, self.dimensions)
         try:
             self.put(entries)
-        except Exception as error:  # keep serving; retry with the next flush
-            log.warning("CloudWatch metrics not sent (%s); will retry", error)
+        except Exception as error:  # keep serving; retry the recent seconds with the next flush
+            oldest = self.clock() - self.max_retry_age_seconds
+            kept = {second: folded for second, folded in seconds.items() if second >= oldest}
+            log.warning(
+                "CloudWatch metrics not sent (%s); %d seconds kept for the next flush, %d older than %g s dropped",
+                error,
+                len(kept),
+                len(seconds) - len(kept),
+                self.max_retry_age_seconds,
+            )
             with self.lock:
-                for second, folded in seconds.items():
+                for second, folded in kept.items():
                     self.seconds.setdefault(second, Second()).merge(folded)
             return 0
         return len(entries)

@@ -10,6 +10,7 @@ import pytest
 
 from ml_assets.resources.local_platform import LocalBackend, PlatformError, free_port
 from ml_assets.serving.addresses import is_loopback_url
+from ml_assets.serving.cloudwatch import CloudWatchPublisher
 from ml_assets.serving.replay import replay
 from ml_assets.serving.scoring import InputError, mlflow_records
 from ml_assets.settings import DEFAULT_CONFIG, Settings
@@ -117,3 +118,28 @@ def test_an_admin_token_others_can_read_is_refused(settings: Settings) -> None:
     path.symlink_to(elsewhere)
     with pytest.raises(PlatformError, match="admin_token is a symbolic link"):
         _ = backend.token
+
+
+@pytest.mark.unit
+def test_metrics_that_cloudwatch_keeps_refusing_are_dropped_after_a_bounded_age(caplog) -> None:
+    now = [1_000.0]
+    sent: list[list] = []
+    failing = [True]
+
+    def put(datums: list) -> None:
+        if failing[0]:
+            raise ConnectionError("CloudWatch unreachable")
+        sent.append(datums)
+
+    publisher = CloudWatchPublisher(put, "production", "blue", clock=lambda: now[0], max_retry_age_seconds=60)
+    for second in range(120):  # two minutes of traffic while CloudWatch is down
+        now[0] = 1_000.0 + second
+        publisher.record(200, 5.0, [0.1])
+        if second % 10 == 9:
+            publisher.flush()
+    assert len(publisher.seconds) <= 61  # what is kept is bounded by the age, not by the outage
+    assert "older than 60 s dropped" in caplog.text
+    failing[0] = False
+    publisher.flush()
+    stamps = {datum["Timestamp"].timestamp() for datums in sent for datum in datums}
+    assert min(stamps) >= now[0] - 60 and max(stamps) == now[0]  # the recent minute arrives, nothing older

@@ -406,7 +406,8 @@ def gateway(args: argparse.Namespace) -> int:
         def dashboard() -> dict:
             return dashboard_data(metrics, config.name, alarms)
 
-    app = create_gateway_app(Gateway(args.environment, backend.token, backend.dir / "routing.json"), dashboard)
+    routing = Gateway(args.environment, backend.token, backend.dir / "routing.json")
+    app = create_gateway_app(routing, dashboard, bound_host=args.host)
     print(f"{args.environment} gateway on http://{args.host}:{args.port}", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0

@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -30,7 +31,7 @@ from starlette.routing import Route
 from ml_assets.resources.storage import private_folder, write_atomically
 from ml_assets.rollout.backend import REPLAYED_HEADER
 from ml_assets.rollout.evidence import NO_ANSWER
-from ml_assets.serving.addresses import is_loopback_url
+from ml_assets.serving.addresses import is_loopback_host, is_loopback_url
 from ml_assets.serving.app import RequestError, json_response, read_body, read_json
 from ml_assets.serving.traffic import ScoredSample, VariantTraffic
 
@@ -293,8 +294,32 @@ class Gateway:
         self._save()
 
 
-def create_gateway_app(gateway: Gateway, dashboard: Callable[[], dict[str, Any]] | None = None) -> Starlette:
-    """The gateway's app; ``dashboard`` (optional) supplies the monitoring page's data at /dashboard."""
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})  # nosec B104  # compared with the bound host, never bound
+DASHBOARD_CACHE_SECONDS = 30.0  # the page refreshes itself; the metrics it draws change by the minute
+
+
+def create_gateway_app(
+    gateway: Gateway,
+    dashboard: Callable[[], dict[str, Any]] | None = None,
+    *,
+    bound_host: str = "127.0.0.1",
+    dashboard_cache_seconds: float = DASHBOARD_CACHE_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+) -> Starlette:
+    """The gateway's app; ``dashboard`` (optional) supplies the monitoring page's data at /dashboard, computed at
+    most once per ``dashboard_cache_seconds``. The dashboard has no token, so it answers only requests addressed to
+    this machine by name (a loopback address, ``localhost``) or to the address the gateway is bound to: a page of
+    another site whose name was re-pointed at 127.0.0.1 (DNS rebinding) gets a 400."""
+    addressed_to_us = {bound_host.strip("[]").lower()} - WILDCARD_HOSTS
+    cached: dict[str, Any] = {}
+    refresh = asyncio.Lock()
+
+    def for_this_host(request: Request) -> bool:
+        try:
+            host = urlsplit("//" + request.headers.get("host", "")).hostname or ""
+        except ValueError:
+            return False
+        return is_loopback_host(host) or host in addressed_to_us
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -365,6 +390,14 @@ def create_gateway_app(gateway: Gateway, dashboard: Callable[[], dict[str, Any]]
             gateway.sample = ScoredSample(capacity=gateway.sample.capacity, seed=gateway.sample.seen)
         return answer
 
+    def host_checked(handler):
+        async def wrapped(request: Request) -> Response:
+            if not for_this_host(request):
+                return json_response({"error": "the dashboard answers requests addressed to this host only"}, 400)
+            return await handler(request)
+
+        return wrapped
+
     async def dashboard_page(request: Request) -> Response:
         from ml_assets.monitoring.dashboard import page
 
@@ -373,12 +406,15 @@ def create_gateway_app(gateway: Gateway, dashboard: Callable[[], dict[str, Any]]
     async def dashboard_data(request: Request) -> Response:
         from starlette.concurrency import run_in_threadpool
 
-        return Response(orjson.dumps(await run_in_threadpool(dashboard)), media_type="application/json")
+        async with refresh:  # one computation at a time; the others wait for its answer
+            if not cached or clock() - cached["at"] >= dashboard_cache_seconds:
+                cached.update(at=clock(), body=orjson.dumps(await run_in_threadpool(dashboard)))
+        return Response(cached["body"], media_type="application/json")
 
     monitoring = (
         [
-            Route("/dashboard", dashboard_page, methods=["GET"]),
-            Route("/dashboard/data", dashboard_data, methods=["GET"]),
+            Route("/dashboard", host_checked(dashboard_page), methods=["GET"]),
+            Route("/dashboard/data", host_checked(dashboard_data), methods=["GET"]),
         ]
         if dashboard is not None
         else []

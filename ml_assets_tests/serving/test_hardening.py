@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+from pathlib import Path
 
 import pytest
 
@@ -68,7 +69,7 @@ def call(url: str, method: str, path: str, *, headers: dict[str, str], body: byt
     host, port = url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=10)
     try:
-        connection.putrequest(method, path)
+        connection.putrequest(method, path, skip_host="Host" in headers)
         for name, value in headers.items():
             connection.putheader(name, value.encode("utf-8"))
         if body is not None:
@@ -143,3 +144,38 @@ def test_metrics_that_cloudwatch_keeps_refusing_are_dropped_after_a_bounded_age(
     publisher.flush()
     stamps = {datum["Timestamp"].timestamp() for datums in sent for datum in datums}
     assert min(stamps) >= now[0] - 60 and max(stamps) == now[0]  # the recent minute arrives, nothing older
+
+
+@pytest.mark.pipeline
+def test_the_dashboard_answers_only_requests_addressed_to_this_host(gateway: LocalBackend) -> None:
+    port = gateway.url.rsplit(":", 1)[1]
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "127.0.0.1"):
+        status, body = call(gateway.url, "GET", "/dashboard/data", headers={"Host": host})
+        assert status == 200 and "metrics" in body, host
+    # a page on another site whose name now resolves to 127.0.0.1 (DNS rebinding) sends its own name
+    for host in (f"attacker.example:{port}", "127.0.0.1.nip.io", "", "[::1"):
+        status, body = call(gateway.url, "GET", "/dashboard/data", headers={"Host": host})
+        assert status == 400 and "this host only" in body["error"], host
+
+
+@pytest.mark.unit
+def test_the_dashboard_data_is_computed_once_per_interval_however_many_ask() -> None:
+    from starlette.testclient import TestClient
+
+    from ml_assets.serving.gateway import Gateway, create_gateway_app
+
+    computed, now = [], [0.0]
+
+    def dashboard() -> dict:
+        computed.append(now[0])
+        return {"metrics": {}, "computed": len(computed)}
+
+    gateway = Gateway("production", "t" * 32, Path("/nonexistent/routing.json"))
+    app = create_gateway_app(gateway, dashboard, dashboard_cache_seconds=30, clock=lambda: now[0])
+    with TestClient(app, base_url="http://127.0.0.1:8080") as client:
+        answers = [client.get("/dashboard/data").json()["computed"] for _ in range(50)]
+        now[0] = 29.9
+        answers.append(client.get("/dashboard/data").json()["computed"])
+        now[0] = 30.0
+        answers.append(client.get("/dashboard/data").json()["computed"])
+    assert answers == [1] * 51 + [2] and computed == [0.0, 30.0]

@@ -93,6 +93,12 @@ TRAINING_SECURITY_GROUPS = _declare(
 MODEL_URI = _declare("ML_ASSETS_MODEL_URI", str, None, "the model server's model: models:/NAME/VERSION")
 SERVER_HOST = _declare("ML_ASSETS_HOST", str, "127.0.0.1", "the address the model server binds to")
 SERVER_PORT = _declare("ML_ASSETS_PORT", int, 8601, "the model server's port")
+SCORING_WORKERS = _declare(
+    "ML_ASSETS_SCORING_WORKERS", int, 2, "the model server: requests scored at once, in threads off its event loop"
+)
+SCORING_QUEUE = _declare(
+    "ML_ASSETS_SCORING_QUEUE", int, 32, "the model server: requests waiting to be scored; beyond, 503 + Retry-After"
+)
 SLOT = _declare("ML_ASSETS_SLOT", str, "default", "the colour (blue, green) the model server serves in")
 ENVIRONMENT = _declare("ML_ASSETS_ENVIRONMENT", str, "default", "the environment the model server belongs to")
 CLOUDWATCH_NAMESPACE = _declare(

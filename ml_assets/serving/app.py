@@ -4,6 +4,9 @@ Endpoints: GET /health, POST /predict (one record or a list), POST /invocations 
 MLflow clients work unchanged), GET /metrics (Prometheus text). Scoring answers carry the server's own time in a
 ``Server-Timing`` header. Bad input of any kind is a 4xx JSON error naming
 the field; the process never dies on it and never answers 5xx for it.
+
+Requests are parsed and scored in worker threads, never on the event loop, so /health is answered whatever the
+load; a bounded number wait their turn (``Capacity``) and the next is refused at once with 503 and Retry-After.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import asyncio
 import contextlib
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ml_assets.environment_variables import CHAOS
+from ml_assets.environment_variables import CHAOS, SCORING_QUEUE, SCORING_WORKERS
 from ml_assets.serving.cloudwatch import CloudWatchPublisher
 from ml_assets.serving.scoring import InputError, Scorer, mlflow_records
 from ml_assets.serving.traffic_log import TrafficLog
@@ -65,13 +69,17 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     return bytes(body)
 
 
-async def read_json(request: Request, max_bytes: int) -> Any:
-    """The request's JSON body; wrong content type, oversized or malformed bodies are 4xx errors."""
-    body = await read_body(request, max_bytes)
+def parse_json(body: bytes) -> Any:
+    """A JSON body; malformed JSON is a 400."""
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as error:
         raise RequestError(400, {"error": f"malformed JSON: {error}"}) from None
+
+
+async def read_json(request: Request, max_bytes: int) -> Any:
+    """The request's JSON body; wrong content type, oversized or malformed bodies are 4xx errors."""
+    return parse_json(await read_body(request, max_bytes))
 
 
 class Metrics:
@@ -105,6 +113,20 @@ class Metrics:
 
 
 @dataclass(frozen=True)
+class Capacity:
+    """How much scoring a model server takes on: ``workers`` requests parsed and scored at once in threads, and
+    ``waiting`` more queued behind them; the next one is refused at once (503, Retry-After) rather than queued
+    without bound."""
+
+    workers: int
+    waiting: int
+
+    @classmethod
+    def from_env(cls) -> Capacity:
+        return cls(workers=SCORING_WORKERS.get(), waiting=SCORING_QUEUE.get())
+
+
+@dataclass(frozen=True)
 class Chaos:
     """Fault injection for resilience tests and game days: fail a share of requests, add latency."""
 
@@ -126,11 +148,16 @@ def create_app(
     chaos: Chaos = Chaos(),
     publisher: CloudWatchPublisher | None = None,
     traffic_log: TrafficLog | None = None,
+    capacity: Capacity | None = None,
 ) -> Starlette:
     """The app; ``publisher`` (optional) sends per-second metrics to CloudWatch, ``traffic_log`` (optional) writes
-    every request's outcome (release analysis) and a sample of scored records (drift monitoring) to storage."""
+    every request's outcome (release analysis) and a sample of scored records (drift monitoring) to storage;
+    ``capacity`` (default: from the environment) bounds the scoring in progress."""
     metrics = Metrics(scorer, variant)
     identity = {"model": scorer.name, "version": scorer.version, "variant": variant}
+    capacity = capacity or Capacity.from_env()
+    workers = ThreadPoolExecutor(max_workers=capacity.workers, thread_name_prefix="scoring")
+    admitted = 0  # requests being scored or waiting for a worker
 
     def score(records: list[Any]) -> tuple[list[float], list[bool]]:
         probabilities = scorer.score(scorer.matrix(records))
@@ -143,24 +170,33 @@ def create_app(
         scores: list[float] = []
         records: list[Any] = []
         response: Response | None = None
+        nonlocal admitted
         try:
-            payload = await read_json(request, max_body_bytes)
+            raw = await read_body(request, max_body_bytes)
         except RequestError as error:
             response = json_response(error.body, error.status)
         working = time.perf_counter()  # the body is in: from here on the time is the server's own work
+        if response is None and admitted >= capacity.workers + capacity.waiting:
+            busy = {"error": f"overloaded: {admitted} requests in progress or waiting; retry shortly"}
+            response = json_response(busy, 503)
+            response.headers["Retry-After"] = "1"
         if response is None:
             if chaos.delay_ms:
                 await asyncio.sleep(chaos.delay_ms / 1000)
             if chaos.error_rate and random.random() < chaos.error_rate:
                 response = json_response({"error": "injected fault (chaos testing)"}, 503)
             else:
+                admitted += 1
                 try:
-                    body, scores, records = build(payload)
+                    work = asyncio.get_running_loop().run_in_executor(workers, lambda: build(parse_json(raw)))
+                    body, scores, records = await work
                     response = json_response(body)
                 except RequestError as error:
                     response = json_response(error.body, error.status)
                 except InputError as error:
                     response = json_response(error.as_dict(), 422 if error.field else 400)
+                finally:
+                    admitted -= 1
         metrics.count(endpoint, response.status_code)
         elapsed = time.perf_counter() - started
         # The server's own work, so that a gateway compares versions on what they cost, not on how long an idle
@@ -214,6 +250,7 @@ def create_app(
         try:
             yield
         finally:
+            workers.shutdown(wait=True, cancel_futures=True)
             for observer in observers:
                 observer.stop()
 

@@ -179,3 +179,67 @@ def test_the_dashboard_data_is_computed_once_per_interval_however_many_ask() -> 
         now[0] = 30.0
         answers.append(client.get("/dashboard/data").json()["computed"])
     assert answers == [1] * 51 + [2] and computed == [0.0, 30.0]
+
+
+class SlowModel:
+    """A stand-in model that takes a fixed time to score (a real one's time varies with the machine's load): the
+    test needs requests that are certainly still scoring when the next ones arrive."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def predict_proba(self, matrix):
+        import time
+
+        import numpy as np
+
+        time.sleep(self.seconds)
+        return np.tile([0.9, 0.1], (len(matrix), 1))
+
+
+@pytest.mark.pipeline
+def test_a_flood_is_refused_beyond_capacity_and_health_is_answered_meanwhile() -> None:
+    import threading
+    import time
+
+    import uvicorn
+
+    from ml_assets.serving.app import Capacity, create_app
+    from ml_assets.serving.scoring import Scorer
+
+    scorer = Scorer(SlowModel(1.5), ["f0"], threshold=0.5, name="fraud", version="1")
+    app = create_app(scorer, variant="blue", capacity=Capacity(workers=1, waiting=1))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+        answers: list[int] = []
+        body = json.dumps({"f0": 1.0}).encode()
+        flood = [
+            threading.Thread(
+                target=lambda: answers.append(
+                    call(url, "POST", "/predict", headers={"Content-Type": "application/json"}, body=body)[0]
+                )
+            )
+            for _ in range(6)
+        ]
+        for client in flood:
+            client.start()
+        time.sleep(0.5)  # all six are in: one scoring (1.5 s), one waiting, four refused
+        started = time.monotonic()
+        status, health = call(url, "GET", "/health", headers={})
+        health_seconds = time.monotonic() - started
+        for client in flood:
+            client.join(timeout=30)
+        assert status == 200 and health["status"] == "ok"
+        assert health_seconds < 1.0  # not behind the 1.5 s of scoring in progress
+        assert sorted(answers) == [200, 200, 503, 503, 503, 503]
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

@@ -10,13 +10,17 @@ folder) in a child process of its own, so that its peak memory is its own; secon
   2. with --scale 10 as well: 50,000 customers, 100,000 terminals (~96,000 a day, ~17.5 M over 183 days): the
      whole-history run against a new day after 183 days (the history backfilled first in 30-day runs).
 
-    .venv/bin/python benchmarks/data_scale.py [--scale 10] [--repeats 3] [--json FILE]
+    .venv/bin/python benchmarks/data_scale.py [--scale 10] [--repeats 3] [--json FILE] [--postgres URL]
+
+--postgres postgresql+psycopg2://USER@HOST:PORT/DB keeps the runs' Dagster instance in that server (one database
+per run's folder, created from DB) instead of the local SQLite instance, as deployed on AWS (RDS).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import resource
@@ -42,7 +46,28 @@ def _raw_config(partitioned: bool) -> dict:
     return merged(raw, {"dataset": {"partitions": raw["dataset"]["partitions"] if partitioned else None}})
 
 
-def child(home: str, partitioned: bool, days: str | None) -> None:
+def _instance_yaml(home: str, postgres: str | None) -> str:
+    """The local instance's settings; with ``postgres``, its storage in a database of its own on that server."""
+    from ml_assets.settings import PACKAGE_DIR
+
+    text = (PACKAGE_DIR / "instance.yaml").read_text()
+    if not postgres:
+        return text
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    url = make_url(postgres)
+    database = "data_scale_" + hashlib.sha256(home.encode()).hexdigest()[:12]
+    connection = psycopg2.connect(host=url.host, port=url.port, user=url.username, dbname=url.database)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {database}")
+        cursor.execute(f"CREATE DATABASE {database}")
+    connection.close()
+    return text + f"\nstorage:\n  postgres:\n    postgres_url: {url.set(database=database).render_as_string(False)}\n"
+
+
+def child(home: str, partitioned: bool, days: str | None, postgres: str | None = None) -> None:
     """One run in this process: the data stages over ``days`` (FIRST...LAST) or, unpartitioned, all files. Prints
     {"seconds", "peak_mb"} as JSON."""
     os.environ["ML_ASSETS_HOME"] = home
@@ -55,11 +80,10 @@ def child(home: str, partitioned: bool, days: str | None) -> None:
 
     config = parse_config(_raw_config(partitioned))
     defs = build_definitions(config, load_settings())
-    from ml_assets.settings import PACKAGE_DIR
-
     instance_dir = Path(home, "dagster")
     instance_dir.mkdir(exist_ok=True)
-    (instance_dir / "dagster.yaml").write_text((PACKAGE_DIR / "instance.yaml").read_text())
+    if not (instance_dir / "dagster.yaml").exists():  # a home's runs share one instance
+        (instance_dir / "dagster.yaml").write_text(_instance_yaml(home, postgres))
     instance = DagsterInstance.from_config(str(instance_dir))
     if partitioned:
         first, last = days.split("...")
@@ -75,14 +99,30 @@ def child(home: str, partitioned: bool, days: str | None) -> None:
     seconds = time.perf_counter() - started
     if not result.success:
         raise SystemExit(f"the run failed: {[e.message for e in result.all_events if e.is_failure][:3]}")
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb}))
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb()}))
+
+
+def peak_mb() -> float:
+    """This process's own peak memory. Linux keeps ru_maxrss across fork and exec, so a child of the benchmark
+    (which holds the simulated data) would report the parent's size; VmHWM belongs to this process's memory map."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+POSTGRES: str | None = None  # --postgres
 
 
 def run_child(home: Path, *, partitioned: bool, days: str | None = None) -> dict:
     command = [sys.executable, __file__, "--child", str(home), "--partitioned" if partitioned else "--whole"]
     if days:
         command += ["--days", days]
+    if POSTGRES:
+        command += ["--postgres", POSTGRES]
     done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "DAGSTER_HOME": ""})
     if done.returncode:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
@@ -217,16 +257,19 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=0, help="also measure at this multiple of the reference size")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--postgres", help="keep the Dagster instance in this Postgres server (see above)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--partitioned", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--whole", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--days", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.partitioned, args.days)
+        child(args.child, args.partitioned, args.days, args.postgres)
         return
-    print(f"cores: {os.cpu_count()}")
-    results = {"cores": os.cpu_count()}
+    global POSTGRES
+    POSTGRES = args.postgres
+    print(f"cores: {os.cpu_count()}; Dagster instance: {'Postgres' if POSTGRES else 'SQLite (the local default)'}")
+    results = {"cores": os.cpu_count(), "instance": "postgres" if POSTGRES else "sqlite"}
     with tempfile.TemporaryDirectory(prefix="data_scale-") as tmp:
         results["reference"] = reference(Path(tmp), args.repeats)
     if args.scale:

@@ -91,9 +91,15 @@ class Gateway:
         max_body_bytes: int = 1_000_000,
         upstream_timeout_s: float = 5.0,
         sample_size: int = 5_000,
+        max_shadows_in_flight: int = 32,
     ) -> None:
         self.environment, self._token, self.state_file = environment, token, state_file
         self.max_body_bytes, self.upstream_timeout_s = max_body_bytes, upstream_timeout_s
+        # Mirrored requests have their own connections and a cap: a shadow candidate that hangs holds at most
+        # this many, never the live requests' connections; a mirror beyond the cap is skipped and counted.
+        self.max_shadows_in_flight = max_shadows_in_flight
+        self.shadow_session: aiohttp.ClientSession | None = None
+        self.shadows_skipped = 0
         self.variants: dict[str, dict[str, Any]] = {}
         self.weights: dict[str, int] = {}
         self.mirror: dict[str, Any] = {"slot": None, "percent": 0}
@@ -124,6 +130,7 @@ class Gateway:
             "weights": self.weights,
             "mirror": self.mirror,
             "requests": {slot: {"total": t.total, "failures": t.total_failures} for slot, t in self.traffic.items()},
+            "shadows": {"in_flight": len(self._background), "skipped": self.shadows_skipped},
         }
 
     # -- routing -----------------------------------------------------------------------------------------------
@@ -139,10 +146,14 @@ class Gateway:
             return None
         return random.choices([s for s, _ in choices], weights=[w for _, w in choices])[0]
 
-    async def _forward(self, variant: dict[str, Any], path: str, body: bytes) -> Upstream:
-        assert self.session is not None
+    async def _forward(
+        self, variant: dict[str, Any], path: str, body: bytes, *, session: aiohttp.ClientSession | None = None
+    ) -> Upstream:
+        session = session or self.session
+        if session is None:
+            raise RuntimeError("the gateway's HTTP sessions open with the app (its lifespan)")
         url = variant["url"] + path
-        async with self.session.post(url, data=body, headers={"Content-Type": "application/json"}) as response:
+        async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as response:
             return Upstream(
                 response.status, await response.read(), server_time_ms(response.headers.get("Server-Timing"))
             )
@@ -203,7 +214,7 @@ class Gateway:
     async def _shadow(self, slot: str, variant: dict[str, Any], path: str, body: bytes) -> None:
         started = time.perf_counter()
         try:
-            upstream = await self._forward(variant, path, body)
+            upstream = await self._forward(variant, path, body, session=self.shadow_session)
         except UPSTREAM_ERRORS:
             upstream = NO_UPSTREAM
         # A mirrored answer reached no client: release evidence, but not part of the monitoring sample.
@@ -217,9 +228,12 @@ class Gateway:
         sampled = REPLAYED_HEADER not in request.headers  # a release's own replay is not clients' traffic
         mirror_slot = self.mirror.get("slot")
         if mirror_slot in self.variants and random.uniform(0, 100) < self.mirror.get("percent", 0):
-            task = asyncio.create_task(self._shadow(mirror_slot, self.variants[mirror_slot], path, body))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            if len(self._background) >= self.max_shadows_in_flight:
+                self.shadows_skipped += 1
+            else:
+                task = asyncio.create_task(self._shadow(mirror_slot, self.variants[mirror_slot], path, body))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
         tried: set[str] = set()
         while (slot := self._pick(tried)) is not None:
             tried.add(slot)
@@ -325,10 +339,13 @@ def create_gateway_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         timeout = aiohttp.ClientTimeout(total=gateway.upstream_timeout_s)
         gateway.session = aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=256))
+        shadows = aiohttp.TCPConnector(limit=gateway.max_shadows_in_flight)
+        gateway.shadow_session = aiohttp.ClientSession(timeout=timeout, connector=shadows)
         try:
             yield
         finally:
             await gateway.session.close()
+            await gateway.shadow_session.close()
 
     async def predict(request: Request) -> Response:
         return await gateway.route(request, "/predict")

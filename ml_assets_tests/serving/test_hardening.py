@@ -243,3 +243,92 @@ def test_a_flood_is_refused_beyond_capacity_and_health_is_answered_meanwhile() -
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+class Serving:
+    """An ASGI app served by uvicorn on 127.0.0.1 in a thread of this process, stopped on exit."""
+
+    def __init__(self, app) -> None:
+        import threading
+
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> Serving:
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+class HungServer:
+    """A candidate that accepts connections and never answers (what a deadlocked model server looks like)."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=1024)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.held: list = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                self.held.append(self.listener.accept()[0])
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.listener.close()
+        for connection in self.held:
+            connection.close()
+
+
+@pytest.mark.pipeline
+def test_a_hung_shadow_candidate_never_holds_up_live_requests(tmp_path: Path) -> None:
+    from ml_assets.serving.app import Capacity, create_app
+    from ml_assets.serving.gateway import Gateway, create_gateway_app
+    from ml_assets.serving.scoring import Scorer
+
+    live = create_app(
+        Scorer(SlowModel(0.0), ["f0"], threshold=0.5, name="fraud", version="1"), capacity=Capacity(2, 512)
+    )
+    hung = HungServer()
+    token = "t" * 32
+    gateway = Gateway("production", token, tmp_path / "routing.json", upstream_timeout_s=20, max_shadows_in_flight=8)
+    admin = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    try:
+        with Serving(live) as blue, Serving(create_gateway_app(gateway)) as front:
+            for slot, url in (("blue", blue.url), ("green", hung.url)):
+                body = json.dumps({"url": url, "model": "fraud", "version": "1"}).encode()
+                assert call(front.url, "PUT", f"/admin/variants/{slot}", headers=admin, body=body)[0] == 200
+            assert call(front.url, "PUT", "/admin/weights", headers=admin, body=b'{"blue": 100}')[0] == 200
+            mirror = json.dumps({"slot": "green", "percent": 100}).encode()
+            assert call(front.url, "PUT", "/admin/mirror", headers=admin, body=mirror)[0] == 200
+            record = json.dumps({"f0": 1.0}).encode()
+            # More requests than the live connection pool (256) holds: shadows sharing it would starve them.
+            statuses = [
+                call(front.url, "POST", "/predict", headers={"Content-Type": "application/json"}, body=record)[0]
+                for _ in range(300)
+            ]
+            state = call(front.url, "GET", "/admin/state", headers=admin)[1]
+        assert statuses == [200] * 300
+        assert state["shadows"]["in_flight"] <= 8 and state["shadows"]["skipped"] >= 300 - 8 - len(hung.held)
+        assert len(hung.held) <= 8  # the hung candidate never held more connections than the cap
+    finally:
+        hung.close()

@@ -86,7 +86,7 @@ class TrafficLog(PeriodicFlusher):
                     json.dumps(outcomes).encode(),
                 )
             if items:
-                name = f"{self.environment}/{self.slot}/{written:.3f}-{self.host}.jsonl"
+                name = sample_name(self.environment, self.slot, written=written, host=self.host)
                 header = json.dumps({"seen": seen, "kept": len(items)})
                 self.write(name, "\n".join([header, *(json.dumps(item) for item in items)]).encode())
         except Exception as error:  # keep serving; this interval's records are lost, the next ones are not
@@ -126,19 +126,30 @@ def read_outcomes(
     return Outcomes.concat(parts).between(since), kept
 
 
-def read_traffic(store: Any, environment: str, since: float, limit: int = 5000) -> dict[str, Any]:
-    """Items written under ``environment`` after ``since`` (a uniform subsample of ``limit``), as the gateway's
-    sample answers: {"seen": requests scored, "items": [...]}."""
-    items: list[dict[str, Any]] = []
-    seen = 0
+def sample_name(environment: str, slot: str, *, written: float, host: str) -> str:
+    """Names sort by time (a zero-padded timestamp first), so a reader lists only the objects after a moment."""
+    return f"{environment}/{slot}/{written:014.3f}-{host}.jsonl"
+
+
+def read_traffic(store: Any, environment: str, since: float, limit: int = 5000, seed: int = 0) -> dict[str, Any]:
+    """Items written under ``environment`` after ``since`` (a uniform sample of at most ``limit``), as the gateway's
+    sample answers: {"seen": requests scored, "items": [...]}. Only the objects written after ``since`` are listed
+    (StartAfter) and read one at a time into a reservoir, so memory holds ``limit`` items however long the log."""
+    reservoir: list[dict[str, Any]] = []
+    offered = seen = 0
+    rng = random.Random(seed)
     for slot_dir in ("blue", "green"):
-        for entry in store.list(f"{environment}/{slot_dir}"):
+        after = sample_name(environment, slot_dir, written=since, host="~")  # "~" sorts after any host name
+        for entry in store.list(f"{environment}/{slot_dir}", start_after=after):
             written = float(entry.name.rsplit("/", 1)[-1].split("-", 1)[0])
             if written <= since:
                 continue
             lines = store.read(entry.name).decode().splitlines()
             seen += json.loads(lines[0])["seen"]
-            items += [json.loads(line) for line in lines[1:]]
-    if len(items) > limit:
-        items = random.Random(0).sample(items, limit)
-    return {"seen": seen, "items": items}
+            for line in lines[1:]:
+                offered += 1
+                if len(reservoir) < limit:
+                    reservoir.append(json.loads(line))
+                elif (index := rng.randrange(offered)) < limit:
+                    reservoir[index] = json.loads(line)
+    return {"seen": seen, "items": reservoir}

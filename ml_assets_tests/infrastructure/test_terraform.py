@@ -203,3 +203,14 @@ def test_training_tasks_exist_per_algorithm_and_runs_know_where_to_start_them() 
     assert 'command                = ["python", "-m", "ml_assets.training.external"]' in platform
     for variable in (env.ECS_CLUSTER, env.TRAINING_TASK_PREFIX, env.TRAINING_SUBNETS, env.TRAINING_SECURITY_GROUPS):
         assert f"    {variable.name} " in platform, variable.name
+
+
+def test_what_the_model_servers_write_expires() -> None:
+    """The traffic log holds raw transaction features (samples) and every request's outcome: both expire, the
+    samples after traffic_sample_days, the outcomes after a week."""
+    storage = (TERRAFORM / "modules/storage/main.tf").read_text()
+    rules = re.search(r"expire_prefixes\s*=\s*each.key == \"data\" \? \{([^}]*)\}", storage).group(1)
+    assert '"traffic/outcomes/" = 7' in rules and '"traffic/" = var.traffic_sample_days' in rules
+    assert 'variable "traffic_sample_days"' in (TERRAFORM / "modules/storage/variables.tf").read_text()
+    environment = (TERRAFORM / "modules/environment/main.tf").read_text()
+    assert 'traffic_log                     = "s3://${module.storage.data_bucket}/traffic"' in environment

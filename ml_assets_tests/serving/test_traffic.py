@@ -28,3 +28,41 @@ def test_outcomes_are_read_once_each_in_order_with_every_status() -> None:
     assert newer["at"] == [5.0] and newer["score"] == [0.5]
     assert traffic.after(0, since=4.5)["at"] == [5.0]
     assert traffic.total == 5 and traffic.total_failures == 3
+
+
+def test_the_traffic_log_is_read_from_a_moment_on_into_a_bounded_sample(tmp_path) -> None:
+    from ml_assets.resources.storage import LocalStore
+    from ml_assets.serving.traffic_log import TrafficLog, read_traffic
+
+    read_names: list[str] = []
+    listed: list[str] = []
+
+    class Recording(LocalStore):
+        """The real folder store, recording which objects were listed and read."""
+
+        def list(self, prefix: str = "", start_after: str = ""):
+            entries = super().list(prefix, start_after)
+            listed.extend(entry.name for entry in entries)
+            return entries
+
+        def read(self, name: str) -> bytes:
+            read_names.append(name)
+            return super().read(name)
+
+    store = Recording(tmp_path / "traffic")
+    now = [1_700_000_000.0]
+    log = TrafficLog(
+        store.write, environment="production", slot="blue", version="3", per_flush=50, clock=lambda: now[0]
+    )
+    for minute in range(40):  # forty flushes of 200 scored records each, a minute apart
+        now[0] = 1_700_000_000.0 + 60 * minute
+        log.record([{"f0": float(minute)}] * 200, [0.1] * 200)
+        log.flush()
+    since = 1_700_000_000.0 + 60 * 29.5  # the last ten flushes are newer
+    sample = read_traffic(store, "production", since, limit=120)
+    assert sample["seen"] == 10 * 200 and len(sample["items"]) == 120  # bounded by the limit, not by the log
+    assert {item["features"]["f0"] for item in sample["items"]} <= {float(m) for m in range(30, 40)}
+    assert len({item["features"]["f0"] for item in sample["items"]}) > 5  # drawn across the objects
+    # the thirty older objects were neither read nor listed (on S3: StartAfter)
+    assert len([name for name in read_names if name.endswith(".jsonl")]) == 10
+    assert len([name for name in listed if name.endswith(".jsonl")]) == 10

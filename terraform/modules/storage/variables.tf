@@ -14,3 +14,9 @@ variable "access_log_days" {
   type        = number
   default     = 365
 }
+
+variable "traffic_sample_days" {
+  description = "Days the model servers' samples of scored requests (raw transaction features, traffic/) are kept; monitoring reads each day's the next day."
+  type        = number
+  default     = 30
+}

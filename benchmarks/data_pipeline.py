@@ -61,7 +61,7 @@ def main() -> None:
         _median("generate + write 183 Parquet files", generate_and_write, args.repeats, 60)
 
         def load() -> pd.DataFrame:
-            return concat_sources([(p.name, conform(landing.read(p)[0], schema, p.name)) for p in landing.files()])
+            return concat_sources([(p.name, conform(landing.read(p.name)[0], schema, p.name)) for p in landing.files()])
 
         raw = _median("load + conform landing files", load, args.repeats, 10)
         validator = GreatExpectationsValidator(reports=ReportStore(location=os.path.join(tmp, "reports")))

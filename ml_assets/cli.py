@@ -291,14 +291,16 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def mlflow_server_command(args: argparse.Namespace, environ: dict[str, str]) -> tuple[list[str], str]:
-    """The `mlflow server` command line, and the same with the password masked (for the log)."""
-    from urllib.parse import quote
+def mlflow_server_command(args: argparse.Namespace, environ: dict[str, str]) -> tuple[list[str], dict[str, str], str]:
+    """The `mlflow server` command line, the environment to run it with, and a line for the log. The backend store
+    URI (it holds the database password) goes in the environment (MLFLOW_BACKEND_STORE_URI, which `mlflow server`
+    reads), never on the command line, where any process on the host can read it; the log line masks it."""
+    from urllib.parse import quote, urlencode
 
     from ml_assets import environment_variables as env
 
     store = env.MLFLOW_BACKEND_STORE_URI.get(environ)
-    shown = store
+    shown = "(MLFLOW_BACKEND_STORE_URI)"
     if not store:
         required = (env.MLFLOW_DB_HOST, env.MLFLOW_DB_USER, env.MLFLOW_DB_PASSWORD)
         missing = [variable.name for variable in required if not variable.is_set(environ)]
@@ -306,17 +308,16 @@ def mlflow_server_command(args: argparse.Namespace, environ: dict[str, str]) -> 
             raise ValueError(f"set MLFLOW_BACKEND_STORE_URI, or {', '.join(missing)} (with MLFLOW_DB_NAME, PORT)")
         user = quote(env.MLFLOW_DB_USER.get(environ), safe="")
         password = quote(env.MLFLOW_DB_PASSWORD.get(environ), safe="")
-        where = (
-            f"{env.MLFLOW_DB_HOST.get(environ)}:{env.MLFLOW_DB_PORT.get(environ)}/"
-            f"{env.MLFLOW_DB_NAME.get(environ)}?sslmode=require"
-        )
+        # verify-full: the server's certificate must chain to the bundle and name the host (require would encrypt
+        # to whoever answers)
+        tls = urlencode({"sslmode": "verify-full", "sslrootcert": env.MLFLOW_DB_CA_BUNDLE.get(environ)})
+        host, port, database = (v.get(environ) for v in (env.MLFLOW_DB_HOST, env.MLFLOW_DB_PORT, env.MLFLOW_DB_NAME))
+        where = f"{host}:{port}/{database}?{tls}"
         scheme = "postgresql+psycopg2"  # the installed driver (SQLAlchemy 2.1 defaults to psycopg 3)
         store, shown = f"{scheme}://{user}:{password}@{where}", f"{scheme}://{user}:***@{where}"
     command = [
         str(Path(sys.executable).parent / "mlflow"),
         "server",
-        "--backend-store-uri",
-        store,
         "--artifacts-destination",
         env.MLFLOW_ARTIFACTS_DESTINATION.get(environ),
         "--serve-artifacts",
@@ -327,14 +328,16 @@ def mlflow_server_command(args: argparse.Namespace, environ: dict[str, str]) -> 
     ]
     if env.MLFLOW_ALLOWED_HOSTS.is_set(environ):
         command += ["--allowed-hosts", env.MLFLOW_ALLOWED_HOSTS.get(environ)]
-    return command, " ".join(shown if part == store else part for part in command)
+    environment = {**environ, env.MLFLOW_BACKEND_STORE_URI.name: store}
+    environment.pop(env.MLFLOW_DB_PASSWORD.name, None)  # the server needs the URI, not the password twice
+    return command, environment, f"{' '.join(command)} with backend store {shown}"
 
 
 def mlflow_server(args: argparse.Namespace) -> int:
     """Run the MLflow tracking server (the platform's registry on AWS); replaces this process."""
-    command, shown = mlflow_server_command(args, dict(os.environ))
+    command, environment, shown = mlflow_server_command(args, dict(os.environ))
     print(f"starting {shown}", flush=True)
-    os.execv(command[0], command)  # nosec B606  # our own mlflow executable, arguments built above
+    os.execve(command[0], command, environment)  # nosec B606  # our own mlflow executable, arguments built above
     return 0  # not reached
 
 

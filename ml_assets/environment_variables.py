@@ -124,6 +124,12 @@ MLFLOW_DB_PORT = _declare("MLFLOW_DB_PORT", str, "5432", "the MLflow server's Po
 MLFLOW_DB_NAME = _declare("MLFLOW_DB_NAME", str, "mlflow", "the MLflow server's database")
 MLFLOW_DB_USER = _declare("MLFLOW_DB_USER", str, None, "the MLflow server's database user")
 MLFLOW_DB_PASSWORD = _declare("MLFLOW_DB_PASSWORD", str, None, "the MLflow server's database password (a secret)")
+MLFLOW_DB_CA_BUNDLE = _declare(
+    "MLFLOW_DB_CA_BUNDLE",
+    str,
+    "/opt/ml_assets/rds-ca-bundle.pem",
+    "the CA bundle the database's certificate is verified against (sslmode=verify-full; the image holds RDS's)",
+)
 MLFLOW_ARTIFACTS_DESTINATION = _declare(
     "MLFLOW_ARTIFACTS_DESTINATION", str, "./mlartifacts", "where the MLflow server keeps artifacts"
 )

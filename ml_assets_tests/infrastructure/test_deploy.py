@@ -51,6 +51,8 @@ def test_the_instance_config_is_valid_for_every_configured_class(tmp_path: Path,
     from dagster_postgres.utils import pg_url_from_config
     from sqlalchemy.engine import make_url
 
+    from ml_assets import environment_variables as env
+
     for key in ("DAGSTER_PG_HOST", "DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD", "DAGSTER_PG_DB"):
         monkeypatch.setenv(key, "x")
         assert key in PLATFORM_TF  # Terraform gives it to the tasks
@@ -65,6 +67,11 @@ def test_the_instance_config_is_valid_for_every_configured_class(tmp_path: Path,
     postgres_url = pg_url_from_config(storage.value)
     assert postgres_url.startswith("postgresql+psycopg2://")
     make_url(postgres_url).get_dialect().import_dbapi()
+    # The database's certificate is verified (require would encrypt to whoever answers) against the CA bundle
+    # the image holds, and the MLflow server's URI says the same.
+    assert make_url(postgres_url).query == {"sslmode": "verify-full", "sslrootcert": env.MLFLOW_DB_CA_BUNDLE.default}
+    dockerfile = (DEPLOY / "Dockerfile.code-location").read_text()
+    assert re.search(rf"^ADD --chmod=444 https://\S+ {re.escape(env.MLFLOW_DB_CA_BUNDLE.default)}$", dockerfile, re.M)
     for key in ("run_coordinator", "run_launcher", "compute_logs"):
         section = config[key]
         cls = getattr(importlib.import_module(section["module"]), section["class"])
@@ -160,11 +167,18 @@ def test_the_mlflow_server_command_serves_and_never_prints_the_password(tmp_path
     assert terraform_command("mlflow")[:2] == ["ml-assets", "mlflow-server"]
     args = Namespace(host="127.0.0.1", port=5000)
     secret = "p@ss:w/rd"
-    command, shown = mlflow_server_command(
+    command, environment, shown = mlflow_server_command(
         args, {"MLFLOW_DB_HOST": "db.internal", "MLFLOW_DB_USER": "ml_assets", "MLFLOW_DB_PASSWORD": secret}
     )
-    store = command[command.index("--backend-store-uri") + 1]
-    assert store == "postgresql+psycopg2://ml_assets:p%40ss%3Aw%2Frd@db.internal:5432/mlflow?sslmode=require"
+    # The password reaches the server through its environment, never its command line (readable by any process).
+    store = environment["MLFLOW_BACKEND_STORE_URI"]
+    assert store == (
+        "postgresql+psycopg2://ml_assets:p%40ss%3Aw%2Frd@db.internal:5432/mlflow"
+        "?sslmode=verify-full&sslrootcert=%2Fopt%2Fml_assets%2Frds-ca-bundle.pem"
+    )
+    assert make_url(store).query == {"sslmode": "verify-full", "sslrootcert": "/opt/ml_assets/rds-ca-bundle.pem"}
+    assert not any(secret in part or "p%40ss" in part or "db.internal" in part for part in command)
+    assert "MLFLOW_DB_PASSWORD" not in environment
     assert secret not in shown and "p%40ss" not in shown and "ml_assets:***@db.internal" in shown
     make_url(store).get_dialect().import_dbapi()  # a driver that is installed
     with pytest.raises(ValueError, match="MLFLOW_DB_PASSWORD"):

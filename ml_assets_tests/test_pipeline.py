@@ -187,6 +187,10 @@ def test_fraud_graph_end_to_end(settings: Settings) -> None:
     assert all(
         day in m["source_file"].value and m["verdict"].value == "passed" for day, m in figures["raw_data"].items()
     )
+    raw_days = figures["raw_data"].values()
+    assert len({m["data_version"].value for m in raw_days}) == len(rows)  # each day's own file version
+    assert len({m["newest_record"].value for m in raw_days}) == len(rows) and all("target_rate" in m for m in raw_days)
+    assert "run_rows" in next(iter(raw_days)) and "features" in next(iter(figures["features"].values()))
     for version in versions:
         assert version.tags["gates"] == "passed"
         assert version.tags["data_version"] == training.attrs["data_version"]  # every model traces back to its days

@@ -260,41 +260,44 @@ def _profile_metadata(profile: dict) -> dict:
 
 
 def _output(context: AssetExecutionContext, batches: dict, *, partitioned: bool, config: PipelineConfig) -> Output:
-    """The stored value and its metadata: a partitioned run's days each get their own figures (row count, file,
-    version, verdict), the run its totals. Dagster records one data version per Output, so a day's data version is
-    set only when the run has one day; its own version is always in its stored attributes and metadata."""
-    schema = config.data_schema
-    frames = [f for f in batches.values() if len(f)]
-    rows = sum(len(f) for f in frames)
-    newest = frames[-1] if frames else next(iter(batches.values()))
-    metadata: dict = {
-        "target_rate": float(sum(f[schema.target].astype("float64").sum() for f in frames) / max(rows, 1)),
-        "preview": MetadataValue.md(
-            newest.drop(columns=SOURCE_FILE_COLUMN, errors="ignore").head(10).to_markdown(index=False)
-        ),
-    }
-    if schema.timestamp_column and frames:
-        metadata["newest_record"] = str(max(f[schema.timestamp_column].max() for f in frames))
-        metadata["oldest_record"] = str(min(f[schema.timestamp_column].min() for f in frames))
-    version = newest.attrs[DATA_VERSION_ATTR]
+    """The stored value and its metadata: a partitioned run's days each get their own figures (rows, file, version,
+    verdict, target rate, time span, preview), the run only its totals. Dagster records one data version per Output,
+    so a day's data version is set only when the run has one day; its own version is always in its stored
+    attributes and metadata."""
     if not partitioned:
-        files = newest.attrs[SOURCE_ATTR].split(", ")
-        metadata.update({"dagster/row_count": rows, "rows": rows, "files": len(files), "data_version": version})
+        frame = next(iter(batches.values()))
+        files = frame.attrs[SOURCE_ATTR].split(", ")
+        metadata = {**_frame_metadata(frame, config), "rows": len(frame), "files": len(files)}
         metadata["source_files"] = ", ".join(files) if len(files) <= 5 else f"{len(files)} files"
-        return Output(newest, data_version=DataVersion(version), metadata=metadata)
+        return Output(frame, data_version=DataVersion(frame.attrs[DATA_VERSION_ATTR]), metadata=metadata)
     for day, frame in batches.items():
-        passed = frame.attrs[VERDICT_ATTR]["passed"]
         day_metadata = {
-            "dagster/row_count": len(frame),
+            **_frame_metadata(frame, config),
             "source_file": frame.attrs[SOURCE_ATTR],
-            "data_version": frame.attrs[DATA_VERSION_ATTR],
-            "verdict": "passed" if passed else "quarantined",
+            "verdict": "passed" if frame.attrs[VERDICT_ATTR]["passed"] else "quarantined",
         }
         context.add_asset_metadata(day_metadata, partition_key=day)
     quarantined = [key for key, f in batches.items() if not f.attrs[VERDICT_ATTR]["passed"]]
+    metadata: dict = {"run_days": len(batches), "run_rows": sum(len(f) for f in batches.values())}
     if quarantined:
         metadata["quarantined_days"] = ", ".join(quarantined)
     if len(batches) > 1:
-        metadata.update({"run_days": len(batches), "run_rows": rows})
         return Output(batches, metadata=metadata)
+    version = next(iter(batches.values())).attrs[DATA_VERSION_ATTR]
     return Output(batches, data_version=DataVersion(version), metadata=metadata)
+
+
+def _frame_metadata(frame: pd.DataFrame, config: PipelineConfig) -> dict:
+    """Row count, version, target rate, time span and a preview of one stored frame (a day, or every file)."""
+    schema = config.data_schema
+    metadata: dict = {"dagster/row_count": len(frame), "data_version": frame.attrs[DATA_VERSION_ATTR]}
+    if not len(frame):
+        return metadata
+    metadata["target_rate"] = float(frame[schema.target].astype("float64").mean())
+    metadata["preview"] = MetadataValue.md(
+        frame.drop(columns=SOURCE_FILE_COLUMN, errors="ignore").head(10).to_markdown(index=False)
+    )
+    if schema.timestamp_column:
+        metadata["oldest_record"] = str(frame[schema.timestamp_column].min())
+        metadata["newest_record"] = str(frame[schema.timestamp_column].max())
+    return metadata

@@ -58,13 +58,12 @@ def _daily_features(config: PipelineConfig) -> AssetsDefinition:
     def features(context: AssetExecutionContext, raw_data: StoredPartitions) -> Output:
         days = list(context.partition_keys)
         built = features_by_day(raw_data, days, config)
-        newest = built[days[-1]]
-        metadata = _summary(newest, feature_columns_of(newest))
-        metadata["rows"] = sum(len(f) for f in built.values())
-        for day, frame in built.items():
-            context.add_asset_metadata({"dagster/row_count": len(frame)}, partition_key=day)
-        metadata["history_days"] = history
+        for day, frame in built.items():  # each day its own figures; the run its totals
+            summary = _summary(frame, feature_columns_of(frame))
+            context.add_asset_metadata({**summary, "dagster/row_count": len(frame)}, partition_key=day)
+        metadata = {"run_days": len(days), "run_rows": sum(len(f) for f in built.values()), "history_days": history}
         context.log.info(f"features of {days[0]}..{days[-1]} from {len(raw_data)} stored raw days")
+        newest = built[days[-1]]
         version = DataVersion(newest.attrs[DATA_VERSION_ATTR]) if len(days) == 1 else None  # one per Output
         return Output(built, data_version=version, metadata=metadata)
 

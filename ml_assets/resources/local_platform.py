@@ -119,7 +119,7 @@ class LocalBackend(ServingBackend):
     @property
     def token(self) -> str:
         path = self.dir / "admin_token"
-        if not path.exists():
+        if not os.path.lexists(path):  # a link (even a dangling one) is refused below, not written through
             private_folder(self.dir)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:

@@ -121,6 +121,13 @@ class Capacity:
     workers: int
     waiting: int
 
+    def __post_init__(self) -> None:
+        if self.workers < 1 or self.waiting < 0:
+            raise ValueError(
+                f"scoring capacity: {SCORING_WORKERS.name}={self.workers} must be at least 1 and "
+                f"{SCORING_QUEUE.name}={self.waiting} at least 0"
+            )
+
     @classmethod
     def from_env(cls) -> Capacity:
         return cls(workers=SCORING_WORKERS.get(), waiting=SCORING_QUEUE.get())
@@ -181,22 +188,22 @@ def create_app(
             response = json_response(busy, 503)
             response.headers["Retry-After"] = "1"
         if response is None:
-            if chaos.delay_ms:
-                await asyncio.sleep(chaos.delay_ms / 1000)
-            if chaos.error_rate and random.random() < chaos.error_rate:
-                response = json_response({"error": "injected fault (chaos testing)"}, 503)
-            else:
-                admitted += 1
-                try:
+            admitted += 1  # counted from here, so that nothing awaited below lets more in than the capacity
+            try:
+                if chaos.delay_ms:
+                    await asyncio.sleep(chaos.delay_ms / 1000)
+                if chaos.error_rate and random.random() < chaos.error_rate:
+                    response = json_response({"error": "injected fault (chaos testing)"}, 503)
+                else:
                     work = asyncio.get_running_loop().run_in_executor(workers, lambda: build(parse_json(raw)))
                     body, scores, records = await work
                     response = json_response(body)
-                except RequestError as error:
-                    response = json_response(error.body, error.status)
-                except InputError as error:
-                    response = json_response(error.as_dict(), 422 if error.field else 400)
-                finally:
-                    admitted -= 1
+            except RequestError as error:
+                response = json_response(error.body, error.status)
+            except InputError as error:
+                response = json_response(error.as_dict(), 422 if error.field else 400)
+            finally:
+                admitted -= 1
         metrics.count(endpoint, response.status_code)
         elapsed = time.perf_counter() - started
         # The server's own work, so that a gateway compares versions on what they cost, not on how long an idle

@@ -71,12 +71,13 @@ def _is_probability(value: Any) -> bool:
 
 
 class Upstream(NamedTuple):
-    """A model server's answer: status (None: no answer), body, and its own time in ms from its Server-Timing
-    header, if it sent one."""
+    """A model server's answer: status (None: no answer), body, its own time in ms from its Server-Timing
+    header, if it sent one, and its Retry-After (an overloaded server's), relayed to the client."""
 
     status: int | None
     payload: bytes
     server_ms: float | None
+    retry_after: str | None = None
 
 
 NO_UPSTREAM = Upstream(None, b"", None)
@@ -155,7 +156,10 @@ class Gateway:
         url = variant["url"] + path
         async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as response:
             return Upstream(
-                response.status, await response.read(), server_time_ms(response.headers.get("Server-Timing"))
+                response.status,
+                await response.read(),
+                server_time_ms(response.headers.get("Server-Timing")),
+                response.headers.get("Retry-After"),
             )
 
     def _observe(
@@ -163,7 +167,7 @@ class Gateway:
     ) -> None:
         # The variant may be retired while its last requests are in flight: everything here uses what the
         # request was sent to (slot and version captured before forwarding), never a fresh lookup.
-        status, payload, server_ms = upstream
+        status, payload, server_ms, _ = upstream
         score = None
         if status == 200:
             try:
@@ -246,12 +250,11 @@ class Gateway:
                 self._observe(slot, version, NO_UPSTREAM, started=started, request_body=body, sampled=sampled)
                 continue  # the backend is down: try another live slot
             self._observe(slot, version, upstream, started=started, request_body=body, sampled=sampled)
-            status, payload = upstream.status, upstream.payload
+            headers = {"X-Variant": slot, "X-Model-Version": str(version)}
+            if upstream.retry_after is not None:
+                headers["Retry-After"] = upstream.retry_after
             return Response(
-                payload,
-                status_code=status,
-                media_type="application/json",
-                headers={"X-Variant": slot, "X-Model-Version": str(version)},
+                upstream.payload, status_code=upstream.status, media_type="application/json", headers=headers
             )
         return json_response({"error": f"no live backend in {self.environment}", "tried": sorted(tried)}, 503)
 

@@ -214,3 +214,6 @@ def test_what_the_model_servers_write_expires() -> None:
     assert 'variable "traffic_sample_days"' in (TERRAFORM / "modules/storage/variables.tf").read_text()
     environment = (TERRAFORM / "modules/environment/main.tf").read_text()
     assert 'traffic_log                     = "s3://${module.storage.data_bucket}/traffic"' in environment
+    # the buckets are versioned: an expired object's old version goes too, not noncurrent_version_days later
+    prefix_rule = (TERRAFORM / "modules/bucket/main.tf").read_text().split("for_each = var.expire_prefixes")[1]
+    assert re.search(r"noncurrent_version_expiration \{\s*noncurrent_days = 1\s*\}", prefix_rule)

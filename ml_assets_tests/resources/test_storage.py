@@ -179,10 +179,10 @@ def test_a_local_store_keeps_its_files_private_and_follows_no_link(tmp_path: Pat
     store.write("new/deeper/b.json", b"{}")  # folders it creates are its owner's only, and so are the files
     assert (root / "new").stat().st_mode & 0o777 == 0o700 and (root / "new" / "deeper").stat().st_mode & 0o777 == 0o700
     assert (root / "new" / "deeper" / "b.json").stat().st_mode & 0o777 == 0o600
-    for name in ("../outside.json", "/etc/passwd", "runs/../../x"):
+    for name in ("../outside.json", str(tmp_path / "absolute.json"), "runs/../../x"):
         with pytest.raises(UnsafePathError, match="outside the store"):
             store.write(name, b"x")
-    assert not (tmp_path / "state" / "outside.json").exists()
+    assert not (tmp_path / "state" / "outside.json").exists() and not (tmp_path / "absolute.json").exists()
     # A link inside the store (to a file or a folder) is named when read, never followed.
     (root / "runs" / "linked.json").symlink_to(victim)
     (root / "elsewhere").symlink_to(tmp_path)

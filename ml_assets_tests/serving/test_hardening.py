@@ -207,7 +207,7 @@ def test_a_flood_is_refused_beyond_capacity_and_health_is_answered_meanwhile() -
     from ml_assets.serving.app import Capacity, create_app
     from ml_assets.serving.scoring import Scorer
 
-    scorer = Scorer(SlowModel(1.5), ["f0"], threshold=0.5, name="fraud", version="1")
+    scorer = Scorer(SlowModel(3.0), ["f0"], threshold=0.5, name="fraud", version="1")
     app = create_app(scorer, variant="blue", capacity=Capacity(workers=1, waiting=1))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -231,14 +231,14 @@ def test_a_flood_is_refused_beyond_capacity_and_health_is_answered_meanwhile() -
         ]
         for client in flood:
             client.start()
-        time.sleep(0.5)  # all six are in: one scoring (1.5 s), one waiting, four refused
+        time.sleep(1.0)  # all six are in (they have 3 s to arrive): one scoring, one waiting, four refused
         started = time.monotonic()
         status, health = call(url, "GET", "/health", headers={})
         health_seconds = time.monotonic() - started
         for client in flood:
             client.join(timeout=30)
         assert status == 200 and health["status"] == "ok"
-        assert health_seconds < 1.0  # not behind the 1.5 s of scoring in progress
+        assert health_seconds < 1.5  # not behind the 3 s of scoring in progress
         assert sorted(answers) == [200, 200, 503, 503, 503, 503]
     finally:
         server.should_exit = True
@@ -310,7 +310,7 @@ def test_a_hung_shadow_candidate_never_holds_up_live_requests(tmp_path: Path) ->
     )
     hung = HungServer()
     token = "t" * 32
-    gateway = Gateway("production", token, tmp_path / "routing.json", upstream_timeout_s=20, max_shadows_in_flight=8)
+    gateway = Gateway("production", token, tmp_path / "routing.json", upstream_timeout_s=60, max_shadows_in_flight=8)
     admin = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     try:
         with Serving(live) as blue, Serving(create_gateway_app(gateway)) as front:

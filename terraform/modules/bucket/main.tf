@@ -85,6 +85,11 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
       expiration {
         days = rule.value
       }
+      # The bucket is versioned: without this the expired objects would stay as old versions for
+      # noncurrent_version_days more.
+      noncurrent_version_expiration {
+        noncurrent_days = 1
+      }
       abort_incomplete_multipart_upload {
         days_after_initiation = 7
       }

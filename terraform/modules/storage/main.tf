@@ -56,8 +56,8 @@ module "bucket" {
   access_log_bucket       = aws_s3_bucket.access_logs.id
   noncurrent_version_days = var.noncurrent_version_days
   # Every request's outcome, written by the model servers for release analysis: needed for hours, not kept. Their
-  # samples of scored requests hold raw transaction features: kept for the monitoring that reads them, then gone.
-  # (Where two rules match, S3 applies the shorter expiration.)
+  # samples of scored requests hold raw transaction features: kept for the monitoring that reads them, then gone
+  # (their old versions a day later). Where two rules match, S3 applies the shorter expiration.
   expire_prefixes = each.key == "data" ? { "traffic/outcomes/" = 7, "traffic/" = var.traffic_sample_days } : {}
 }
 

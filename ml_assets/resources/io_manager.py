@@ -40,6 +40,26 @@ def read_value(store: ObjectStore, name: str) -> Any:
         return json.loads(store.read(f"{name}.json"))
 
 
+FOOTER_GUESS = 64 * 1024  # bytes read from the end first: a frame's footer (schema and attributes) fits in it
+
+
+def parquet_attrs(store: ObjectStore, name: str) -> dict[str, Any]:
+    """The pandas frame attributes stored in a Parquet object's footer, reading the footer only (the last bytes of
+    the object: its length, then the metadata), not the rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tail = store.read_tail(name, FOOTER_GUESS)
+    if len(tail) < 12 or tail[-4:] != b"PAR1":
+        raise ValueError(f"{store.url}/{name} is not a Parquet file")
+    footer = int.from_bytes(tail[-8:-4], "little") + 8
+    if footer > len(tail):
+        tail = store.read_tail(name, footer)
+    # The footer alone, behind the file's leading magic: enough to parse the schema, which touches no row group.
+    schema = pq.read_schema(pa.BufferReader(b"PAR1" + tail[-footer:]))
+    return json.loads((schema.metadata or {}).get(b"PANDAS_ATTRS", b"{}"))
+
+
 class StoredPartitions(Mapping[str, Any]):
     """The materialized partitions of an asset among those a step asked for, read one at a time when used: a
     step that reads a window of a long history holds only the days it looks at."""
@@ -67,13 +87,10 @@ class StoredPartitions(Mapping[str, Any]):
         return pd.read_parquet(io.BytesIO(self._store.read(f"{self._name}/{key}.parquet")), columns=columns)
 
     def attrs(self, key: str) -> dict[str, Any]:
-        """The frame attributes of a stored DataFrame partition (versions, verdicts), without decoding its rows."""
-        import pyarrow.parquet as pq
-
+        """The frame attributes of a stored DataFrame partition (versions, verdicts), from its Parquet footer only."""
         if key not in self._key_set:
             raise KeyError(key)
-        schema = pq.read_schema(io.BytesIO(self._store.read(f"{self._name}/{key}.parquet")))
-        return json.loads((schema.metadata or {}).get(b"PANDAS_ATTRS", b"{}"))
+        return parquet_attrs(self._store, f"{self._name}/{key}.parquet")
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._keys)

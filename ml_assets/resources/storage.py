@@ -14,7 +14,7 @@ import tempfile
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 from urllib.parse import urlencode
 
 from ml_assets.environment_variables import AWS_ENDPOINT_URL
@@ -47,6 +47,11 @@ class ObjectStore(ABC):
     @abstractmethod
     def read(self, name: str) -> bytes:
         """The object's bytes; FileNotFoundError when it does not exist."""
+
+    @abstractmethod
+    def read_tail(self, name: str, size: int) -> bytes:
+        """The object's last ``size`` bytes (all of it when it is shorter): a file format's footer without the rest
+        (one ranged GET on S3); FileNotFoundError when it does not exist."""
 
     @abstractmethod
     def write(self, name: str, data: bytes) -> None:
@@ -136,14 +141,22 @@ class LocalStore(ObjectStore):
             objects.append(StoredObject(name, stat.st_size, f"{stat.st_mtime_ns}-{stat.st_size}"))
         return objects
 
-    def read(self, name: str) -> bytes:
+    def _open(self, name: str) -> BinaryIO:
         try:
             fd = os.open(self._path(name), os.O_RDONLY | os.O_NOFOLLOW)
         except OSError as error:
             if error.errno == errno.ELOOP:
                 raise UnsafePathError(f"{self.url}: {name!r} is a symbolic link (not followed)") from None
             raise
-        with os.fdopen(fd, "rb") as handle:
+        return os.fdopen(fd, "rb")
+
+    def read(self, name: str) -> bytes:
+        with self._open(name) as handle:
+            return handle.read()
+
+    def read_tail(self, name: str, size: int) -> bytes:
+        with self._open(name) as handle:
+            handle.seek(max(os.fstat(handle.fileno()).st_size - size, 0))
             return handle.read()
 
     def write(self, name: str, data: bytes) -> None:
@@ -200,6 +213,13 @@ class S3Store(ObjectStore):
             return self.client.get_object(Bucket=self.bucket, Key=self._key(name))["Body"].read()
         except self.client.exceptions.NoSuchKey:
             raise FileNotFoundError(f"{self.url}/{name}") from None
+
+    def read_tail(self, name: str, size: int) -> bytes:
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=self._key(name), Range=f"bytes=-{size}")
+        except self.client.exceptions.NoSuchKey:
+            raise FileNotFoundError(f"{self.url}/{name}") from None
+        return answer["Body"].read()
 
     def write(self, name: str, data: bytes) -> None:
         # A content type, so that a report opened from S3 renders (HTML, PNG) instead of downloading.

@@ -206,3 +206,34 @@ def test_a_linked_landing_file_is_an_unloadable_file_named(tmp_path: Path) -> No
     assert [f.name for f in landing.files()] == ["transactions_2026-01-01.parquet", "transactions_2026-01-02.parquet"]
     with pytest.raises(DataLoadError, match=r"transactions_2026-01-02\.parquet: .* is a symbolic link"):
         landing.read("transactions_2026-01-02.parquet")
+
+
+def test_a_days_attributes_come_from_its_parquet_footer_alone(location: str) -> None:
+    """Verdicts and versions of the days a step reads come from each object's last bytes (one ranged read on S3),
+    not from the whole object."""
+    import io
+
+    from ml_assets.resources.io_manager import FOOTER_GUESS, StoredPartitions
+
+    store = open_store(location)
+    small = pd.DataFrame({"x": range(200_000)})
+    small.attrs = {"validation": {"passed": True, "failures": []}, "data_version": "v1"}
+    large = small.copy()  # attributes larger than the first guess: the footer is read again, whole
+    large.attrs = {**small.attrs, "inputs": {f"day-{i:05d}": "x" * 40 for i in range(2_000)}}
+    for day, frame in (("2026-01-01", small), ("2026-01-02", large)):
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        store.write(f"features/{day}.parquet", buffer.getvalue())
+    tails: list[int] = []
+    read_tail = store.read_tail
+
+    def recorded(name: str, size: int) -> bytes:
+        tails.append(size)
+        return read_tail(name, size)
+
+    store.read_tail = recorded
+    store.read = lambda name: pytest.fail(f"read the whole of {name}")
+    days = StoredPartitions(store, "features")
+    assert days.attrs("2026-01-01") == small.attrs and days.attrs("2026-01-02") == large.attrs
+    whole = {item.name: item.size for item in store.list("features")}["features/2026-01-02.parquet"]
+    assert tails[:2] == [FOOTER_GUESS, FOOTER_GUESS] and len(tails) == 3 and FOOTER_GUESS < tails[2] < whole - 100_000

@@ -197,6 +197,19 @@ def yesterday() -> dt.date:
     return dt.date.today() - dt.timedelta(days=1)
 
 
+@pytest.fixture
+def gateway(settings: Settings) -> Iterator[Any]:
+    """The production gateway of a fresh state folder, a real process on 127.0.0.1 (with the dashboard)."""
+    from ml_assets.resources.local_platform import LocalBackend, free_port
+
+    backend = LocalBackend(
+        settings.home, "production", host="127.0.0.1", port=free_port(), config_path=str(DEFAULT_CONFIG)
+    )
+    backend.ensure_gateway()
+    yield backend
+    backend.stop_all()
+
+
 @pytest.fixture(scope="session")
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """moto running as a real HTTP server on 127.0.0.1, for every AWS test of the session."""

@@ -162,7 +162,6 @@ class LocalStore(ObjectStore):
     def write(self, name: str, data: bytes) -> None:
         target = self._path(name)
         private_folder(target.parent)
-        self._path(name)  # the folders just created or found are no links either
         write_atomically(target, data)
 
     def delete(self, name: str) -> None:

@@ -13,7 +13,7 @@ import pytest
 from ml_assets.config import load_config
 from ml_assets.monitoring import catalog
 from ml_assets.monitoring.alarms import alarms_of
-from ml_assets.resources.local_platform import LocalBackend, free_port
+from ml_assets.resources.local_platform import LocalBackend
 from ml_assets.resources.metrics import metrics_store
 from ml_assets.settings import DEFAULT_CONFIG, Settings
 from ml_assets_tests.serving_fixtures import request
@@ -44,16 +44,6 @@ def render(url: str, profile: Path) -> str:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
-
-
-@pytest.fixture
-def gateway(settings: Settings):
-    backend = LocalBackend(
-        settings.home, "production", host="127.0.0.1", port=free_port(), config_path=str(DEFAULT_CONFIG)
-    )
-    backend.ensure_gateway()
-    yield backend
-    backend.stop_all()
 
 
 def test_every_metric_and_alarm_is_drawn(gateway: LocalBackend, settings: Settings, tmp_path: Path) -> None:

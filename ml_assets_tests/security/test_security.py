@@ -13,6 +13,7 @@ from ml_assets.security.checks import build_security_checks
 from ml_assets.security.scan import audit_outcome, bandit_findings, bandit_unscanned, unjustified_nosec
 from ml_assets.settings import PACKAGE_DIR
 
+CLEAN = "def add(a: int, b: int) -> int:\n    return a + b\n"
 UNSAFE = """import subprocess
 
 
@@ -97,7 +98,15 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("no_proxy", raising=False)
 
 
-def run_gate(package: Path, requirements: Path):
+def run_gate(tmp_path: Path, files: dict[str, str]):
+    """The security gate over a package of ``files`` (name: source) and a one-line pinned set."""
+    package = tmp_path / "pkg"
+    package.mkdir()
+    for name, source in files.items():
+        (package / name).write_text(source)
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("six==1.16.0\n")
+
     @asset(deps=["security_scan"])
     def staging_deployment() -> None:
         """Stands for the real staging deployment: it must not run when the gate fails."""
@@ -113,13 +122,7 @@ def run_gate(package: Path, requirements: Path):
 
 @pytest.mark.pipeline
 def test_a_high_finding_stops_staging_and_names_the_line(tmp_path: Path, offline: None) -> None:
-    package = tmp_path / "pkg"
-    package.mkdir()
-    (package / "tool.py").write_text(UNSAFE)
-    requirements = tmp_path / "requirements.txt"
-    requirements.write_text("six==1.16.0\n")
-    result = run_gate(package, requirements)
-
+    result = run_gate(tmp_path, {"tool.py": UNSAFE})
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert not checks["static_analysis"].passed
     assert "pkg/tool.py:5 B602 (HIGH/HIGH)" in checks["static_analysis"].description
@@ -129,15 +132,9 @@ def test_a_high_finding_stops_staging_and_names_the_line(tmp_path: Path, offline
 
 @pytest.mark.pipeline
 def test_a_file_bandit_cannot_parse_stops_staging_and_is_named(tmp_path: Path, offline: None) -> None:
-    package = tmp_path / "pkg"
-    package.mkdir()
-    (package / "fine.py").write_text("def add(a: int, b: int) -> int:\n    return a + b\n")
-    # Unscanned, this would hide the shell call from bandit: it must not pass as clean.
-    (package / "broken.py").write_text("import subprocess\nsubprocess.call(cmd, shell=True\n")
-    requirements = tmp_path / "requirements.txt"
-    requirements.write_text("six==1.16.0\n")
-    result = run_gate(package, requirements)
-
+    # Unscanned, broken.py would hide the shell call from bandit: it must not pass as clean.
+    broken = "import subprocess\nsubprocess.call(cmd, shell=True\n"
+    result = run_gate(tmp_path, {"fine.py": CLEAN, "broken.py": broken})
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert not checks["static_analysis"].passed
     assert "pkg/broken.py: not scanned by bandit" in checks["static_analysis"].description
@@ -167,13 +164,7 @@ def test_a_missing_pinned_set_is_not_an_audit_of_the_environment(tmp_path: Path)
 
 @pytest.mark.pipeline
 def test_an_unreachable_advisory_database_warns_and_lets_staging_run(tmp_path: Path, offline: None) -> None:
-    package = tmp_path / "pkg"
-    package.mkdir()
-    (package / "tool.py").write_text("def add(a: int, b: int) -> int:\n    return a + b\n")
-    requirements = tmp_path / "requirements.txt"
-    requirements.write_text("six==1.16.0\n")
-    result = run_gate(package, requirements)
-
+    result = run_gate(tmp_path, {"tool.py": CLEAN})
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert checks["static_analysis"].passed
     audit = checks["dependency_audit"]

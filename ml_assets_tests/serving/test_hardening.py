@@ -54,16 +54,6 @@ def test_dataframe_split_columns_that_are_not_names_are_a_422() -> None:
         assert raised.value.field == "dataframe_split.columns"
 
 
-@pytest.fixture
-def gateway(settings: Settings):
-    backend = LocalBackend(
-        settings.home, "production", host="127.0.0.1", port=free_port(), config_path=str(DEFAULT_CONFIG)
-    )
-    backend.ensure_gateway()
-    yield backend
-    backend.stop_all()
-
-
 def call(url: str, method: str, path: str, *, headers: dict[str, str], body: bytes | None = None) -> tuple[int, dict]:
     """One request with headers as raw bytes (latin-1, as HTTP carries them), which urllib would refuse."""
     host, port = url.removeprefix("http://").split(":")

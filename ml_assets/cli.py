@@ -242,8 +242,11 @@ def serve(args: argparse.Namespace) -> int:
 
     from ml_assets.resources.mlflow_registry import MlflowRegistry
     from ml_assets.serving.app import Chaos, create_app
+    from ml_assets.serving.auth import check_exposure, server_keys
     from ml_assets.serving.scoring import Scorer
 
+    keys = server_keys()  # before the model loads: a server that would be open fails at once
+    check_exposure(args.host, keys, allow_unauthenticated=args.allow_unauthenticated, what="the model server")
     settings = load_settings()
     config = load_config(args.config or settings.config_path)
     registry = MlflowRegistry(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_registry_uri)
@@ -282,7 +285,7 @@ def serve(args: argparse.Namespace) -> int:
             flush_seconds=args.metrics_flush_seconds,
         )
     scorer = Scorer(model, features, threshold=threshold, name=name, version=version)
-    app = create_app(scorer, variant=args.variant, chaos=chaos, publisher=publisher, traffic_log=traffic_log)
+    app = create_app(scorer, variant=args.variant, chaos=chaos, publisher=publisher, traffic_log=traffic_log, keys=keys)
     print(
         f"serving {name} v{version} ({len(features)} features) as {args.variant} on http://{args.host}:{args.port}",
         flush=True,
@@ -351,6 +354,7 @@ def traffic(args: argparse.Namespace) -> int:
     from ml_assets.features.build import feature_columns_of
     from ml_assets.resources.io_manager import StoredPartitions
     from ml_assets.resources.storage import open_store
+    from ml_assets.serving.auth import client_headers
     from ml_assets.serving.replay import replay
 
     settings = load_settings()
@@ -378,7 +382,12 @@ def traffic(args: argparse.Namespace) -> int:
     backend = _platform(settings).live_backend("production")
     result = asyncio.run(
         replay(
-            f"{backend.url}/predict", records, rate=args.rate, max_requests=len(records), max_seconds=args.max_seconds
+            f"{backend.url}/predict",
+            records,
+            rate=args.rate,
+            max_requests=len(records),
+            max_seconds=args.max_seconds,
+            headers=client_headers(),
         )
     )
     summary = result.summary()
@@ -393,8 +402,11 @@ def gateway(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ml_assets.resources.local_platform import LocalBackend
+    from ml_assets.serving.auth import check_exposure, server_keys
     from ml_assets.serving.gateway import Gateway, create_gateway_app
 
+    keys = server_keys()
+    check_exposure(args.host, keys, allow_unauthenticated=args.allow_unauthenticated, what="the gateway")
     settings = load_settings()
     backend = LocalBackend(settings.home, args.environment, host=args.host, port=args.port)
     dashboard = None
@@ -410,7 +422,7 @@ def gateway(args: argparse.Namespace) -> int:
             return dashboard_data(metrics, config.name, alarms)
 
     routing = Gateway(args.environment, backend.token, backend.dir / "routing.json")
-    app = create_gateway_app(routing, dashboard, bound_host=args.host)
+    app = create_gateway_app(routing, dashboard, bound_host=args.host, keys=keys)
     print(f"{args.environment} gateway on http://{args.host}:{args.port}", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
@@ -549,6 +561,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     srv.add_argument("--metrics-flush-seconds", type=float, default=10.0, help="CloudWatch and traffic-log flushes")
     srv.add_argument("--config", type=Path)
+    srv.add_argument(
+        "--allow-unauthenticated",
+        action="store_true",
+        help=f"bind beyond loopback without API keys (${env.SCORING_KEYS.name} unset): only behind something that "
+        "authenticates clients",
+    )
     srv.set_defaults(func=serve)
 
     mls = commands.add_parser(
@@ -563,6 +581,7 @@ def build_parser() -> argparse.ArgumentParser:
     gw.add_argument("--environment", choices=ENVIRONMENTS, required=True)
     gw.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
     gw.add_argument("--port", type=int, required=True)
+    gw.add_argument("--allow-unauthenticated", action="store_true", help="bind beyond loopback without API keys")
     gw.set_defaults(func=gateway)
 
     st = commands.add_parser("status", help="each environment: URL, slots, versions, weights, health, rollout")

@@ -99,6 +99,16 @@ SCORING_WORKERS = _declare(
 SCORING_QUEUE = _declare(
     "ML_ASSETS_SCORING_QUEUE", int, 32, "the model server: requests waiting to be scored; beyond, 503 + Retry-After"
 )
+SCORING_KEYS = _declare(
+    "ML_ASSETS_SCORING_KEYS",
+    str,
+    None,
+    "the API keys scoring clients present (Bearer): secretsmanager:<secret id> or file:<path>; unset: no keys "
+    "asked, and the servers refuse to bind beyond loopback",
+)
+SCORING_KEYS_REFRESH_SECONDS = _declare(
+    "ML_ASSETS_SCORING_KEYS_REFRESH_SECONDS", float, 300.0, "how often servers re-read the API keys (rotation)"
+)
 SLOT = _declare("ML_ASSETS_SLOT", str, "default", "the colour (blue, green) the model server serves in")
 ENVIRONMENT = _declare("ML_ASSETS_ENVIRONMENT", str, "default", "the environment the model server belongs to")
 CLOUDWATCH_NAMESPACE = _declare(

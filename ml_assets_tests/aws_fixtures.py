@@ -31,7 +31,7 @@ from typing import Any
 import boto3
 import numpy as np
 
-from ml_assets.resources.aws.alb import AlbResource
+from ml_assets.resources.aws.alb import SCORING_RULE_PRIORITY, AlbResource
 from ml_assets.resources.aws.cloudwatch import CloudWatchResource
 from ml_assets.resources.aws.ecs import MODEL_URI_ENV, EcsResource, environment_of
 from ml_assets.resources.aws.platform import AwsNames, AwsServingPlatform
@@ -118,11 +118,23 @@ def provision(endpoint: str, environment: str = "production", project: str = PRO
         )["TargetGroups"][0]["TargetGroupArn"]
         for slot in SLOTS
     }
-    elbv2.create_listener(
+    # As terraform/modules/serving: a fixed 404 by default, scoring forwarded by weight through one rule.
+    listener = elbv2.create_listener(
         LoadBalancerArn=balancer_arn,
         Protocol="HTTP",
         Port=80,
         DefaultActions=[
+            {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404", "ContentType": "text/plain"}}
+        ],
+    )["Listeners"][0]["ListenerArn"]
+    elbv2.create_rule(
+        ListenerArn=listener,
+        Priority=int(SCORING_RULE_PRIORITY),
+        Conditions=[
+            {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/predict", "/invocations"]}},
+            {"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": ["POST"]}},
+        ],
+        Actions=[
             {
                 "Type": "forward",
                 "ForwardConfig": {
@@ -255,7 +267,9 @@ class TrafficSimulator:
     def _weights(self) -> dict[str, float]:
         balancer = self.elbv2.describe_load_balancers(Names=[self.names.load_balancer])["LoadBalancers"][0]
         listener = self.elbv2.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"][0]
-        groups = listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
+        rules = self.elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
+        scoring = next(rule for rule in rules if rule["Priority"] == SCORING_RULE_PRIORITY)
+        groups = scoring["Actions"][0]["ForwardConfig"]["TargetGroups"]
         by_name = {g["TargetGroupArn"].split("/")[1]: g.get("Weight", 0) for g in groups}
         total = sum(by_name.values()) or 1
         return {slot: by_name.get(self.names.target_group(slot), 0) / total for slot in SLOTS}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import subprocess
@@ -19,7 +20,7 @@ import pandas as pd
 from sklearn.datasets import make_classification
 
 from ml_assets.config import AlgorithmConfig
-from ml_assets.resources.local_platform import free_port  # noqa: F401 - re-exported for the tests
+from ml_assets.resources.local_platform import free_port
 from ml_assets.resources.mlflow_registry import MlflowRegistry, RegisteredVersion
 from ml_assets.training.algorithms import build_estimator
 
@@ -135,3 +136,64 @@ def ml_assets_command(*args: str, env: dict[str, str], timeout: float = 120) -> 
     """Run the ``ml-assets`` console script as a user would, output captured, bounded in time."""
     command = [str(Path(sys.executable).parent / "ml-assets"), *args]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def call(url: str, method: str, path: str, *, headers: dict[str, str], body: bytes | None = None) -> tuple[int, dict]:
+    """One request with headers as raw bytes (latin-1, as HTTP carries them), which urllib would refuse."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.putrequest(method, path, skip_host="Host" in headers)
+        for name, value in headers.items():
+            connection.putheader(name, value.encode("utf-8"))
+        if body is not None:
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read() or b"{}")
+    finally:
+        connection.close()
+
+
+class SlowModel:
+    """A stand-in model that takes a fixed time to score (a real one's time varies with the machine's load): the
+    test needs requests that are certainly still scoring when the next ones arrive."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def predict_proba(self, matrix):
+        import time
+
+        import numpy as np
+
+        time.sleep(self.seconds)
+        return np.tile([0.9, 0.1], (len(matrix), 1))
+
+
+class Serving:
+    """An ASGI app served by uvicorn on 127.0.0.1 in a thread of this process, stopped on exit."""
+
+    def __init__(self, app) -> None:
+        import threading
+
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> Serving:
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)

@@ -20,6 +20,7 @@ from ml_assets.rollout.backend import REPLAYED_HEADER, ModelRef, ServingBackend
 from ml_assets.rollout.clock import SystemClock
 from ml_assets.rollout.engine import RolloutEngine
 from ml_assets.rollout.state import FAILED_OVER, PROMOTED, RolloutState
+from ml_assets.serving.auth import client_headers
 
 
 def golden_check(backend: ServingBackend, records: list[dict], expected: np.ndarray):
@@ -87,7 +88,7 @@ def _release(
             rate=deployment.replay_rate,
             max_seconds=longest,
             max_requests=int(deployment.replay_rate * longest),
-            headers={REPLAYED_HEADER: "release"},
+            headers={REPLAYED_HEADER: "release", **client_headers()},
         )
     with traffic:
         state = engine.release(model, golden_check(backend, golden, expected))

@@ -22,16 +22,17 @@ from ml_assets.features.build import feature_columns_of
 from ml_assets.resources.http import http
 from ml_assets.resources.mlflow_registry import MlflowRegistry
 from ml_assets.rollout.state import PROMOTED
+from ml_assets.serving.auth import client_headers
 
 INTEGRATION_RECORDS = 500
 
 
-def _smoke(url: str, record: dict, version: str) -> AssetCheckResult:
+def _smoke(url: str, record: dict, version: str, headers: dict[str, str]) -> AssetCheckResult:
     problems = []
     status, health = http("GET", f"{url}/health")
     if status != 200:
         problems.append(f"GET /health -> {status}")
-    status, answer = http("POST", f"{url}/predict", record)
+    status, answer = http("POST", f"{url}/predict", record, headers=headers)
     if status != 200 or not isinstance(answer, dict) or not 0 <= answer.get("probability", -1) <= 1:
         problems.append(f"POST /predict -> {status} {answer}")
     elif str(answer.get("version")) != str(version):
@@ -45,8 +46,8 @@ def _smoke(url: str, record: dict, version: str) -> AssetCheckResult:
     )
 
 
-def _integration(url: str, records: list[dict], expected: np.ndarray) -> AssetCheckResult:
-    status, answer = http("POST", f"{url}/predict", records, timeout=60)
+def _integration(url: str, records: list[dict], expected: np.ndarray, headers: dict[str, str]) -> AssetCheckResult:
+    status, answer = http("POST", f"{url}/predict", records, timeout=60, headers=headers)
     if status != 200:
         return AssetCheckResult(
             check_name="integration",
@@ -65,12 +66,19 @@ def _integration(url: str, records: list[dict], expected: np.ndarray) -> AssetCh
     )
 
 
-def _load(url: str, records: list[dict], config: PipelineConfig) -> AssetCheckResult:
+def _load(url: str, records: list[dict], config: PipelineConfig, headers: dict[str, str]) -> AssetCheckResult:
     from ml_assets.serving.replay import replay  # aiohttp only when the load test runs
 
     t = config.deployment.load_test
     result = asyncio.run(
-        replay(url, records, concurrency=t.concurrency, max_requests=t.requests, max_seconds=t.max_seconds)
+        replay(
+            url,
+            records,
+            concurrency=t.concurrency,
+            max_requests=t.requests,
+            max_seconds=t.max_seconds,
+            headers=headers,
+        )
     )
     s = result.summary()
     limits = [
@@ -126,9 +134,10 @@ def build_deployment_checks(config: PipelineConfig) -> list[AssetChecksDefinitio
         records = held_out_records(training_data, features, INTEGRATION_RECORDS)
         model = registry.load_model(staging_deployment["model_name"], version)
         expected = np.asarray(model.predict_proba(pd.DataFrame(records, columns=features)))[:, 1]
-        yield _smoke(url, records[0], version)
-        yield _integration(url, records, expected)
-        yield _load(f"{url}/predict", records, config)
+        headers = client_headers()  # the API key, when the servers ask for one
+        yield _smoke(url, records[0], version, headers)
+        yield _integration(url, records, expected, headers)
+        yield _load(f"{url}/predict", records, config, headers)
 
     @asset_check(
         asset="production_deployment",

@@ -24,6 +24,7 @@ from ml_assets.resources.storage import private_folder
 from ml_assets.rollout.backend import ENVIRONMENTS, Health, ModelRef, ServingBackend
 from ml_assets.rollout.evidence import Outcomes
 from ml_assets.rollout.state import StateStore
+from ml_assets.serving.auth import client_headers
 
 if TYPE_CHECKING:
     from ml_assets.config import PipelineConfig
@@ -204,11 +205,11 @@ class LocalBackend(ServingBackend):
         if variant is None:
             return Health(False, f"no variant in {slot}")
         try:
-            status, answer = http("GET", f"{variant['url']}/health", timeout=2)
+            status, answer = http("GET", f"{variant['url']}/version", timeout=2, headers=client_headers())
         except OSError as error:
             return Health(False, f"{variant['url']}: {error}")
         if status != 200 or str(answer.get("version")) != str(variant.get("version")):
-            return Health(False, f"{variant['url']}/health -> {status} {answer}")
+            return Health(False, f"{variant['url']}/version -> {status} {answer}")
         return Health(True, f"{answer['model']} v{answer['version']} at {variant['url']}")
 
     def serving(self) -> dict[str, ModelRef]:
@@ -246,7 +247,7 @@ class LocalBackend(ServingBackend):
         variant = self.state()["variants"].get(slot)
         if variant is None:
             raise PlatformError(f"{self.environment}: no variant in {slot}")
-        return http("POST", f"{variant['url']}/predict", records, timeout=30)
+        return http("POST", f"{variant['url']}/predict", records, timeout=30, headers=client_headers())
 
     def replay_url(self) -> str:
         """The gateway's /predict: a local environment has no clients but the ones a person starts."""

@@ -1,7 +1,11 @@
 """The model server: an ASGI app around one Scorer.
 
-Endpoints: GET /health, POST /predict (one record or a list), POST /invocations (the MLflow scoring protocol, so
-MLflow clients work unchanged), GET /metrics (Prometheus text). Scoring answers carry the server's own time in a
+Endpoints: POST /predict (one record or a list), POST /invocations (the MLflow scoring protocol, so MLflow clients
+work unchanged), GET /version (model, version, slot), GET /metrics (Prometheus text), and GET /health, which says
+only "ok": a load balancer needs nothing more, and a client must not learn the features or the decision threshold
+from it. With API keys (``ML_ASSETS_SCORING_KEYS``, see ``serving.auth``) every endpoint but /health needs
+``Authorization: Bearer <key>``; a refused request is answered 401 before its body is read, and is not a model's
+outcome (the release analysis never sees it). Scoring answers carry the server's own time in a
 ``Server-Timing`` header. Bad input of any kind is a 4xx JSON error naming
 the field; the process never dies on it and never answers 5xx for it.
 
@@ -15,6 +19,7 @@ import asyncio
 import contextlib
 import random
 import time
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +32,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ml_assets.environment_variables import CHAOS, SCORING_QUEUE, SCORING_WORKERS
+from ml_assets.environment_variables import CHAOS, SCORING_KEYS_REFRESH_SECONDS, SCORING_QUEUE, SCORING_WORKERS
+from ml_assets.serving.auth import SCHEME, ApiKeys
 from ml_assets.serving.cloudwatch import CloudWatchPublisher
 from ml_assets.serving.scoring import InputError, Scorer, mlflow_records
 from ml_assets.serving.traffic_log import TrafficLog
@@ -44,6 +50,45 @@ class RequestError(Exception):
 
 def json_response(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def unauthorized() -> Response:
+    response = json_response({"error": f"missing or invalid API key (send Authorization: {SCHEME} <key>)"}, 401)
+    response.headers["WWW-Authenticate"] = SCHEME
+    return response
+
+
+def requiring(keys: ApiKeys | None, endpoint, count: Callable[[int], None] = lambda status: None):
+    """``endpoint`` answered only for a current API key (when ``keys`` are set); a refusal is counted by ``count``."""
+    if keys is None:
+        return endpoint
+
+    async def checked(request: Request) -> Response:
+        if not keys.accepts(request.headers.get("authorization")):
+            count(401)
+            return unauthorized()
+        return await endpoint(request)
+
+    return checked
+
+
+@contextlib.asynccontextmanager
+async def refreshing(keys: ApiKeys | None) -> AsyncIterator[None]:
+    """Re-read ``keys`` every ML_ASSETS_SCORING_KEYS_REFRESH_SECONDS in a thread while the server runs."""
+    if keys is None:
+        yield
+        return
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(SCORING_KEYS_REFRESH_SECONDS.get())
+            await asyncio.to_thread(keys.refresh)
+
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        task.cancel()
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:
@@ -156,10 +201,12 @@ def create_app(
     publisher: CloudWatchPublisher | None = None,
     traffic_log: TrafficLog | None = None,
     capacity: Capacity | None = None,
+    keys: ApiKeys | None = None,
 ) -> Starlette:
     """The app; ``publisher`` (optional) sends per-second metrics to CloudWatch, ``traffic_log`` (optional) writes
     every request's outcome (release analysis) and a sample of scored records (drift monitoring) to storage;
-    ``capacity`` (default: from the environment) bounds the scoring in progress."""
+    ``capacity`` (default: from the environment) bounds the scoring in progress; ``keys`` (optional) are the API
+    keys clients must present."""
     metrics = Metrics(scorer, variant)
     identity = {"model": scorer.name, "version": scorer.version, "variant": variant}
     capacity = capacity or Capacity.from_env()
@@ -244,7 +291,10 @@ def create_app(
         return await handle(request, "invocations", invocations_body)
 
     async def health(request: Request) -> Response:
-        return json_response({"status": "ok", **identity, "features": scorer.features, "threshold": scorer.threshold})
+        return json_response({"status": "ok"})
+
+    async def version(request: Request) -> Response:
+        return json_response(identity)
 
     async def prometheus(request: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
@@ -255,7 +305,8 @@ def create_app(
         for observer in observers:
             observer.start()
         try:
-            yield
+            async with refreshing(keys):
+                yield
         finally:
             workers.shutdown(wait=True, cancel_futures=True)
             for observer in observers:
@@ -265,8 +316,13 @@ def create_app(
         lifespan=lifespan,
         routes=[
             Route("/health", health, methods=["GET"]),
-            Route("/predict", predict, methods=["POST"]),
-            Route("/invocations", invocations, methods=["POST"]),
-            Route("/metrics", prometheus, methods=["GET"]),
+            Route("/predict", requiring(keys, predict, lambda s: metrics.count("predict", s)), methods=["POST"]),
+            Route(
+                "/invocations",
+                requiring(keys, invocations, lambda s: metrics.count("invocations", s)),
+                methods=["POST"],
+            ),
+            Route("/version", requiring(keys, version), methods=["GET"]),
+            Route("/metrics", requiring(keys, prometheus), methods=["GET"]),
         ],
     )

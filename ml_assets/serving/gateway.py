@@ -32,7 +32,8 @@ from ml_assets.resources.storage import private_folder, write_atomically
 from ml_assets.rollout.backend import REPLAYED_HEADER
 from ml_assets.rollout.evidence import NO_ANSWER
 from ml_assets.serving.addresses import is_loopback_host, is_loopback_url
-from ml_assets.serving.app import RequestError, json_response, read_body, read_json
+from ml_assets.serving.app import RequestError, json_response, read_body, read_json, refreshing, requiring
+from ml_assets.serving.auth import ApiKeys
 from ml_assets.serving.traffic import ScoredSample, VariantTraffic
 
 # Any client-side failure of the upstream call (refused, reset, a response cut short when a server dies) means
@@ -148,13 +149,22 @@ class Gateway:
         return random.choices([s for s, _ in choices], weights=[w for _, w in choices])[0]
 
     async def _forward(
-        self, variant: dict[str, Any], path: str, body: bytes, *, session: aiohttp.ClientSession | None = None
+        self,
+        variant: dict[str, Any],
+        path: str,
+        body: bytes,
+        *,
+        authorization: str | None,
+        session: aiohttp.ClientSession | None = None,
     ) -> Upstream:
         session = session or self.session
         if session is None:
             raise RuntimeError("the gateway's HTTP sessions open with the app (its lifespan)")
         url = variant["url"] + path
-        async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as response:
+        headers = {"Content-Type": "application/json"}
+        if authorization is not None:  # the model servers check the same API keys
+            headers["Authorization"] = authorization
+        async with session.post(url, data=body, headers=headers) as response:
             return Upstream(
                 response.status,
                 await response.read(),
@@ -215,10 +225,14 @@ class Gateway:
                         "score": score,
                     }
 
-    async def _shadow(self, slot: str, variant: dict[str, Any], path: str, body: bytes) -> None:
+    async def _shadow(
+        self, slot: str, variant: dict[str, Any], path: str, body: bytes, authorization: str | None
+    ) -> None:
         started = time.perf_counter()
         try:
-            upstream = await self._forward(variant, path, body, session=self.shadow_session)
+            upstream = await self._forward(
+                variant, path, body, authorization=authorization, session=self.shadow_session
+            )
         except UPSTREAM_ERRORS:
             upstream = NO_UPSTREAM
         # A mirrored answer reached no client: release evidence, but not part of the monitoring sample.
@@ -230,12 +244,14 @@ class Gateway:
         except RequestError as error:
             return json_response(error.body, error.status)
         sampled = REPLAYED_HEADER not in request.headers  # a release's own replay is not clients' traffic
+        authorization = request.headers.get("authorization")
         mirror_slot = self.mirror.get("slot")
         if mirror_slot in self.variants and random.uniform(0, 100) < self.mirror.get("percent", 0):
             if len(self._background) >= self.max_shadows_in_flight:
                 self.shadows_skipped += 1
             else:
-                task = asyncio.create_task(self._shadow(mirror_slot, self.variants[mirror_slot], path, body))
+                shadow = self._shadow(mirror_slot, self.variants[mirror_slot], path, body, authorization)
+                task = asyncio.create_task(shadow)
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)
         tried: set[str] = set()
@@ -245,7 +261,7 @@ class Gateway:
             version = variant.get("version")
             started = time.perf_counter()
             try:
-                upstream = await self._forward(variant, path, body)
+                upstream = await self._forward(variant, path, body, authorization=authorization)
             except UPSTREAM_ERRORS:
                 self._observe(slot, version, NO_UPSTREAM, started=started, request_body=body, sampled=sampled)
                 continue  # the backend is down: try another live slot
@@ -322,11 +338,14 @@ def create_gateway_app(
     bound_host: str = "127.0.0.1",
     dashboard_cache_seconds: float = DASHBOARD_CACHE_SECONDS,
     clock: Callable[[], float] = time.monotonic,
+    keys: ApiKeys | None = None,
 ) -> Starlette:
-    """The gateway's app; ``dashboard`` (optional) supplies the monitoring page's data at /dashboard, computed at
-    most once per ``dashboard_cache_seconds``. The dashboard has no token, so it answers only requests addressed to
-    this machine by name (a loopback address, ``localhost``) or to the address the gateway is bound to: a page of
-    another site whose name was re-pointed at 127.0.0.1 (DNS rebinding) gets a 400."""
+    """The gateway's app; ``keys`` (optional) are the API keys scoring clients present: a request without one is
+    refused before it is routed, so it is no variant's outcome. ``dashboard`` (optional) supplies the monitoring
+    page's data at /dashboard, computed at most once per ``dashboard_cache_seconds``. The dashboard has no token,
+    so it answers only requests addressed to this machine by name (a loopback address, ``localhost``) or to the
+    address the gateway is bound to: a page of another site whose name was re-pointed at 127.0.0.1 (DNS rebinding)
+    gets a 400."""
     addressed_to_us = {bound_host.strip("[]").lower()} - WILDCARD_HOSTS
     cached: dict[str, Any] = {}
     refresh = asyncio.Lock()
@@ -345,7 +364,8 @@ def create_gateway_app(
         shadows = aiohttp.TCPConnector(limit=gateway.max_shadows_in_flight)
         gateway.shadow_session = aiohttp.ClientSession(timeout=timeout, connector=shadows)
         try:
-            yield
+            async with refreshing(keys):
+                yield
         finally:
             await gateway.session.close()
             await gateway.shadow_session.close()
@@ -442,8 +462,8 @@ def create_gateway_app(
     return Starlette(
         routes=[
             *monitoring,
-            Route("/predict", predict, methods=["POST"]),
-            Route("/invocations", invocations, methods=["POST"]),
+            Route("/predict", requiring(keys, predict), methods=["POST"]),
+            Route("/invocations", requiring(keys, invocations), methods=["POST"]),
             Route("/health", health, methods=["GET"]),
             Route("/admin/state", admin(get_state), methods=["GET"]),
             Route("/admin/variants/{slot}", admin(put_variant), methods=["PUT"]),

@@ -122,10 +122,10 @@ def test_the_model_server_image_command_serves_the_version_a_release_names(tmp_p
     }
     assert image["env"]["ML_ASSETS_PORT"] == "8080"
     with running([str(BIN / image["cmd"][0]), *image["cmd"][1:]], env, f"http://127.0.0.1:{port}/health"):
-        status, health = request(f"http://127.0.0.1:{port}/health")
+        status, identity = request(f"http://127.0.0.1:{port}/version")
         probe = [part.replace("8080", str(port)) for part in image["healthcheck"]]
         checked = subprocess.run([sys.executable, *probe[1:]], timeout=30)
-    assert status == 200 and health["variant"] == "green" and health["version"] == versions["mlp"].version
+    assert status == 200 and identity["variant"] == "green" and identity["version"] == versions["mlp"].version
     assert checked.returncode == 0
 
 

@@ -217,3 +217,51 @@ def test_what_the_model_servers_write_expires() -> None:
     # the buckets are versioned: an expired object's old version goes too, not noncurrent_version_days later
     prefix_rule = (TERRAFORM / "modules/bucket/main.tf").read_text().split("for_each = var.expire_prefixes")[1]
     assert re.search(r"noncurrent_version_expiration \{\s*noncurrent_days = 1\s*\}", prefix_rule)
+
+
+def block(text: str, header: str) -> str:
+    """The body of the HCL block that starts with ``header`` (braces balanced)."""
+    start = text.index(header)
+    depth = 0
+    for end in range(text.index("{", start), len(text)):
+        depth += {"{": 1, "}": -1}.get(text[end], 0)
+        if depth == 0:
+            return text[start : end + 1]
+    raise AssertionError(f"unbalanced braces after {header}")
+
+
+def test_only_scoring_is_routed_from_outside_and_every_client_authenticates() -> None:
+    from ml_assets import environment_variables as env
+    from ml_assets.resources.aws.alb import SCORING_RULE_PRIORITY
+
+    serving = text_of(TERRAFORM / "modules/serving")
+    listener = block(serving, 'resource "aws_lb_listener" "https"')
+    assert 'type = "fixed-response"' in listener and "forward" not in listener  # nothing else reaches a server
+    assert f"scoring_rule_priority = {SCORING_RULE_PRIORITY}" in serving
+    scoring = block(serving, 'resource "aws_lb_listener_rule" "scoring"')
+    assert "priority     = local.scoring_rule_priority" in scoring
+    assert 'values = ["/predict", "/invocations"]' in scoring and 'values = ["POST"]' in scoring
+    # a colour by header only from the VPC's own addresses; from anywhere else the header is refused
+    slot = block(serving, 'resource "aws_lb_listener_rule" "slot"')
+    assert "source_ip" in slot and "var.internal_source_ips" in slot
+    outside = block(serving, 'resource "aws_lb_listener_rule" "slot_from_outside"')
+    assert 'status_code  = "403"' in outside and 'values           = ["*"]' in outside
+    assert "module.network.nat_public_ips" in text_of(TERRAFORM / "modules/environment")
+    waf = block(serving, 'resource "aws_wafv2_web_acl" "this"')
+    rate = waf.split('name     = "RateLimitPerClient"')[1].split("  rule {")[0]  # up to the next rule
+    assert "block {}" in rate and "limit                 = var.rate_limit" in rate
+    assert 'aggregate_key_type    = "IP"' in rate
+    # who may call: chosen on purpose, never a default
+    for path in (
+        "modules/serving/variables.tf",
+        *(f"environments/{e}/variables.tf" for e in ("staging", "production")),
+    ):
+        assert not re.search(r"\bdefault\s*=", block((TERRAFORM / path).read_text(), 'variable "allowed_cidr"')), path
+    # the model servers ask for the keys in the secret, and may read that secret alone
+    assert f'{env.SCORING_KEYS.name}         = "secretsmanager:${{var.scoring_keys_secret_arn}}"' in serving
+    platform = text_of(TERRAFORM / "modules/platform")
+    model_server = block(platform, 'resource "aws_iam_role_policy" "model_server"')
+    assert '"secretsmanager:GetSecretValue"], Resource = aws_secretsmanager_secret.scoring_keys.arn' in model_server
+    dagster = block(platform, 'resource "aws_iam_role_policy" "dagster"')
+    assert "ModifyListener" not in dagster and '"elasticloadbalancing:ModifyRule"' in dagster
+    assert "listener-rule/app/${var.name}/*" in dagster

@@ -95,6 +95,11 @@ def test_release_promotes_a_good_version_and_retires_the_old_colour(endpoint: st
     environment = {item["name"]: item["value"] for item in container["environment"]}
     assert environment["ML_ASSETS_MODEL_URI"] == f"models:/{MODEL}/2"
     assert environment["ML_ASSETS_SLOT"] == "green" and environment["ML_ASSETS_HOST"] == "0.0.0.0"
+    # The release moved the scoring rule alone: every other path still gets the listener's 404.
+    elbv2 = client("elbv2", endpoint)
+    balancer = elbv2.describe_load_balancers(Names=[names.load_balancer])["LoadBalancers"][0]["LoadBalancerArn"]
+    listener = elbv2.describe_listeners(LoadBalancerArn=balancer)["Listeners"][0]
+    assert [a["Type"] for a in listener["DefaultActions"]] == ["fixed-response"]
 
 
 def test_a_canary_with_errors_is_rolled_back_to_the_stable_colour(endpoint: str) -> None:
@@ -118,7 +123,7 @@ def test_throttling_is_retried_and_the_release_completes(endpoint: str) -> None:
     store = MemoryStateStore()
     first_release(endpoint, names, store)
     with FaultProxy(endpoint) as proxy:
-        proxy.inject("ModifyListener", "throttle", "throttle", "throttle")
+        proxy.inject("ModifyRule", "throttle", "throttle", "throttle")
         proxy.inject("UpdateService", "throttle", "unavailable")
         proxy.inject("GetMetricData", "unavailable", "throttle")
         simulator = TrafficSimulator(endpoint, names)
@@ -127,8 +132,8 @@ def test_throttling_is_retried_and_the_release_completes(endpoint: str) -> None:
             state = engine.release(ModelRef(MODEL, "2"))
 
     assert state.status == PROMOTED, state.reason
-    assert proxy.faults == {"ModifyListener": [], "UpdateService": [], "GetMetricData": []}  # all were served
-    assert proxy.calls["ModifyListener"] >= 3 + 3  # three steps, three throttled attempts retried
+    assert proxy.faults == {"ModifyRule": [], "UpdateService": [], "GetMetricData": []}  # all were served
+    assert proxy.calls["ModifyRule"] >= 3 + 3  # three steps, three throttled attempts retried
 
 
 def test_aws_failing_beyond_the_retries_rolls_back_and_names_the_service(endpoint: str) -> None:
@@ -192,11 +197,9 @@ def test_a_missing_target_group_is_named_before_anything_changes(endpoint: str) 
             "LoadBalancerArn"
         ]
     )["Listeners"][0]
-    blue = [g for g in listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"] if g["TargetGroupArn"] != arn]
-    elbv2.modify_listener(
-        ListenerArn=listener["ListenerArn"],
-        DefaultActions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": blue}}],
-    )
+    rule = next(r for r in elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"] if r["Priority"] == "100")
+    blue = [g for g in rule["Actions"][0]["ForwardConfig"]["TargetGroups"] if g["TargetGroupArn"] != arn]
+    elbv2.modify_rule(RuleArn=rule["RuleArn"], Actions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": blue}}])
     elbv2.delete_target_group(TargetGroupArn=arn)
     backend = platform(endpoint).backend("production")
     with pytest.raises(AwsError, match=names.target_group("green")):

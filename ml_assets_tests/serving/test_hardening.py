@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import http.client
 import json
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from ml_assets.serving.cloudwatch import CloudWatchPublisher
 from ml_assets.serving.replay import replay
 from ml_assets.serving.scoring import InputError, mlflow_records
 from ml_assets.settings import DEFAULT_CONFIG, Settings
+from ml_assets_tests.serving_fixtures import Serving, SlowModel, call
 
 
 @pytest.mark.unit
@@ -52,23 +52,6 @@ def test_dataframe_split_columns_that_are_not_names_are_a_422() -> None:
         with pytest.raises(InputError, match="list of names") as raised:
             mlflow_records({"dataframe_split": {"columns": columns, "data": [[1, 2]]}}, ["a", "b"])
         assert raised.value.field == "dataframe_split.columns"
-
-
-def call(url: str, method: str, path: str, *, headers: dict[str, str], body: bytes | None = None) -> tuple[int, dict]:
-    """One request with headers as raw bytes (latin-1, as HTTP carries them), which urllib would refuse."""
-    host, port = url.removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=10)
-    try:
-        connection.putrequest(method, path, skip_host="Host" in headers)
-        for name, value in headers.items():
-            connection.putheader(name, value.encode("utf-8"))
-        if body is not None:
-            connection.putheader("Content-Length", str(len(body)))
-        connection.endheaders(body)
-        response = connection.getresponse()
-        return response.status, json.loads(response.read() or b"{}")
-    finally:
-        connection.close()
 
 
 @pytest.mark.pipeline
@@ -171,22 +154,6 @@ def test_the_dashboard_data_is_computed_once_per_interval_however_many_ask() -> 
     assert answers == [1] * 51 + [2] and computed == [0.0, 30.0]
 
 
-class SlowModel:
-    """A stand-in model that takes a fixed time to score (a real one's time varies with the machine's load): the
-    test needs requests that are certainly still scoring when the next ones arrive."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-
-    def predict_proba(self, matrix):
-        import time
-
-        import numpy as np
-
-        time.sleep(self.seconds)
-        return np.tile([0.9, 0.1], (len(matrix), 1))
-
-
 @pytest.mark.pipeline
 def test_a_flood_is_refused_beyond_capacity_and_health_is_answered_meanwhile() -> None:
     import threading
@@ -233,34 +200,6 @@ def test_a_flood_is_refused_beyond_capacity_and_health_is_answered_meanwhile() -
     finally:
         server.should_exit = True
         thread.join(timeout=30)
-
-
-class Serving:
-    """An ASGI app served by uvicorn on 127.0.0.1 in a thread of this process, stopped on exit."""
-
-    def __init__(self, app) -> None:
-        import threading
-
-        import uvicorn
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> Serving:
-        import time
-
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
 
 
 class HungServer:

@@ -1,4 +1,7 @@
-"""The Application Load Balancer: weighted forwarding between the blue and green target groups."""
+"""The Application Load Balancer: weighted forwarding between the blue and green target groups.
+
+Clients reach the model servers through one listener rule (``SCORING_RULE_PRIORITY``: ``POST /predict`` and
+``POST /invocations``); every other path gets the listener's fixed 404. Releases move that rule's weights."""
 
 from __future__ import annotations
 
@@ -13,8 +16,13 @@ def metric_dimension(arn: str, marker: str) -> str:
     return arn.split(":")[-1].removeprefix(marker)
 
 
+# The listener rule that forwards scoring requests by weight; terraform/modules/serving gives it this priority
+# (a test keeps the two identical).
+SCORING_RULE_PRIORITY = "100"
+
+
 class AlbResource(AwsClientResource):
-    """One load balancer's listener and target groups."""
+    """One load balancer's listener, its scoring rule and target groups."""
 
     def load_balancer(self, name: str) -> dict[str, Any]:
         return self.call("elbv2", "describe_load_balancers", f"load balancer {name!r}", Names=[name])["LoadBalancers"][
@@ -39,8 +47,20 @@ class AlbResource(AwsClientResource):
         groups = self.call("elbv2", "describe_target_groups", f"target groups {names}", Names=names)["TargetGroups"]
         return {group["TargetGroupName"]: group for group in groups}
 
-    def set_weights(self, listener_arn: str, weights: dict[str, int]) -> None:
-        """Forward by ``{target group ARN: weight}`` on the listener's default action."""
+    def scoring_rule(self, listener_arn: str) -> str:
+        """The ARN of the listener's scoring rule (priority ``SCORING_RULE_PRIORITY``)."""
+        rules = self.call("elbv2", "describe_rules", f"rules of listener {listener_arn}", ListenerArn=listener_arn)
+        for rule in rules["Rules"]:
+            if rule.get("Priority") == SCORING_RULE_PRIORITY:
+                return rule["RuleArn"]
+        priorities = sorted(rule.get("Priority", "?") for rule in rules["Rules"])
+        raise AwsError(
+            f"listener {listener_arn} has no scoring rule at priority {SCORING_RULE_PRIORITY} (rules at "
+            f"{priorities}): apply terraform/modules/serving"
+        )
+
+    def set_weights(self, rule_arn: str, weights: dict[str, int]) -> None:
+        """Forward by ``{target group ARN: weight}`` on the scoring rule."""
         action = {
             "Type": "forward",
             "ForwardConfig": {
@@ -48,17 +68,13 @@ class AlbResource(AwsClientResource):
                 "TargetGroupStickinessConfig": {"Enabled": False},
             },
         }
-        self.call(
-            "elbv2", "modify_listener", f"listener {listener_arn}", ListenerArn=listener_arn, DefaultActions=[action]
-        )
+        self.call("elbv2", "modify_rule", f"listener rule {rule_arn}", RuleArn=rule_arn, Actions=[action])
 
-    def weights(self, listener_arn: str) -> dict[str, int]:
-        """``{target group ARN: weight}`` as the listener applies it now."""
-        listeners = self.call("elbv2", "describe_listeners", f"listener {listener_arn}", ListenerArns=[listener_arn])[
-            "Listeners"
-        ]
+    def weights(self, rule_arn: str) -> dict[str, int]:
+        """``{target group ARN: weight}`` as the scoring rule applies it now."""
+        rules = self.call("elbv2", "describe_rules", f"listener rule {rule_arn}", RuleArns=[rule_arn])["Rules"]
         weights: dict[str, int] = {}
-        for action in listeners[0].get("DefaultActions", []):
+        for action in rules[0].get("Actions", []):
             if action.get("Type") != "forward":
                 continue
             groups = action.get("ForwardConfig", {}).get("TargetGroups")

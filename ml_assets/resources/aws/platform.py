@@ -3,7 +3,7 @@
 Terraform owns the infrastructure (cluster, services, load balancer, target groups, the task definition of the
 model server); a release only registers a task-definition revision that names the model version, scales a
 colour's service, waits for ECS steady state and then for healthy targets (ECS being stable does not mean the
-ALB routes to the new tasks), and moves listener weights, reading them back after every change. The release
+ALB routes to the new tasks), and moves the scoring rule's weights, reading them back after every change. The release
 analysis reads what every request did from the servers' traffic log (per request, not per-second averages: a
 change of the score distribution with the same mean stays visible); CloudWatch keeps the alarms and dashboards.
 """
@@ -27,6 +27,7 @@ from ml_assets.resources.platform import ServingPlatform
 from ml_assets.rollout.backend import SLOT_HEADER, SLOTS, Health, ModelRef, ServingBackend
 from ml_assets.rollout.evidence import NO_ANSWER, Outcomes
 from ml_assets.rollout.state import StateStore
+from ml_assets.serving.auth import client_headers
 
 if TYPE_CHECKING:
     from ml_assets.config import PipelineConfig
@@ -69,6 +70,10 @@ class AwsBackend(ServingBackend):
         return self.alb.listener(self.load_balancer, self.platform.listener_port)["ListenerArn"]
 
     @cached_property
+    def scoring_rule_arn(self) -> str:
+        return self.alb.scoring_rule(self.listener_arn)
+
+    @cached_property
     def target_groups(self) -> dict[str, dict[str, Any]]:
         groups = self.alb.target_groups([self.names.target_group(slot) for slot in SLOTS])
         return {slot: groups[self.names.target_group(slot)] for slot in SLOTS}
@@ -87,7 +92,7 @@ class AwsBackend(ServingBackend):
         # Everything the release needs is resolved before anything changes: a missing piece fails cleanly.
         service = self.ecs.service(self.names.cluster, service_name)
         target_group = self.target_groups[slot]
-        _ = self.listener_arn
+        _ = self.scoring_rule_arn
         revision = self.ecs.register_revision(
             service["taskDefinition"],
             self.platform.container_name,
@@ -127,14 +132,16 @@ class AwsBackend(ServingBackend):
         if unknown:
             raise AwsError(f"unknown slots {sorted(unknown)}; expected {list(SLOTS)}")
         by_arn = {self.target_groups[slot]["TargetGroupArn"]: int(weights.get(slot, 0)) for slot in SLOTS}
-        self.alb.set_weights(self.listener_arn, by_arn)
+        self.alb.set_weights(self.scoring_rule_arn, by_arn)
 
     def read_weights(self) -> dict[str, int]:
         slot_of = {group["TargetGroupArn"]: slot for slot, group in self.target_groups.items()}
-        applied = self.alb.weights(self.listener_arn)
+        applied = self.alb.weights(self.scoring_rule_arn)
         strangers = {arn: weight for arn, weight in applied.items() if arn not in slot_of and weight}
         if strangers:
-            raise AwsError(f"listener {self.listener_arn} forwards to target groups outside blue/green: {strangers}")
+            raise AwsError(
+                f"scoring rule {self.scoring_rule_arn} forwards to target groups outside blue/green: {strangers}"
+            )
         total = sum(weight for arn, weight in applied.items() if arn in slot_of)
         if total == 0:
             return {}
@@ -215,7 +222,8 @@ class AwsBackend(ServingBackend):
 
     def score(self, slot: str, records: list[dict]) -> tuple[int, Any]:
         """Score ``records`` on one colour through the ALB (a listener rule routes on the slot header)."""
-        return http("POST", f"{self.url}/predict", records, timeout=30, headers={SLOT_HEADER: slot})
+        headers = {SLOT_HEADER: slot, **client_headers()}
+        return http("POST", f"{self.url}/predict", records, timeout=30, headers=headers)
 
 
 class AwsServingPlatform(ServingPlatform):

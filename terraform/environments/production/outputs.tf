@@ -14,5 +14,6 @@ output "environment" {
     artifacts_bucket           = module.environment.artifacts_bucket
     alarm_topic_arn            = module.environment.alarm_topic_arn
     dashboard_name             = module.environment.dashboard_name
+    scoring_keys_secret_arn    = module.environment.scoring_keys_secret_arn
   }
 }

@@ -29,8 +29,8 @@ variable "certificate_arn" {
 }
 
 variable "allowed_cidr" {
-  type    = string
-  default = "0.0.0.0/0"
+  description = "Who may call the model servers (no default: say who your clients are; 0.0.0.0/0 only on purpose)."
+  type        = string
 }
 
 variable "vpc_cidr" {

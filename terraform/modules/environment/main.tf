@@ -64,6 +64,8 @@ module "serving" {
   private_subnet_ids              = module.network.private_subnet_ids
   certificate_arn                 = var.certificate_arn
   allowed_cidr                    = var.allowed_cidr
+  internal_source_ips             = module.network.nat_public_ips
+  scoring_keys_secret_arn         = module.platform.scoring_keys_secret_arn
   cluster_arn                     = module.platform.cluster_arn
   image                           = "${data.aws_ecr_repository.this["model-server"].repository_url}:${var.image_tag}"
   execution_role_arn              = module.platform.execution_role_arn

@@ -51,3 +51,8 @@ output "alarm_topic_arn" {
 output "dashboard_name" {
   value = module.monitoring.dashboard_name
 }
+
+output "scoring_keys_secret_arn" {
+  description = "Put the clients' API keys here: {\"keys\": [\"newest\", ...]} (README, Security)."
+  value       = module.platform.scoring_keys_secret_arn
+}

@@ -33,7 +33,8 @@ variable "certificate_arn" {
 }
 
 variable "allowed_cidr" {
-  type = string
+  description = "Who may call the model servers."
+  type        = string
 }
 
 variable "availability_zones" {

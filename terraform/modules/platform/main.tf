@@ -254,7 +254,18 @@ resource "aws_iam_role_policy" "mlflow" {
   })
 }
 
-# Model servers read model artifacts and publish their per-second metrics; nothing else.
+# The API keys scoring clients present ({"keys": ["newest", ...]}). Terraform creates the secret, never its value:
+# put the first key after the first apply, rotate by adding a key first and removing the old one (README,
+# "Security"). Model servers re-read it every ML_ASSETS_SCORING_KEYS_REFRESH_SECONDS.
+resource "aws_secretsmanager_secret" "scoring_keys" {
+  # checkov:skip=CKV2_AWS_57:The keys are handed to clients, so rotation is the documented add-move-remove procedure, not a Lambda.
+  name                    = "${var.name}/scoring-keys"
+  description             = "API keys of the model servers' clients"
+  kms_key_id              = var.kms_key_arn
+  recovery_window_in_days = 7
+}
+
+# Model servers read model artifacts and the API keys, and publish their per-second metrics; nothing else.
 resource "aws_iam_role" "model_server" {
   name               = "${var.name}-model-server"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
@@ -268,6 +279,7 @@ resource "aws_iam_role_policy" "model_server" {
     Statement = [
       { Effect = "Allow", Action = ["s3:GetObject"], Resource = "${var.artifacts_bucket_arn}/mlflow/*" },
       { Effect = "Allow", Action = ["s3:PutObject"], Resource = "${var.data_bucket_arn}/traffic/*" },
+      { Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = aws_secretsmanager_secret.scoring_keys.arn },
       { Effect = "Allow", Action = ["kms:Decrypt", "kms:GenerateDataKey"], Resource = var.kms_key_arn },
       {
         Effect    = "Allow"
@@ -341,8 +353,14 @@ resource "aws_iam_role_policy" "dagster" {
       {
         Sid      = "ShiftTrafficOnThisEnvironment"
         Effect   = "Allow"
-        Action   = ["elasticloadbalancing:ModifyListener"]
-        Resource = "arn:aws:elasticloadbalancing:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:listener/app/${var.name}/*"
+        Action   = ["elasticloadbalancing:ModifyRule"]
+        Resource = "arn:aws:elasticloadbalancing:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:listener-rule/app/${var.name}/*"
+      },
+      {
+        Sid      = "ScoringKeyForTheReleaseChecks"
+        Effect   = "Allow"
+        Action   = ["secretsmanager:GetSecretValue"]
+        Resource = aws_secretsmanager_secret.scoring_keys.arn
       },
       {
         Sid       = "LaunchWithThePlatformRoles"

@@ -38,3 +38,8 @@ output "model_servers_security_group_id" {
 output "model_server_role_arn" {
   value = aws_iam_role.model_server.arn
 }
+
+output "scoring_keys_secret_arn" {
+  description = "ML_ASSETS_SCORING_KEYS of the model servers (secretsmanager:<this>)."
+  value       = aws_secretsmanager_secret.scoring_keys.arn
+}

@@ -1,6 +1,8 @@
 # The model servers' front door: a public ALB (HTTPS, HTTP redirected, WAF in front), a blue and a green target
-# group, and one ECS service per colour. Releases (ml_assets.resources.aws) own the listener weights, the
-# services' task definitions and desired counts; Terraform creates them and then leaves them alone.
+# group, and one ECS service per colour. Only POST /predict and POST /invocations are forwarded, and the model
+# servers ask for an API key (ML_ASSETS_SCORING_KEYS); every other path gets a 404 from the ALB itself. Releases
+# (ml_assets.resources.aws) own the scoring rule's weights, the services' task definitions and desired counts;
+# Terraform creates them and then leaves them alone.
 
 data "aws_region" "current" {}
 data "aws_elb_service_account" "this" {}
@@ -18,6 +20,8 @@ locals {
   container_name = "model-server"
   container_port = 8080
   slot_header    = "X-ML-Assets-Slot"
+  # ml_assets/resources/aws/alb.py SCORING_RULE_PRIORITY: the rule whose weights releases move (a test keeps both)
+  scoring_rule_priority = 100
 }
 
 resource "aws_security_group" "alb" {
@@ -155,6 +159,7 @@ resource "aws_lb" "this" {
 }
 
 resource "aws_lb_target_group" "this" {
+  # checkov:skip=CKV_AWS_378:TLS ends at the ALB; targets are in private subnets, reachable only from the ALB's security group, and authenticate clients by API key.
   for_each             = toset(local.slots)
   name                 = local.names.target_group[each.key]
   port                 = local.container_port
@@ -186,7 +191,7 @@ resource "aws_lb_listener" "http" {
   }
 }
 
-# Clients' traffic: weighted between the colours. Releases move the weights; Terraform does not undo them.
+# Nothing but scoring is forwarded: /health, /version and /metrics are for the ALB and the VPC, not the internet.
 resource "aws_lb_listener" "https" {
   load_balancer_arn = aws_lb.this.arn
   port              = 443
@@ -194,6 +199,30 @@ resource "aws_lb_listener" "https" {
   ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
   certificate_arn   = var.certificate_arn
   default_action {
+    type = "fixed-response"
+    fixed_response {
+      content_type = "application/json"
+      message_body = "{\"error\": \"not found\"}"
+      status_code  = "404"
+    }
+  }
+}
+
+# Clients' scoring: weighted between the colours. Releases move the weights; Terraform does not undo them.
+resource "aws_lb_listener_rule" "scoring" {
+  listener_arn = aws_lb_listener.https.arn
+  priority     = local.scoring_rule_priority
+  condition {
+    path_pattern {
+      values = ["/predict", "/invocations"]
+    }
+  }
+  condition {
+    http_request_method {
+      values = ["POST"]
+    }
+  }
+  action {
     type = "forward"
     forward {
       target_group {
@@ -207,11 +236,12 @@ resource "aws_lb_listener" "https" {
     }
   }
   lifecycle {
-    ignore_changes = [default_action]
+    ignore_changes = [action]
   }
 }
 
-# Golden records reach one colour directly: a request with the slot header skips the weights.
+# Golden records reach one colour directly, but only from inside the VPC (its NAT addresses): from anywhere else
+# the slot header is refused below, so nobody outside can be scored by a candidate at 0 % weight.
 resource "aws_lb_listener_rule" "slot" {
   for_each     = toset(local.slots)
   listener_arn = aws_lb_listener.https.arn
@@ -222,9 +252,33 @@ resource "aws_lb_listener_rule" "slot" {
       values           = [each.key]
     }
   }
+  condition {
+    source_ip {
+      values = [for ip in var.internal_source_ips : "${ip}/32"]
+    }
+  }
   action {
     type             = "forward"
     target_group_arn = aws_lb_target_group.this[each.key].arn
+  }
+}
+
+resource "aws_lb_listener_rule" "slot_from_outside" {
+  listener_arn = aws_lb_listener.https.arn
+  priority     = 20
+  condition {
+    http_header {
+      http_header_name = local.slot_header
+      values           = ["*"]
+    }
+  }
+  action {
+    type = "fixed-response"
+    fixed_response {
+      content_type = "application/json"
+      message_body = "{\"error\": \"the slot header is for callers inside the VPC\"}"
+      status_code  = "403"
+    }
   }
 }
 
@@ -235,6 +289,26 @@ resource "aws_wafv2_web_acl" "this" {
   scope = "REGIONAL"
   default_action {
     allow {}
+  }
+  # A client IP that floods is blocked for a while, before its requests reach a model server.
+  rule {
+    name     = "RateLimitPerClient"
+    priority = 0
+    action {
+      block {}
+    }
+    statement {
+      rate_based_statement {
+        limit                 = var.rate_limit
+        evaluation_window_sec = 300
+        aggregate_key_type    = "IP"
+      }
+    }
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "RateLimitPerClient"
+      sampled_requests_enabled   = true
+    }
   }
   rule {
     name     = "AWSManagedRulesCommonRuleSet"
@@ -363,6 +437,7 @@ resource "aws_ecs_task_definition" "model_server" {
       ML_ASSETS_ENVIRONMENT          = var.environment
       ML_ASSETS_CLOUDWATCH_NAMESPACE = var.metrics_namespace
       ML_ASSETS_TRAFFIC_LOG          = var.traffic_log
+      ML_ASSETS_SCORING_KEYS         = "secretsmanager:${var.scoring_keys_secret_arn}"
       ML_ASSETS_HOME                 = "/tmp/ml_assets"
       MLFLOW_TRACKING_URI            = var.mlflow_tracking_uri
       AWS_REGION                     = data.aws_region.current.region

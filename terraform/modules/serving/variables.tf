@@ -21,9 +21,28 @@ variable "private_subnet_ids" {
 }
 
 variable "allowed_cidr" {
-  description = "Who may call the model servers."
+  description = "Who may call the model servers: your clients' network, chosen on purpose (no default)."
   type        = string
-  default     = "0.0.0.0/0"
+  validation {
+    condition     = can(cidrhost(var.allowed_cidr, 0))
+    error_message = "allowed_cidr must be a CIDR block, e.g. 203.0.113.0/24."
+  }
+}
+
+variable "internal_source_ips" {
+  description = "The VPC's NAT addresses: only requests from them may pick a colour with the slot header."
+  type        = list(string)
+}
+
+variable "scoring_keys_secret_arn" {
+  description = "The secret holding the API keys the model servers accept."
+  type        = string
+}
+
+variable "rate_limit" {
+  description = "WAF: requests one client IP may send in 5 minutes before it is blocked (raise it for a busy client)."
+  type        = number
+  default     = 60000
 }
 
 variable "certificate_arn" {

@@ -132,3 +132,69 @@ def test_the_jobs_in_order_take_a_model_to_production(settings: Settings, tmp_pa
         assert done.returncode == 0, f"{job} ({selection}):\n{done.stderr[-4000:]}"
     summary = subprocess.run([str(BIN / "ml-assets"), "summary"], env=env, capture_output=True, text=True)
     assert summary.returncode == 0 and "curl" in summary.stdout, summary.stdout + summary.stderr
+
+
+SHA_PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
+
+
+def uses(document: dict) -> list[str]:
+    """Every `uses:` of a workflow's jobs or a composite action's steps."""
+    steps = [step for job in document.get("jobs", {}).values() for step in job.get("steps", [])]
+    steps += document.get("runs", {}).get("steps", [])
+    return [step["uses"] for step in steps if "uses" in step]
+
+
+@pytest.mark.unit
+def test_ci_permissions_are_least_privilege_and_actions_pinned() -> None:
+    spec = workflow()
+    jobs = spec["jobs"]
+    assert spec["permissions"] == {"contents": "read"}  # no OIDC token for the workflow as a whole
+    for name, job in jobs.items():
+        roles = [s["with"]["aws-role-arn"] for s in job["steps"] if s.get("uses") == "./.github/actions/setup"]
+        assert roles, name
+        assert job["permissions"] == {"contents": "read", "id-token": "write"}, name  # the token only where used
+        if name in ("staging", "production"):  # deploy roles: only jobs in a GitHub environment can assume them
+            assert job["environment"].split()[0] == name and roles == ["${{ vars.AWS_DEPLOY_ROLE_ARN }}"], name
+        else:
+            assert roles == ["${{ env.CI_ROLE_ARN }}"], name
+    env = spec["env"]
+    assert env["CI_ROLE_ARN"] == (
+        "${{ github.event_name == 'pull_request' && vars.AWS_PR_ROLE_ARN || vars.AWS_PIPELINE_ROLE_ARN }}"
+    )
+    # a pull request writes under its own prefix and uses a non-production MLflow
+    assert (
+        "'pull-requests' || 'runs'" in env["ML_ASSETS_STORAGE"]
+        and "'pull-requests' || 'runs'" in env["ML_ASSETS_REPORTS"]
+    )
+    assert "vars.MLFLOW_PR_TRACKING_URI" in env["MLFLOW_TRACKING_URI"]
+    # forks' pull requests never run: the first job refuses them and every other job needs it, directly or not
+    assert jobs["data-validation"]["if"] == (
+        "github.event_name != 'pull_request' || github.event.pull_request.head.repo.full_name == github.repository"
+    )
+    assert all("needs" in job for name, job in jobs.items() if name != "data-validation")
+    actions = uses(spec) + uses(yaml.safe_load(ACTION.read_text()))
+    external = [action for action in actions if not action.startswith("./")]
+    assert external and all(SHA_PINNED.match(action) for action in external), external
+    checkouts = [s for job in jobs.values() for s in job["steps"] if s.get("uses", "").startswith("actions/checkout")]
+    assert all(step["with"]["persist-credentials"] is False for step in checkouts)
+
+
+@pytest.mark.unit
+def test_the_ci_roles_trust_only_the_runs_that_use_them() -> None:
+    """terraform/modules/ci: the trust (the token's sub claim) and the prefixes each role may write are the ones the
+    workflow uses."""
+    module = "\n".join(p.read_text() for p in sorted((ROOT / "terraform/modules/ci").glob("*.tf")))
+    assert 'pull-request = ["repo:${var.github_repository}:pull_request"]' in module
+    assert '"repo:${var.github_repository}:ref:refs/heads/${branch}"]' in module
+    assert '"deploy-${environment}" => ["repo:${var.github_repository}:environment:${environment}"]' in module
+    assert 'variable = "token.actions.githubusercontent.com:aud"' in module
+    assert re.search(r'test\s+= "StringEquals"\n\s+variable = "token.actions.githubusercontent.com:sub"', module)
+    writes = dict(re.findall(r"(\S+)\s+= \{ reads = \[[^\]]*\], writes = \[([^\]]*)\] \}", module))
+    assert writes["pull-request"] == '"ci/pull-requests/"' and writes["pipeline"] == '"ci/runs/"'
+    assert writes["deploy"] == '"ci/runs/", "rollouts/"'
+    # only the deploy roles may touch ECS services, weights or the model servers' roles
+    release = module.split('data "aws_iam_policy_document" "release"')[1]
+    objects = module.split('data "aws_iam_policy_document" "objects"')[1].split("resource ")[0]
+    assert "ecs:UpdateService" in release and "ModifyRule" in release and "iam:PassRole" in release
+    assert not re.search(r"ecs:|elasticloadbalancing:|iam:|secretsmanager:", objects)
+    assert 'source            = "../modules/ci"' in (ROOT / "terraform/bootstrap/main.tf").read_text()

@@ -125,3 +125,10 @@ resource "aws_ecr_lifecycle_policy" "this" {
     }]
   })
 }
+
+# GitHub's OIDC provider and the workflow's roles (one per kind of job), so their trust policies are reviewed here.
+module "ci" {
+  source            = "../modules/ci"
+  project           = var.project
+  github_repository = var.github_repository
+}

@@ -15,3 +15,8 @@ variable "images_kept" {
   type        = number
   default     = 50
 }
+
+variable "github_repository" {
+  description = "owner/name of the repository whose CI workflow gets the roles in modules/ci."
+  type        = string
+}

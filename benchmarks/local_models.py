@@ -23,7 +23,11 @@ def registered_models(prefix: str, variants: dict[str, dict[str, Any]]) -> tuple
 
     x, y = make_classification(n_samples=4000, n_features=8, weights=[0.95], random_state=0)
     x = pd.DataFrame(x, columns=[f"f{i}" for i in range(8)])
-    registry = MlflowRegistry(tracking_uri=os.environ["MLFLOW_TRACKING_URI"], artifact_root=str(home / "artifacts"))
+    registry = MlflowRegistry(
+        tracking_uri=os.environ["MLFLOW_TRACKING_URI"],
+        artifact_root=str(home / "artifacts"),
+        model_store=str(home / "model_store"),
+    )
     refs = {}
     for label, params in variants.items():
         model = XGBClassifier(n_estimators=40, max_depth=4, random_state=0, **params).fit(x, y)

@@ -100,7 +100,9 @@ def main() -> None:
             "MLFLOW_TRACKING_URI": tracking,
             "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true",  # for `mlflow models serve` only; ours never unpickles
         }
-        registry = MlflowRegistry(tracking_uri=tracking, artifact_root=f"{home}/artifacts")
+        registry = MlflowRegistry(
+            tracking_uri=tracking, artifact_root=f"{home}/artifacts", model_store=f"{home}/model_store"
+        )
         for kind in args.kinds:
             algorithm = config.algorithms[KIND_TO_ALGORITHM[kind]]
             model = build_estimator(algorithm).fit(data.x_train, data.y_train)

@@ -249,7 +249,11 @@ def serve(args: argparse.Namespace) -> int:
     check_exposure(args.host, keys, allow_unauthenticated=args.allow_unauthenticated, what="the model server")
     settings = load_settings()
     config = load_config(args.config or settings.config_path)
-    registry = MlflowRegistry(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_registry_uri)
+    registry = MlflowRegistry(
+        tracking_uri=settings.mlflow_tracking_uri,
+        registry_uri=settings.mlflow_registry_uri,
+        model_store=settings.model_store,
+    )
     name, version, alias = parse_model_uri(args.model_uri)
     if version is None:
         version = registry.version_for_alias(name, alias or "")

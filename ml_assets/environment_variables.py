@@ -65,6 +65,12 @@ REPORTS = _declare(
 )
 MLFLOW_TRACKING_URI = _declare("MLFLOW_TRACKING_URI", str, None, "the MLflow tracking server or store")
 MLFLOW_REGISTRY_URI = _declare("MLFLOW_REGISTRY_URI", str, None, "the MLflow Model Registry (default: tracking)")
+MODEL_STORE = _declare(
+    "ML_ASSETS_MODEL_STORE",
+    str,
+    None,
+    "the models as trained, with their SHA-256: what is served (a folder or s3://bucket/prefix only training writes)",
+)
 DAGSTER_HOME = _declare("DAGSTER_HOME", str, None, "the Dagster instance (read by Dagster itself)")
 DATA_BUCKET = _declare(
     "ML_ASSETS_DATA_BUCKET", str, None, "the data bucket that configs name as ${ML_ASSETS_DATA_BUCKET}"

@@ -18,7 +18,11 @@ METRICS = ("average_precision", "roc_auc", "card_precision", "precision", "recal
 
 
 def pipeline_summary(config: PipelineConfig, settings: Settings) -> str:
-    registry = MlflowRegistry(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_registry_uri)
+    registry = MlflowRegistry(
+        tracking_uri=settings.mlflow_tracking_uri,
+        registry_uri=settings.mlflow_registry_uri,
+        model_store=settings.model_store,
+    )
     client = registry.client()
     name = config.registry.model_name
     versions = client.search_model_versions(f"name='{name}'")

@@ -29,6 +29,7 @@ class Settings:
     dependency_audit: bool = True
     storage: str = ""
     reports: str = ""
+    model_store: str = ""
 
     @property
     def mlflow_dir(self) -> Path:
@@ -68,4 +69,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         dependency_audit=env.DEPENDENCY_AUDIT.get(environ),
         storage=env.STORAGE.get(environ) or "",
         reports=env.REPORTS.get(environ) or "",
+        model_store=env.MODEL_STORE.get(environ) or str(home / "model_store"),
     )

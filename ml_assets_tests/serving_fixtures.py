@@ -40,7 +40,9 @@ def synthetic(n: int = 2000, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
 
 def register_models(home: Path) -> tuple[MlflowRegistry, dict[str, RegisteredVersion], dict[str, Any]]:
     registry = MlflowRegistry(
-        tracking_uri=f"sqlite:///{home}/mlflow/mlflow.db", artifact_root=str(home / "mlflow" / "artifacts")
+        tracking_uri=f"sqlite:///{home}/mlflow/mlflow.db",
+        artifact_root=str(home / "mlflow" / "artifacts"),
+        model_store=str(home / "model_store"),
     )
     (home / "mlflow").mkdir(parents=True, exist_ok=True)
     x, y = synthetic()

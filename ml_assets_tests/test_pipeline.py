@@ -91,7 +91,7 @@ def run(settings: Settings, raw: dict[str, Any], selection: list[str] | None = N
 
 
 def registry(settings: Settings) -> MlflowRegistry:
-    return MlflowRegistry(tracking_uri=settings.mlflow_tracking_uri)
+    return MlflowRegistry(tracking_uri=settings.mlflow_tracking_uri, model_store=settings.model_store)
 
 
 def registered_versions(settings: Settings, model_name: str) -> list[Any]:

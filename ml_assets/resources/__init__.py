@@ -29,6 +29,7 @@ def build_resources(settings: Settings, config: PipelineConfig) -> dict[str, Any
         "registry": MlflowRegistry(
             tracking_uri=settings.mlflow_tracking_uri,
             registry_uri=settings.mlflow_registry_uri,
+            model_store=settings.model_store,
             artifact_root=str(settings.mlflow_dir / "artifacts")
             if settings.mlflow_tracking_uri.startswith("sqlite")
             else None,

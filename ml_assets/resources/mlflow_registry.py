@@ -1,14 +1,13 @@
 """MLflow tracking and Model Registry behind one resource.
 
-Models are stored without pickle: scikit-learn models with skops, XGBoost in its own UBJSON format. Loading
-never trusts the allow-list stored inside a model's MLmodel file (a crafted artifact could list dangerous types):
-it uses the reviewed list below, and it checks the artifact's SHA-256 against the digest recorded at
-registration before deserializing anything.
+Models are stored without pickle: scikit-learn models with skops, XGBoost in its own UBJSON format. A model is
+serialized once, here; the same bytes go to MLflow (for its users) and, with their SHA-256, to the model store
+(``resources.model_store``), where only training can write. Loading reads the model store, never MLflow's copy, and
+never trusts the allow-list inside a model's MLmodel file (a crafted artifact could list dangerous types).
 """
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +17,8 @@ import pandas as pd
 from dagster import ConfigurableResource
 
 from ml_assets.environment_variables import MLFLOW_PROGRESS_BARS
+from ml_assets.resources.model_store import MODEL_FILES, SKOPS_TRUSTED_TYPES, ModelStore
 
-# Types beyond skops' defaults that our estimators contain; reviewed, and the only ones ever trusted.
-SKOPS_TRUSTED_TYPES = [
-    "sklearn.tree._tree.Tree",
-    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
-    "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
-]
 # The registry's vocabulary, shared by every module that reads or writes it: aliases move between versions,
 # tags describe one version.
 CANDIDATE_ALIAS = "candidate"
@@ -36,12 +30,7 @@ CODE_VERSION_TAG = "code_version"
 GATES_TAG = "gates"  # pending, passed or failed
 FAILED_GATES_TAG = "failed_gates"  # comma-separated gate names
 FLAVOR_TAG = "flavor"
-DIGEST_TAG = "model_sha256"
-FORMAT_FILES = {"sklearn": "model.skops", "xgboost": "model.ubj"}
-
-
-class ModelIntegrityError(RuntimeError):
-    """A model artifact does not match the digest recorded when it was registered."""
+DIGEST_TAG = "model_sha256"  # shown in MLflow; the digest that counts is the model store's
 
 
 @dataclass(frozen=True)
@@ -56,22 +45,16 @@ class RegisteredVersion:
         return dict(self.__dict__)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _flavor(model: Any) -> str:
     return "xgboost" if type(model).__module__.startswith("xgboost") else "sklearn"
 
 
 class MlflowRegistry(ConfigurableResource):
-    """Tracking server + Model Registry. Embedded default: SQLite and a local artifact folder."""
+    """Tracking server + Model Registry, and the model store models are loaded from. Embedded default: SQLite, a
+    local artifact folder and ``$ML_ASSETS_HOME/model_store``."""
 
     tracking_uri: str
+    model_store: str
     registry_uri: str | None = None
     artifact_root: str | None = None
 
@@ -127,26 +110,25 @@ class MlflowRegistry(ConfigurableResource):
                 for file_name, content in (artifacts or {}).items():
                     (Path(folder) / file_name).write_bytes(content)
                     mlflow.log_artifact(str(Path(folder) / file_name))
-            common = dict(
-                name="model",
-                signature=signature,
-                input_example=input_example,
-                registered_model_name=registered_model_name,
-            )
-            if flavor == "xgboost":
-                info = mlflow.xgboost.log_model(model, model_format="ubj", **common)
-            else:
-                info = mlflow.sklearn.log_model(
-                    model,
-                    serialization_format="skops",
-                    skops_trusted_types=SKOPS_TRUSTED_TYPES,
-                    pyfunc_predict_fn="predict_proba",
-                    **common,
-                )
+            with tempfile.TemporaryDirectory() as folder:  # serialized once: these bytes are hashed and served
+                saved = Path(folder) / "model"
+                common = dict(signature=signature, input_example=input_example)
+                if flavor == "xgboost":
+                    mlflow.xgboost.save_model(model, str(saved), model_format="ubj", **common)
+                else:
+                    mlflow.sklearn.save_model(
+                        model,
+                        str(saved),
+                        serialization_format="skops",
+                        skops_trusted_types=SKOPS_TRUSTED_TYPES,
+                        pyfunc_predict_fn="predict_proba",
+                        **common,
+                    )
+                data = (saved / MODEL_FILES[flavor]).read_bytes()
+                mlflow.log_artifacts(str(saved), artifact_path="model")
             run_id = run.info.run_id
-        version = str(info.registered_model_version)
-        with tempfile.TemporaryDirectory() as tmp:
-            sha = _sha256(self._download(info.model_uri, Path(tmp)) / FORMAT_FILES[flavor])
+        version = str(mlflow.register_model(f"runs:/{run_id}/model", registered_model_name).version)
+        sha = ModelStore(self.model_store).put(registered_model_name, version, flavor=flavor, data=data)
         client = self.client()
         for key, value in {**tags, DIGEST_TAG: sha, FLAVOR_TAG: flavor}.items():
             client.set_model_version_tag(registered_model_name, version, key, value)
@@ -154,38 +136,9 @@ class MlflowRegistry(ConfigurableResource):
             registered_model_name, version, run_id, f"models:/{registered_model_name}/{version}", sha
         )
 
-    def _download(self, uri: str, destination: Path) -> Path:
-        from mlflow.artifacts import download_artifacts
-
-        self._mlflow()
-        return Path(download_artifacts(artifact_uri=uri, dst_path=str(destination)))
-
     def load_model(self, name: str, version: str) -> Any:
-        """Load a registered version after checking its artifact digest; never unpickles."""
-        client = self.client()
-        tags = client.get_model_version(name, version).tags
-        flavor = tags.get(FLAVOR_TAG)
-        expected = tags.get(DIGEST_TAG)
-        if flavor not in FORMAT_FILES or not expected:
-            raise ModelIntegrityError(
-                f"{name} v{version}: no recorded flavor/digest; refusing to load an unverified model"
-            )
-        with tempfile.TemporaryDirectory() as tmp:
-            path = self._download(f"models:/{name}/{version}", Path(tmp)) / FORMAT_FILES[flavor]
-            actual = _sha256(path)
-            if actual != expected:
-                raise ModelIntegrityError(
-                    f"{name} v{version}: artifact sha256 {actual[:12]} != registered {expected[:12]}"
-                )
-            if flavor == "xgboost":
-                from xgboost import XGBClassifier
-
-                model = XGBClassifier()
-                model.load_model(str(path))
-                return model
-            import skops.io
-
-            return skops.io.load(path, trusted=SKOPS_TRUSTED_TYPES)
+        """A registered version from the model store, after checking its digest; never unpickles."""
+        return ModelStore(self.model_store).load(name, version)
 
     def set_version_tags(self, name: str, version: str, tags: dict[str, str]) -> None:
         client = self.client()

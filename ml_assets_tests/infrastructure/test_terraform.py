@@ -265,3 +265,28 @@ def test_only_scoring_is_routed_from_outside_and_every_client_authenticates() ->
     dagster = block(platform, 'resource "aws_iam_role_policy" "dagster"')
     assert "ModifyListener" not in dagster and '"elasticloadbalancing:ModifyRule"' in dagster
     assert "listener-rule/app/${var.name}/*" in dagster
+
+
+def test_served_models_come_from_a_store_only_the_pipeline_writes() -> None:
+    """The model servers read models and digests from the model store (S3, read-only) and cannot reach MLflow;
+    MLflow, which anyone on its port can write to, cannot write the model store."""
+    from ml_assets import environment_variables as env
+
+    serving, platform = text_of(TERRAFORM / "modules/serving"), text_of(TERRAFORM / "modules/platform")
+    task = block(serving, 'resource "aws_ecs_task_definition" "model_server"')
+    assert "MLFLOW_TRACKING_URI" not in task and f"{env.MODEL_STORE.name}          = var.model_store" in task
+    assert 'model_store                     = "s3://${module.storage.data_bucket}/model-store"' in text_of(
+        TERRAFORM / "modules/environment"
+    )
+    assert f'{env.MODEL_STORE.name}       = "s3://${{var.data_bucket}}/model-store"' in platform  # the pipeline's
+    model_server = block(platform, 'resource "aws_iam_role_policy" "model_server"')
+    assert '"s3:GetObject"], Resource = "${var.data_bucket_arn}/model-store/*"' in model_server
+    assert 'PutObject"], Resource = "${var.data_bucket_arn}/model-store' not in model_server
+    mlflow = block(platform, 'resource "aws_iam_role_policy" "mlflow"')
+    assert "data_bucket" not in mlflow  # the MLflow server's role has no access to the data bucket at all
+    # no network path from the model servers to MLflow's port
+    for rule in re.findall(
+        r'resource "aws_vpc_security_group_(?:ingress|egress)_rule" "\w+" \{.*?\n\}', platform, re.S
+    ):
+        if "model_servers" in rule:
+            assert "5000" not in rule, rule

@@ -190,7 +190,12 @@ def test_the_ci_roles_trust_only_the_runs_that_use_them() -> None:
     assert 'variable = "token.actions.githubusercontent.com:aud"' in module
     assert re.search(r'test\s+= "StringEquals"\n\s+variable = "token.actions.githubusercontent.com:sub"', module)
     writes = dict(re.findall(r"(\S+)\s+= \{ reads = \[[^\]]*\], writes = \[([^\]]*)\] \}", module))
-    assert writes["pull-request"] == '"ci/pull-requests/"' and writes["pipeline"] == '"ci/runs/"'
+    assert writes["pull-request"] == '"ci/pull-requests/"' and writes["pipeline"] == '"ci/runs/", "model-store/"'
+    # a pull request's models are anchored under its own prefix, never in the model store releases load from
+    assert (
+        "format('ci/pull-requests/{0}/model-store', github.run_id) || 'model-store'"
+        in workflow()["env"]["ML_ASSETS_MODEL_STORE"]
+    )
     assert writes["deploy"] == '"ci/runs/", "rollouts/"'
     # only the deploy roles may touch ECS services, weights or the model servers' roles
     release = module.split('data "aws_iam_policy_document" "release"')[1]

@@ -237,3 +237,28 @@ def test_a_days_attributes_come_from_its_parquet_footer_alone(location: str) -> 
     assert days.attrs("2026-01-01") == small.attrs and days.attrs("2026-01-02") == large.attrs
     whole = {item.name: item.size for item in store.list("features")}["features/2026-01-02.parquet"]
     assert tails[:2] == [FOOTER_GUESS, FOOTER_GUESS] and len(tails) == 3 and FOOTER_GUESS < tails[2] < whole - 100_000
+
+
+def test_the_model_store_keeps_a_version_once_and_checks_its_bytes(location: str) -> None:
+    import numpy as np
+    import skops.io
+    from sklearn.tree import DecisionTreeClassifier
+
+    from ml_assets.resources.model_store import ModelIntegrityError, ModelStore
+
+    x = np.arange(20, dtype=float).reshape(10, 2)
+    model = DecisionTreeClassifier(random_state=0).fit(x, [0, 1] * 5)
+    data = skops.io.dumps(model)
+    models = ModelStore(f"{location}/model-store")
+    digest = models.put("fraud", "3", flavor="sklearn", data=data)
+    assert models.digest("fraud", "3") == {"name": "fraud", "version": "3", "flavor": "sklearn", "sha256": digest}
+    np.testing.assert_array_equal(models.load("fraud", "3").predict(x), model.predict(x))
+    with pytest.raises(ModelIntegrityError, match=r"fraud v3 is already in the model store"):
+        models.put("fraud", "3", flavor="sklearn", data=data + b" ")
+    with pytest.raises(ValueError, match="unknown model flavor 'pickle'"):
+        models.put("fraud", "4", flavor="pickle", data=data)
+    open_store(f"{location}/model-store").write("fraud/3/model.skops", data[:-1] + b"x")  # rewritten behind its back
+    with pytest.raises(ModelIntegrityError, match=r"fraud v3: model sha256 .* != recorded"):
+        models.load("fraud", "3")
+    with pytest.raises(ModelIntegrityError, match="fraud v5: no digest in the model store"):
+        models.load("fraud", "5")

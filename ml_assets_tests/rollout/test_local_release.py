@@ -43,7 +43,9 @@ def world(tmp_path_factory: pytest.TempPathFactory):
     (home / "mlflow").mkdir()
     saved = {k: os.environ.get(k) for k in ("ML_ASSETS_HOME", "MLFLOW_TRACKING_URI", "ML_ASSETS_CHAOS")}
     os.environ.update({"ML_ASSETS_HOME": str(home), "MLFLOW_TRACKING_URI": tracking})
-    registry = MlflowRegistry(tracking_uri=tracking, artifact_root=str(home / "mlflow" / "artifacts"))
+    registry = MlflowRegistry(
+        tracking_uri=tracking, artifact_root=str(home / "mlflow" / "artifacts"), model_store=str(home / "model_store")
+    )
     x, y = synthetic(3000)
     versions = {}
     for label, params in {

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ml_assets.resources.mlflow_registry import ModelIntegrityError
+from ml_assets.resources.model_store import ModelIntegrityError
 from ml_assets.serving.scoring import InputError, Scorer, mlflow_records
+from ml_assets.training.algorithms import build_estimator
 from ml_assets_tests.serving_fixtures import (
     FEATURES,
     KINDS,
@@ -70,19 +71,43 @@ def test_scorer_rejects_bad_records_naming_the_field(registered) -> None:
 
 
 @pytest.mark.unit
-def test_a_tampered_artifact_is_refused(registered) -> None:
+def test_a_tampered_model_is_refused(registered) -> None:
     home, registry, versions, _ = registered
-    artifacts = {path: path.read_bytes() for path in (home / "mlflow" / "artifacts").rglob("model.skops")}
-    assert len(artifacts) == 2  # random forest and MLP; XGBoost is stored as model.ubj
+    stored = {path: path.read_bytes() for path in (home / "model_store").rglob("model.*")}
+    assert sorted(path.name for path in stored) == ["model.skops", "model.skops", "model.ubj"]
     try:
-        for path, original in artifacts.items():
+        for path, original in stored.items():
             path.write_bytes(original[:-10] + b"0123456789")
-        for kind in ("random_forest", "mlp"):
+        for kind in KINDS:
             with pytest.raises(ModelIntegrityError, match="sha256"):
                 registry.load_model(versions[kind].name, versions[kind].version)
     finally:
-        for path, original in artifacts.items():
+        for path, original in stored.items():
             path.write_bytes(original)
+
+
+@pytest.mark.unit
+def test_whoever_reaches_mlflow_cannot_change_what_is_served(registered) -> None:
+    """MLflow's copy of a model and its digest tag can be rewritten by anyone who reaches the MLflow server; what is
+    loaded comes from the model store, where only training writes."""
+    home, registry, versions, models = registered
+    version = versions["xgboost"]
+    copies = list((home / "mlflow" / "artifacts").rglob("model.ubj"))
+    assert copies and all(path.read_bytes() == copies[0].read_bytes() for path in copies)
+    forged = build_estimator(KINDS["xgboost"].model_copy(update={"params": {"n_estimators": 2}})).fit(*synthetic(50))
+    forged.save_model(str(copies[0]))
+    registry.set_version_tags(version.name, version.version, {"model_sha256": "0" * 64})
+    loaded = registry.load_model(version.name, version.version)
+    x, _ = synthetic(20, seed=3)
+    np.testing.assert_allclose(loaded.predict_proba(x)[:, 1], reference_scores(models["xgboost"], x), rtol=1e-6)
+    digest = home / "model_store" / version.name / version.version / "digest.json"
+    saved = digest.read_bytes()
+    digest.unlink()
+    try:
+        with pytest.raises(ModelIntegrityError, match="no digest in the model store"):
+            registry.load_model(version.name, version.version)
+    finally:
+        digest.write_bytes(saved)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,8 @@
 # What the CI workflow may do in AWS, reviewed here rather than clicked together: GitHub's OIDC provider and one
 # role per kind of job, each trusting only the workflow runs that need it (the token's `sub` claim):
 # - pull_request: pull requests of this repository; reads landing data, writes only under ci/pull-requests/;
-# - pipeline: pushes, schedules and manual runs on main and develop; writes only under ci/runs/;
+# - pipeline: pushes, schedules and manual runs on main and develop; writes only under ci/runs/ and model-store/
+#   (the models it trains and their digests, which nothing else may write);
 # - deploy-<environment>: jobs in that GitHub environment (its reviewers approve them), which alone may move that
 #   environment's model servers and weights.
 # Forks' pull requests get no token (GitHub gives them none, and the workflow does not run them).
@@ -53,8 +54,8 @@ data "aws_iam_policy_document" "trust" {
 data "aws_iam_policy_document" "objects" {
   for_each = {
     pull-request = { reads = ["landing/"], writes = ["ci/pull-requests/"] }
-    pipeline     = { reads = ["landing/"], writes = ["ci/runs/"] }
-    deploy       = { reads = ["landing/", "traffic/"], writes = ["ci/runs/", "rollouts/"] }
+    pipeline     = { reads = ["landing/"], writes = ["ci/runs/", "model-store/"] }
+    deploy       = { reads = ["landing/", "traffic/", "model-store/"], writes = ["ci/runs/", "rollouts/"] }
   }
   statement {
     sid       = "List"

@@ -71,7 +71,7 @@ module "serving" {
   execution_role_arn              = module.platform.execution_role_arn
   task_role_arn                   = module.platform.model_server_role_arn
   model_servers_security_group_id = module.platform.model_servers_security_group_id
-  mlflow_tracking_uri             = module.platform.mlflow_tracking_uri
+  model_store                     = "s3://${module.storage.data_bucket}/model-store"
   traffic_log                     = "s3://${module.storage.data_bucket}/traffic"
   log_group                       = module.platform.model_server_log_group
   kms_key_arn                     = module.storage.kms_key_arn

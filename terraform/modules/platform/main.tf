@@ -17,6 +17,7 @@ locals {
     ML_ASSETS_DATA_BUCKET       = var.data_bucket
     ML_ASSETS_STORAGE           = "s3://${var.data_bucket}/assets"
     ML_ASSETS_REPORTS           = "s3://${var.data_bucket}/reports"
+    ML_ASSETS_MODEL_STORE       = "s3://${var.data_bucket}/model-store"
     DAGSTER_RUN_TASK_DEFINITION = "${var.name}-dagster-run"
     DAGSTER_CODE_LOCATION_HOST  = "code-location.${local.namespace}"
     DAGSTER_COMPUTE_LOGS_BUCKET = var.artifacts_bucket
@@ -142,16 +143,8 @@ resource "aws_vpc_security_group_ingress_rule" "tasks_from_tasks" {
   referenced_security_group_id = aws_security_group.tasks.id
 }
 
-resource "aws_vpc_security_group_ingress_rule" "mlflow_from_model_servers" {
-  security_group_id            = aws_security_group.tasks.id
-  description                  = "MLflow from the model servers (they load registered models)"
-  ip_protocol                  = "tcp"
-  from_port                    = 5000
-  to_port                      = 5000
-  referenced_security_group_id = aws_security_group.model_servers.id
-}
-
-# Model servers: the serving module lets the load balancer in on 8080.
+# Model servers: the serving module lets the load balancer in on 8080. They never reach MLflow: they load the
+# model store (S3, read-only), where only the pipeline writes models and their digests.
 resource "aws_security_group" "model_servers" {
   # checkov:skip=CKV2_AWS_5:Attached to the model-server services in the serving module, which checkov scans separately.
   name        = "${var.name}-model-servers"
@@ -161,20 +154,11 @@ resource "aws_security_group" "model_servers" {
 
 resource "aws_vpc_security_group_egress_rule" "model_servers_https" {
   security_group_id = aws_security_group.model_servers.id
-  description       = "ECR, S3 (model artifacts) and CloudWatch over HTTPS"
+  description       = "ECR, S3 (the model store), Secrets Manager and CloudWatch over HTTPS"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
   cidr_ipv4         = "0.0.0.0/0"
-}
-
-resource "aws_vpc_security_group_egress_rule" "model_servers_mlflow" {
-  security_group_id            = aws_security_group.model_servers.id
-  description                  = "The MLflow registry"
-  ip_protocol                  = "tcp"
-  from_port                    = 5000
-  to_port                      = 5000
-  referenced_security_group_id = aws_security_group.tasks.id
 }
 
 resource "aws_vpc_security_group_egress_rule" "tasks_https" {
@@ -265,7 +249,7 @@ resource "aws_secretsmanager_secret" "scoring_keys" {
   recovery_window_in_days = 7
 }
 
-# Model servers read model artifacts and the API keys, and publish their per-second metrics; nothing else.
+# Model servers read the model store and the API keys, and publish their per-second metrics; nothing else.
 resource "aws_iam_role" "model_server" {
   name               = "${var.name}-model-server"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
@@ -277,7 +261,7 @@ resource "aws_iam_role_policy" "model_server" {
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [
-      { Effect = "Allow", Action = ["s3:GetObject"], Resource = "${var.artifacts_bucket_arn}/mlflow/*" },
+      { Effect = "Allow", Action = ["s3:GetObject"], Resource = "${var.data_bucket_arn}/model-store/*" },
       { Effect = "Allow", Action = ["s3:PutObject"], Resource = "${var.data_bucket_arn}/traffic/*" },
       { Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = aws_secretsmanager_secret.scoring_keys.arn },
       { Effect = "Allow", Action = ["kms:Decrypt", "kms:GenerateDataKey"], Resource = var.kms_key_arn },

@@ -439,7 +439,7 @@ resource "aws_ecs_task_definition" "model_server" {
       ML_ASSETS_TRAFFIC_LOG          = var.traffic_log
       ML_ASSETS_SCORING_KEYS         = "secretsmanager:${var.scoring_keys_secret_arn}"
       ML_ASSETS_HOME                 = "/tmp/ml_assets"
-      MLFLOW_TRACKING_URI            = var.mlflow_tracking_uri
+      ML_ASSETS_MODEL_STORE          = var.model_store
       AWS_REGION                     = data.aws_region.current.region
     } : { name = key, value = value }]
     healthCheck = {

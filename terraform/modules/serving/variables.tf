@@ -81,8 +81,9 @@ variable "model_servers_security_group_id" {
   type = string
 }
 
-variable "mlflow_tracking_uri" {
-  type = string
+variable "model_store" {
+  description = "Where the model servers read models and their digests (read-only; the pipeline writes them)."
+  type        = string
 }
 
 variable "metrics_namespace" {

@@ -290,3 +290,18 @@ def test_served_models_come_from_a_store_only_the_pipeline_writes() -> None:
     ):
         if "model_servers" in rule:
             assert "5000" not in rule, rule
+
+
+def test_services_granted_a_key_act_only_for_this_account() -> None:
+    """A key policy statement for an AWS service (which acts for every account) names this account's resources."""
+    grants = []
+    for path in TERRAFORM.rglob("*.tf"):
+        for statement in re.findall(r"\{\s*(?:#[^\n]*\n\s*)*Sid\s+=.*?\n\s{6}\}", path.read_text(), re.S):
+            if "Principal = { Service" in statement and "kms:" in statement:
+                grants.append((path.name, statement))
+    assert len(grants) >= 2  # CloudWatch Logs and CloudWatch alarms
+    for name, statement in grants:
+        assert "Condition" in statement and "${data.aws_caller_identity.current.account_id}" in statement, (
+            name,
+            statement,
+        )

@@ -29,11 +29,16 @@ resource "aws_kms_key" "this" {
         }
       },
       {
+        # only this account's alarms (confused deputy: CloudWatch acts for every account)
         Sid       = "AlarmsPublishToTopic"
         Effect    = "Allow"
         Principal = { Service = "cloudwatch.amazonaws.com" }
         Action    = ["kms:Decrypt", "kms:GenerateDataKey*"]
         Resource  = "*"
+        Condition = {
+          StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id }
+          ArnLike      = { "aws:SourceArn" = "arn:aws:cloudwatch:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:alarm:*" }
+        }
       }
     ]
   })

@@ -1,0 +1,273 @@
+"""A flood against two model servers serving the same model (a good canary beside the stable version): batches of
+1,000 records offered at 2,000 requests/s, open loop, by a load generator in a process of its own, split by weight
+as the ALB splits it (90/10, then 50/50), while a prober asks each server's /health every 0.25 s.
+
+Printed per canary weight: the rate offered and the rate the generator reached, each server's answers by status
+(200, 503 shed with Retry-After, other), the /health latency (p50, p99, max, and how many probes took longer than
+the ALB's 5 s timeout), and the release analysis of the flood's outcomes with the shipped margins: a good canary
+must not be shown worse because of the flood. All traffic stays on 127.0.0.1; the machine's core count is printed.
+
+    .venv/bin/python benchmarks/flood.py [--rate 2000] [--records 1000] [--seconds 20] [--canary-percent 10 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+
+BIN = Path(sys.executable).parent
+ALB_HEALTH_TIMEOUT_S = 5.0
+
+
+def generate(urls: list[str], weights: list[int], *, rate: float, seconds: float, body: bytes, out: Path) -> None:
+    """The load generator (its own process): open loop at ``rate``, each request to a server drawn by weight;
+    writes every request's (server, time, status, latency ms, first score) to ``out``."""
+    import aiohttp
+
+    from ml_assets.serving.gateway import server_time_ms
+
+    rng = np.random.default_rng(0)
+    shares = np.asarray(weights, dtype=float) / sum(weights)
+    results: list[tuple[int, float, int, float, float | None]] = []
+
+    async def send(session: aiohttp.ClientSession, target: int) -> None:
+        started = time.perf_counter()
+        try:
+            async with session.post(urls[target], data=body, headers={"Content-Type": "application/json"}) as answer:
+                payload = await answer.read()
+                latency = server_time_ms(answer.headers.get("Server-Timing"))
+                score = None
+                if answer.status == 200:
+                    score = json.loads(payload)["predictions"][0]["probability"]
+                wall = (time.perf_counter() - started) * 1000
+                results.append((target, time.time(), answer.status, latency if latency is not None else wall, score))
+        except (TimeoutError, aiohttp.ClientError):
+            results.append((target, time.time(), 0, (time.perf_counter() - started) * 1000, None))
+
+    async def run() -> float:
+        timeout = aiohttp.ClientTimeout(total=10)
+        connector = aiohttp.TCPConnector(limit=512)
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+            begun = time.perf_counter()
+            pending: set[asyncio.Task] = set()
+            sent = 0
+            while (elapsed := time.perf_counter() - begun) < seconds:
+                due = int(elapsed * rate) + 1 - sent  # catch up when late: the offer does not slow with the servers
+                for target in rng.choice(len(urls), size=max(due, 0), p=shares):
+                    task = asyncio.create_task(send(session, int(target)))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+                sent += max(due, 0)
+                await asyncio.sleep(0.002)
+            if pending:
+                await asyncio.wait(pending, timeout=15)
+            return sent / (time.perf_counter() - begun)
+
+    offered = asyncio.run(run())
+    out.write_text(json.dumps({"offered_rps": offered, "results": results}))
+
+
+class Prober:
+    """Asks each server's /health every ``interval`` seconds until stopped; keeps every probe's latency."""
+
+    def __init__(self, urls: list[str], interval: float = 0.25) -> None:
+        self.urls, self.interval = urls, interval
+        self.latencies: dict[str, list[float]] = {url: [] for url in urls}
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._probe, args=(url,), daemon=True) for url in urls]
+
+    def _probe(self, url: str) -> None:
+        while not self.stop.is_set():
+            started = time.perf_counter()
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=30) as answer:  # nosec B310  # loopback
+                    answer.read()
+                self.latencies[url].append(time.perf_counter() - started)
+            except OSError:
+                self.latencies[url].append(float("inf"))
+            self.stop.wait(self.interval)
+
+    def __enter__(self) -> Prober:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=60)
+
+
+def register_model(home: str) -> list[str]:
+    """A trained XGBoost model registered twice (stable and canary: the same model); their model URIs."""
+    import datetime as dt
+
+    import pandas as pd
+
+    from ml_assets.config import load_config
+    from ml_assets.features import build_features
+    from ml_assets.features.split import split_dataset
+    from ml_assets.resources.mlflow_registry import MlflowRegistry
+    from ml_assets.settings import DEFAULT_CONFIG
+    from ml_assets.simulate import SimulationSpec, simulate_days
+    from ml_assets.training.algorithms import build_estimator
+    from ml_assets.training.dataset import train_test
+
+    config = load_config(DEFAULT_CONFIG)
+    spec = SimulationSpec(customers=1000, terminals=2000, start=dt.date(2018, 4, 1), days=40, seed=1)
+    frame = pd.concat([f for _, f in simulate_days(spec)], ignore_index=True)
+    built = build_features(frame, config)
+    data = train_test(split_dataset(built, config.split), built.feature_columns, config)
+    model = build_estimator(config.algorithms["xgboost"]).fit(data.x_train, data.y_train)
+    registry = MlflowRegistry(
+        tracking_uri=f"sqlite:///{home}/mlflow.db", artifact_root=f"{home}/artifacts", model_store=f"{home}/model_store"
+    )
+    uris = []
+    for label in ("stable", "canary"):
+        version = registry.log_model(
+            experiment="flood",
+            run_name=label,
+            model=model,
+            registered_model_name="flood",
+            params={},
+            metrics={},
+            tags={},
+            input_example=data.x_test.head(3),
+        )
+        uris.append(version.model_uri)
+    records = [{k: float(v) for k, v in row.items()} for row in data.x_test.head(1000).to_dict(orient="records")]
+    Path(home, "records.json").write_text(json.dumps(records))
+    return uris
+
+
+def start_server(stack: ExitStack, model_uri: str, port: int, slot: str, env: dict[str, str]) -> str:
+    log_path = Path(env["ML_ASSETS_HOME"], f"server-{slot}.log")
+    log = log_path.open("wb")
+    stack.callback(log.close)
+    command = [str(BIN / "ml-assets"), "serve", "--model-uri", model_uri, "--port", str(port), "--variant", slot]
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+    stack.callback(lambda: (process.terminate(), process.wait(timeout=30)))
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2):  # nosec B310  # loopback
+                return url
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} did not start: {log_path.read_text()[-2000:]}")
+
+
+def analysis_of(results: list, config) -> dict:
+    """The release analysis of one look at the flood's outcomes (the whole flood as one step)."""
+    from ml_assets.rollout.analysis import Comparison, analyze, split_alpha
+    from ml_assets.rollout.evidence import ArmEvidence, Outcomes
+
+    arms = []
+    for target in (0, 1):
+        rows = [r for r in results if r[0] == target]
+        outcomes = Outcomes.from_columns(
+            {
+                "at": [r[1] for r in rows],
+                "status": [r[2] for r in rows],
+                "latency_ms": [r[3] for r in rows],
+                "score": [r[4] for r in rows],
+            }
+        )
+        arms.append(ArmEvidence.of(outcomes))
+    plan = config.deployment.release_plan("canary")
+    result = analyze(
+        Comparison(arms[0], arms[1], arms[0], arms[1]), plan.analysis, alphas=split_alpha(plan.analysis.alpha, 1, 1)
+    )
+    return {"verdict": result.verdict.value, "reason": result.reason}
+
+
+def quantiles(values: list[float]) -> str:
+    finite = np.asarray([v for v in values if np.isfinite(v)])
+    if not len(finite):
+        return "no answer"
+    over = sum(1 for v in values if v > ALB_HEALTH_TIMEOUT_S)
+    return (
+        f"p50 {1000 * np.percentile(finite, 50):.0f} ms, p99 {1000 * np.percentile(finite, 99):.0f} ms, "
+        f"max {1000 * max(values):.0f} ms, over {ALB_HEALTH_TIMEOUT_S:.0f} s: {over} of {len(values)}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=2000.0, help="requests offered per second")
+    parser.add_argument("--records", type=int, default=1000, help="records per request")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--canary-percent", type=int, nargs="+", default=[10, 50])
+    parser.add_argument("--generate", nargs="+", help=argparse.SUPPRESS)  # the generator process: url=weight ...
+    parser.add_argument("--body", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.generate:
+        urls = [item.rsplit("=", 1)[0] for item in args.generate]
+        weights = [int(item.rsplit("=", 1)[1]) for item in args.generate]
+        generate(urls, weights, rate=args.rate, seconds=args.seconds, body=args.body.read_bytes(), out=args.out)
+        return
+
+    from ml_assets.config import load_config
+    from ml_assets.resources.local_platform import free_port
+    from ml_assets.settings import DEFAULT_CONFIG
+
+    config = load_config(DEFAULT_CONFIG)
+    print(f"cores: {os.cpu_count()}; offered: {args.rate:g} requests/s of {args.records} records, {args.seconds:g} s")
+    with tempfile.TemporaryDirectory() as home, ExitStack() as stack:
+        env = {**os.environ, "ML_ASSETS_HOME": home, "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db"}
+        uris = register_model(home)
+        records = json.loads(Path(home, "records.json").read_text())
+        body = Path(home, "body.json")
+        body.write_bytes(json.dumps((records * (args.records // len(records) + 1))[: args.records]).encode())
+        urls = [
+            start_server(stack, uri, free_port(), slot, env) for uri, slot in zip(uris, ("blue", "green"), strict=True)
+        ]
+        for percent in args.canary_percent:
+            out = Path(home, f"flood-{percent}.json")
+            generator = [
+                sys.executable,
+                __file__,
+                "--generate",
+                f"{urls[0]}/predict={100 - percent}",
+                f"{urls[1]}/predict={percent}",
+                "--rate",
+                str(args.rate),
+                "--seconds",
+                str(args.seconds),
+                "--body",
+                str(body),
+                "--out",
+                str(out),
+            ]
+            with Prober(urls) as prober:
+                subprocess.run(generator, env=env, check=True, timeout=args.seconds + 120)
+            flood = json.loads(out.read_text())
+            results = flood["results"]
+            print(f"\ncanary at {percent} %: offered {flood['offered_rps']:.0f} requests/s, {len(results)} sent")
+            for target, (url, slot) in enumerate(zip(urls, ("stable", "canary"), strict=True)):
+                statuses = [r[2] for r in results if r[0] == target]
+                ok, shed = statuses.count(200), statuses.count(503)
+                print(
+                    f"  {slot:7} {len(statuses):6d} requests: {ok} answered 200 ({ok / args.seconds:.0f}/s), "
+                    f"{shed} shed (503), {len(statuses) - ok - shed} other; /health {quantiles(prober.latencies[url])}"
+                )
+            verdict = analysis_of(results, config)
+            print(f"  release analysis of the flood: {verdict['verdict']} ({verdict['reason']})")
+
+
+if __name__ == "__main__":
+    main()

@@ -152,7 +152,11 @@ def call(url: str, method: str, path: str, *, headers: dict[str, str], body: byt
             connection.putheader("Content-Length", str(len(body)))
         connection.endheaders(body)
         response = connection.getresponse()
-        return response.status, json.loads(response.read() or b"{}")
+        payload = response.read()
+        try:
+            return response.status, json.loads(payload or b"{}")
+        except ValueError:  # Starlette's own 404 and 405 are plain text
+            return response.status, {"text": payload.decode(errors="replace")}
     finally:
         connection.close()
 

@@ -53,7 +53,7 @@ def bodies() -> list[tuple[str, bytes]]:
         b'"a record"',
         b"[]",
         b"[null]",
-        b"[[1, 2, 3]]",
+        b"[[1, 2]]",  # values in feature order, one short
         b'[{"amount": 1}]',
         json.dumps({k: v for k, v in GOOD_RECORD.items() if k != "amount"}).encode(),
         json.dumps({**GOOD_RECORD, "extra": 1.0}).encode(),
@@ -102,7 +102,7 @@ def mlflow_bodies() -> list[tuple[str, bytes]]:
             {"dataframe_split": None},
             {"dataframe_split": []},
             {"dataframe_records": "x"},
-            {"dataframe_records": [[1, 2, 3]]},
+            {"dataframe_records": [[1, 2, 3, 4]]},
             {"instances": {"amount": 1}},
             {"inputs": 5},
             {"dataframe_split": {"columns": FEATURES, "data": [row]}, "instances": [GOOD_RECORD]},
@@ -143,30 +143,32 @@ AUTHORIZATION = [
 SLOT_HEADERS = ["green", "blue", "../admin", "\u00e9", "x" * 4000, "", "blue, green"]
 
 
-def corpus() -> list[tuple[str, str, dict[str, str], bytes, set[int]]]:
-    """(label, path, headers, body, statuses allowed): bad requests and the answers they may get."""
+def corpus() -> list[tuple[str, str, str, dict[str, str], bytes, set[int]]]:
+    """(label, method, path, headers, body, statuses allowed): bad requests and the answers they may get."""
     good_auth = {"Authorization": f"Bearer {KEY}"}
     json_type = {"Content-Type": "application/json"}
     good_body = json.dumps(GOOD_RECORD).encode()
+    scoring = ("/predict", "/invocations")
     cases = []
-    for label, body in bodies():
-        for path in ("/predict", "/invocations"):
-            cases.append((f"{path} {label}", path, {**good_auth, **json_type}, body, {400, 413, 415, 422}))
-    for label, body in mlflow_bodies():
-        cases.append((label, "/invocations", {**good_auth, **json_type}, body, {400, 413, 422}))
-    for content_type in CONTENT_TYPES:
+    for (label, body), path in itertools.product([*bodies(), *mlflow_bodies()], scoring):
+        cases.append((f"{path} {label}", "POST", path, {**good_auth, **json_type}, body, {400, 413, 415, 422}))
+    for content_type, path in itertools.product(CONTENT_TYPES, scoring):
         headers = {**good_auth} if content_type is None else {**good_auth, "Content-Type": content_type}
-        cases.append((f"content type {content_type!r}", "/predict", headers, good_body, {415}))
-    for authorization, path in itertools.product(AUTHORIZATION, ("/predict", "/invocations")):
+        cases.append((f"content type {content_type!r} {path}", "POST", path, headers, good_body, {415}))
+    for authorization, path in itertools.product(AUTHORIZATION, scoring):
         headers = {**json_type} if authorization is None else {**json_type, "Authorization": authorization}
-        cases.append((f"authorization {authorization!r:.40} {path}", path, headers, good_body, {401}))
-    for size in (MAX_BODY + 1, 4 * MAX_BODY, 20 * MAX_BODY):
+        cases.append((f"authorization {authorization!r:.40} {path}", "POST", path, headers, good_body, {401}))
+    for size, path in itertools.product((MAX_BODY + 1, 4 * MAX_BODY, 20 * MAX_BODY), scoring):
         body = json.dumps({**GOOD_RECORD, "pad": "x" * size}).encode()
-        cases.append((f"size {size}", "/predict", {**good_auth, **json_type}, body, {413}))
+        cases.append((f"size {size} {path}", "POST", path, {**good_auth, **json_type}, body, {413}))
     for slot in SLOT_HEADERS:  # a slot header never opens a path to a colour, with or without a key
         headers = {**json_type, "X-ML-Assets-Slot": slot}
-        cases.append((f"slot {slot!r:.20} without key", "/predict", headers, good_body, {401}))
-        cases.append((f"slot {slot!r:.20} bad body", "/predict", {**headers, **good_auth}, b"{", {400}))
+        cases.append((f"slot {slot!r:.20} without key", "POST", "/predict", headers, good_body, {401}))
+        cases.append((f"slot {slot!r:.20} bad body", "POST", "/predict", {**headers, **good_auth}, b"{", {400}))
+    for method, path in itertools.product(("GET", "PUT", "DELETE", "PATCH"), scoring):
+        cases.append((f"{method} {path}", method, path, {**good_auth, **json_type}, good_body, {405}))
+    for path in ("/admin/state", "/../../etc/passwd", "/predict/../admin", "/" + "a" * 6000, "/%00", "/dashboard"):
+        cases.append((f"path {path:.30}", "POST", path, {**good_auth, **json_type}, good_body, {404, 405}))
     return cases
 
 
@@ -193,9 +195,9 @@ def key_file(tmp_path: Path) -> Path:
 def send_all(url: str, cases) -> list[str]:
     """The cases that got an answer outside what they allow (or none)."""
     wrong = []
-    for label, path, headers, body, allowed in cases:
+    for label, method, path, headers, body, allowed in cases:
         try:
-            status, _ = call(url, "POST", path, headers=headers, body=body)
+            status, _ = call(url, method, path, headers=headers, body=body)
         except (OSError, ValueError) as error:  # a dropped connection is not an answer
             wrong.append(f"{label}: {type(error).__name__}")
             continue

@@ -3,9 +3,10 @@
 as the ALB splits it (90/10, then 50/50), while a prober asks each server's /health every 0.25 s.
 
 Printed per canary weight: the rate offered and the rate the generator reached, each server's answers by status
-(200, 503 shed with Retry-After, other), the /health latency (p50, p99, max, and how many probes took longer than
-the ALB's 5 s timeout), and the release analysis of the flood's outcomes with the shipped margins: a good canary
-must not be shown worse because of the flood. All traffic stays on 127.0.0.1; the machine's core count is printed.
+(200, 503 shed with Retry-After, none within the client's 10 s, other), the latency of /health on the health port
+(p50, p99, max, and how many probes took longer than the ALB's 5 s timeout), and the release analysis of the
+flood's outcomes with the shipped margins: a good canary must not be shown worse because of the flood. All traffic
+stays on 127.0.0.1; the machine's core count is printed.
 
     .venv/bin/python benchmarks/flood.py [--rate 2000] [--records 1000] [--seconds 20] [--canary-percent 10 50]
 """
@@ -27,11 +28,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ml_assets.resources.local_platform import free_port
+
 BIN = Path(sys.executable).parent
 ALB_HEALTH_TIMEOUT_S = 5.0
 
 
-def generate(urls: list[str], weights: list[int], *, rate: float, seconds: float, body: bytes, out: Path) -> None:
+def generate(
+    urls: list[str], weights: list[int], *, rate: float, seconds: float, bodies: list[bytes], out: Path
+) -> None:
     """The load generator (its own process): open loop at ``rate``, each request to a server drawn by weight;
     writes every request's (server, time, status, latency ms, first score) to ``out``."""
     import aiohttp
@@ -42,7 +47,7 @@ def generate(urls: list[str], weights: list[int], *, rate: float, seconds: float
     shares = np.asarray(weights, dtype=float) / sum(weights)
     results: list[tuple[int, float, int, float, float | None]] = []
 
-    async def send(session: aiohttp.ClientSession, target: int) -> None:
+    async def send(session: aiohttp.ClientSession, target: int, body: bytes) -> None:
         started = time.perf_counter()
         try:
             async with session.post(urls[target], data=body, headers={"Content-Type": "application/json"}) as answer:
@@ -66,7 +71,8 @@ def generate(urls: list[str], weights: list[int], *, rate: float, seconds: float
             while (elapsed := time.perf_counter() - begun) < seconds:
                 due = int(elapsed * rate) + 1 - sent  # catch up when late: the offer does not slow with the servers
                 for target in rng.choice(len(urls), size=max(due, 0), p=shares):
-                    task = asyncio.create_task(send(session, int(target)))
+                    body = bodies[int(rng.integers(len(bodies)))]
+                    task = asyncio.create_task(send(session, int(target), body))
                     pending.add(task)
                     task.add_done_callback(pending.discard)
                 sent += max(due, 0)
@@ -152,26 +158,29 @@ def register_model(home: str) -> list[str]:
     return uris
 
 
-def start_server(stack: ExitStack, model_uri: str, port: int, slot: str, env: dict[str, str]) -> str:
+def start_server(stack: ExitStack, model_uri: str, port: int, slot: str, env: dict[str, str]) -> tuple[str, str]:
+    """A model server; its URL and the URL of its health port (what the ALB asks)."""
     log_path = Path(env["ML_ASSETS_HOME"], f"server-{slot}.log")
     log = log_path.open("wb")
     stack.callback(log.close)
+    health = free_port()
     command = [str(BIN / "ml-assets"), "serve", "--model-uri", model_uri, "--port", str(port), "--variant", slot]
+    command += ["--health-port", str(health)]
     process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
     stack.callback(lambda: (process.terminate(), process.wait(timeout=30)))
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2):  # nosec B310  # loopback
-                return url
+            with urllib.request.urlopen(f"http://127.0.0.1:{health}/health", timeout=2):  # nosec B310  # loopback
+                return url, f"http://127.0.0.1:{health}"
         except OSError:
             time.sleep(0.3)
     raise TimeoutError(f"{url} did not start: {log_path.read_text()[-2000:]}")
 
 
-def analysis_of(results: list, config) -> dict:
-    """The release analysis of one look at the flood's outcomes (the whole flood as one step)."""
+def analysis_of(results: list, config, percent: int) -> dict:
+    """The release analysis of one look at the flood's outcomes (the whole flood as one step at ``percent``)."""
     from ml_assets.rollout.analysis import Comparison, analyze, split_alpha
     from ml_assets.rollout.evidence import ArmEvidence, Outcomes
 
@@ -189,7 +198,10 @@ def analysis_of(results: list, config) -> dict:
         arms.append(ArmEvidence.of(outcomes))
     plan = config.deployment.release_plan("canary")
     result = analyze(
-        Comparison(arms[0], arms[1], arms[0], arms[1]), plan.analysis, alphas=split_alpha(plan.analysis.alpha, 1, 1)
+        Comparison(arms[0], arms[1], arms[0], arms[1]),
+        plan.analysis,
+        alphas=split_alpha(plan.analysis.alpha, 1, 1),
+        judge_latency=plan.judges_latency(percent),
     )
     return {"verdict": result.verdict.value, "reason": result.reason}
 
@@ -218,11 +230,11 @@ def main() -> None:
     if args.generate:
         urls = [item.rsplit("=", 1)[0] for item in args.generate]
         weights = [int(item.rsplit("=", 1)[1]) for item in args.generate]
-        generate(urls, weights, rate=args.rate, seconds=args.seconds, body=args.body.read_bytes(), out=args.out)
+        bodies = [json.dumps(batch).encode() for batch in json.loads(args.body.read_text())]
+        generate(urls, weights, rate=args.rate, seconds=args.seconds, bodies=bodies, out=args.out)
         return
 
     from ml_assets.config import load_config
-    from ml_assets.resources.local_platform import free_port
     from ml_assets.settings import DEFAULT_CONFIG
 
     config = load_config(DEFAULT_CONFIG)
@@ -231,11 +243,14 @@ def main() -> None:
         env = {**os.environ, "ML_ASSETS_HOME": home, "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db"}
         uris = register_model(home)
         records = json.loads(Path(home, "records.json").read_text())
-        body = Path(home, "body.json")
-        body.write_bytes(json.dumps((records * (args.records // len(records) + 1))[: args.records]).encode())
-        urls = [
+        body = Path(home, "bodies.json")  # 20 batches of the test records in different orders
+        rng = np.random.default_rng(1)
+        batches = [[records[i] for i in rng.choice(len(records), args.records)] for _ in range(20)]
+        body.write_text(json.dumps(batches))
+        servers = [
             start_server(stack, uri, free_port(), slot, env) for uri, slot in zip(uris, ("blue", "green"), strict=True)
         ]
+        urls, health_urls = [url for url, _ in servers], [health for _, health in servers]
         for percent in args.canary_percent:
             out = Path(home, f"flood-{percent}.json")
             generator = [
@@ -253,19 +268,20 @@ def main() -> None:
                 "--out",
                 str(out),
             ]
-            with Prober(urls) as prober:
+            with Prober(health_urls) as prober:
                 subprocess.run(generator, env=env, check=True, timeout=args.seconds + 120)
             flood = json.loads(out.read_text())
             results = flood["results"]
             print(f"\ncanary at {percent} %: offered {flood['offered_rps']:.0f} requests/s, {len(results)} sent")
-            for target, (url, slot) in enumerate(zip(urls, ("stable", "canary"), strict=True)):
+            for target, (url, slot) in enumerate(zip(health_urls, ("stable", "canary"), strict=True)):
                 statuses = [r[2] for r in results if r[0] == target]
-                ok, shed = statuses.count(200), statuses.count(503)
+                ok, shed, lost = statuses.count(200), statuses.count(503), statuses.count(0)
                 print(
-                    f"  {slot:7} {len(statuses):6d} requests: {ok} answered 200 ({ok / args.seconds:.0f}/s), "
-                    f"{shed} shed (503), {len(statuses) - ok - shed} other; /health {quantiles(prober.latencies[url])}"
+                    f"  {slot:7} {len(statuses):6d} requests: {ok} answered 200 ({ok / args.seconds:.0f}/s), {shed} "
+                    f"shed (503), {lost} not answered within 10 s, {len(statuses) - ok - shed - lost} other; "
+                    f"/health {quantiles(prober.latencies[url])}"
                 )
-            verdict = analysis_of(results, config)
+            verdict = analysis_of(results, config, percent)
             print(f"  release analysis of the flood: {verdict['verdict']} ({verdict['reason']})")
 
 

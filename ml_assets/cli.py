@@ -289,7 +289,15 @@ def serve(args: argparse.Namespace) -> int:
             flush_seconds=args.metrics_flush_seconds,
         )
     scorer = Scorer(model, features, threshold=threshold, name=name, version=version)
-    app = create_app(scorer, variant=args.variant, chaos=chaos, publisher=publisher, traffic_log=traffic_log, keys=keys)
+    app = create_app(
+        scorer,
+        variant=args.variant,
+        chaos=chaos,
+        publisher=publisher,
+        traffic_log=traffic_log,
+        keys=keys,
+        health_address=None if args.health_port is None else (args.host, args.health_port),
+    )
     print(
         f"serving {name} v{version} ({len(features)} features) as {args.variant} on http://{args.host}:{args.port}",
         flush=True,
@@ -541,6 +549,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="bind address (default: loopback only; $ML_ASSETS_HOST)",
     )
     srv.add_argument("--port", type=int, default=env.SERVER_PORT.get())
+    srv.add_argument(
+        "--health-port",
+        type=int,
+        default=env.HEALTH_PORT.get(),
+        help="also answer /health on this port from a thread of its own, whatever the load ($ML_ASSETS_HEALTH_PORT)",
+    )
     srv.add_argument(
         "--variant",
         default=env.SLOT.get(),

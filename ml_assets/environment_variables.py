@@ -99,6 +99,12 @@ TRAINING_SECURITY_GROUPS = _declare(
 MODEL_URI = _declare("ML_ASSETS_MODEL_URI", str, None, "the model server's model: models:/NAME/VERSION")
 SERVER_HOST = _declare("ML_ASSETS_HOST", str, "127.0.0.1", "the address the model server binds to")
 SERVER_PORT = _declare("ML_ASSETS_PORT", int, 8601, "the model server's port")
+HEALTH_PORT = _declare(
+    "ML_ASSETS_HEALTH_PORT",
+    int,
+    None,
+    "the model server also answers /health here, from a thread of its own (the load balancer's health check)",
+)
 SCORING_WORKERS = _declare(
     "ML_ASSETS_SCORING_WORKERS", int, 2, "the model server: requests scored at once, in threads off its event loop"
 )

@@ -10,7 +10,8 @@ outcome (the release analysis never sees it). Scoring answers carry the server's
 the field; the process never dies on it and never answers 5xx for it.
 
 Requests are parsed and scored in worker threads, never on the event loop, so /health is answered whatever the
-load; a bounded number wait their turn (``Capacity``) and the next is refused at once with 503 and Retry-After.
+load; a bounded number wait their turn (``Capacity``, counting requests whose body is still arriving) and the next
+is refused at once with 503 and Retry-After, before its body is read, so that turning a flood away costs little.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -35,11 +36,13 @@ from starlette.routing import Route
 from ml_assets.environment_variables import CHAOS, SCORING_KEYS_REFRESH_SECONDS, SCORING_QUEUE, SCORING_WORKERS
 from ml_assets.serving.auth import SCHEME, ApiKeys
 from ml_assets.serving.cloudwatch import CloudWatchPublisher
+from ml_assets.serving.health import HealthListener, Heartbeat
 from ml_assets.serving.scoring import InputError, Scorer, mlflow_records
 from ml_assets.serving.traffic_log import TrafficLog
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 DRAIN_FACTOR = 16
+BODY_SECONDS = 10.0  # an admitted request holds a place while its body arrives: a slow sender is cut off
 SCORE_BUCKETS = tuple(round(0.1 * i, 1) for i in range(1, 11))
 
 
@@ -127,6 +130,15 @@ async def read_json(request: Request, max_bytes: int) -> Any:
     return parse_json(await read_body(request, max_bytes))
 
 
+class Answer(NamedTuple):
+    """What an admitted request got: the response, when its body was in, and its scores and records."""
+
+    response: Response
+    working: float
+    scores: tuple[float, ...] | list[float] = ()
+    records: tuple[Any, ...] | list[Any] = ()
+
+
 class Metrics:
     def __init__(self, scorer: Scorer, variant: str) -> None:
         self.registry = CollectorRegistry()
@@ -202,11 +214,13 @@ def create_app(
     traffic_log: TrafficLog | None = None,
     capacity: Capacity | None = None,
     keys: ApiKeys | None = None,
+    health_address: tuple[str, int] | None = None,
 ) -> Starlette:
     """The app; ``publisher`` (optional) sends per-second metrics to CloudWatch, ``traffic_log`` (optional) writes
     every request's outcome (release analysis) and a sample of scored records (drift monitoring) to storage;
     ``capacity`` (default: from the environment) bounds the scoring in progress; ``keys`` (optional) are the API
-    keys clients must present."""
+    keys clients must present; ``health_address`` (optional) is where a thread of its own answers /health for the
+    load balancer, whatever the event loop's queue (``serving.health``)."""
     metrics = Metrics(scorer, variant)
     identity = {"model": scorer.name, "version": scorer.version, "variant": variant}
     capacity = capacity or Capacity.from_env()
@@ -221,34 +235,19 @@ def create_app(
 
     async def handle(request: Request, endpoint: str, build) -> Response:
         started = time.perf_counter()
-        scores: list[float] = []
-        records: list[Any] = []
-        response: Response | None = None
+        scores: tuple[float, ...] | list[float] = ()
+        records: tuple[Any, ...] | list[Any] = ()
         nonlocal admitted
-        try:
-            raw = await read_body(request, max_body_bytes)
-        except RequestError as error:
-            response = json_response(error.body, error.status)
-        working = time.perf_counter()  # the body is in: from here on the time is the server's own work
-        if response is None and admitted >= capacity.workers + capacity.waiting:
-            busy = {"error": f"overloaded: {admitted} requests in progress or waiting; retry shortly"}
-            response = json_response(busy, 503)
+        if admitted >= capacity.workers + capacity.waiting:
+            # Refused before its body is read: under a flood, turning a request away costs the event loop next to
+            # nothing, so /health and the admitted requests keep their share of it.
+            response = json_response({"error": f"overloaded: {admitted} requests in progress; retry shortly"}, 503)
             response.headers["Retry-After"] = "1"
-        if response is None:
-            admitted += 1  # counted from here, so that nothing awaited below lets more in than the capacity
+            working = time.perf_counter()
+        else:
+            admitted += 1  # from here: nothing awaited below lets more in than the capacity (bodies included)
             try:
-                if chaos.delay_ms:
-                    await asyncio.sleep(chaos.delay_ms / 1000)
-                if chaos.error_rate and random.random() < chaos.error_rate:
-                    response = json_response({"error": "injected fault (chaos testing)"}, 503)
-                else:
-                    work = asyncio.get_running_loop().run_in_executor(workers, lambda: build(parse_json(raw)))
-                    body, scores, records = await work
-                    response = json_response(body)
-            except RequestError as error:
-                response = json_response(error.body, error.status)
-            except InputError as error:
-                response = json_response(error.as_dict(), 422 if error.field else 400)
+                response, working, scores, records = await admitted_request(request, build)
             finally:
                 admitted -= 1
         metrics.count(endpoint, response.status_code)
@@ -267,6 +266,31 @@ def create_app(
             pairs = [(r, s) for r, s in zip(records, scores, strict=False) if isinstance(r, dict)]
             traffic_log.record([r for r, _ in pairs], [s for _, s in pairs])
         return response
+
+    async def admitted_request(request: Request, build) -> Answer:
+        """An admitted request's answer; a body that takes longer than BODY_SECONDS to arrive gets a 408."""
+        try:
+            async with asyncio.timeout(BODY_SECONDS):
+                raw = await read_body(request, max_body_bytes)
+        except RequestError as error:
+            return Answer(json_response(error.body, error.status), time.perf_counter())
+        except TimeoutError:
+            late = json_response({"error": f"the body took longer than {BODY_SECONDS:g} s to arrive"}, 408)
+            return Answer(late, time.perf_counter())
+        working = time.perf_counter()  # the body is in: from here on the time is the server's own work
+        try:
+            if chaos.delay_ms:
+                await asyncio.sleep(chaos.delay_ms / 1000)
+            if chaos.error_rate and random.random() < chaos.error_rate:
+                return Answer(json_response({"error": "injected fault (chaos testing)"}, 503), working)
+            body, scores, records = await asyncio.get_running_loop().run_in_executor(
+                workers, lambda: build(parse_json(raw))
+            )
+            return Answer(json_response(body), working, scores, records)
+        except RequestError as error:
+            return Answer(json_response(error.body, error.status), working)
+        except InputError as error:
+            return Answer(json_response(error.as_dict(), 422 if error.field else 400), working)
 
     def predict_body(payload: Any) -> tuple[dict[str, Any], list[float], list[Any]]:
         single = isinstance(payload, dict)
@@ -302,12 +326,18 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         observers = [o for o in (publisher, traffic_log) if o is not None]
+        if health_address is not None:
+            heartbeat = Heartbeat()
+            beating = asyncio.create_task(heartbeat.beat())
+            observers.append(HealthListener(*health_address, heartbeat))
         for observer in observers:
             observer.start()
         try:
             async with refreshing(keys):
                 yield
         finally:
+            if health_address is not None:
+                beating.cancel()
             workers.shutdown(wait=True, cancel_futures=True)
             for observer in observers:
                 observer.stop()

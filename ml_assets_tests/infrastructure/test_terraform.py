@@ -251,6 +251,13 @@ def test_only_scoring_is_routed_from_outside_and_every_client_authenticates() ->
     rate = waf.split('name     = "RateLimitPerClient"')[1].split("  rule {")[0]  # up to the next rule
     assert "block {}" in rate and "limit                 = var.rate_limit" in rate
     assert 'aggregate_key_type    = "IP"' in rate
+    # the ALB's and ECS's health checks ask the port a thread of its own answers (a flood cannot starve it)
+    assert "health_port    = 8081" in serving and "port                = tostring(local.health_port)" in serving
+    assert f"{env.HEALTH_PORT.name}          = tostring(local.health_port)" in serving
+    assert "${local.health_port}/health" in block(serving, 'resource "aws_ecs_task_definition" "model_server"')
+    assert "tostring(local.health_port)])" in block(
+        serving, 'resource "aws_vpc_security_group_ingress_rule" "model_servers_from_alb"'
+    )
     # who may call: chosen on purpose, never a default
     for path in (
         "modules/serving/variables.tf",

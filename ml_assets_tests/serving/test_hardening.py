@@ -261,3 +261,66 @@ def test_a_hung_shadow_candidate_never_holds_up_live_requests(tmp_path: Path) ->
         assert len(hung.held) <= 8  # the hung candidate never held more connections than the cap
     finally:
         hung.close()
+
+
+@pytest.mark.pipeline
+def test_health_is_answered_from_its_own_thread_while_the_event_loop_is_busy_and_tells_a_stall() -> None:
+    import asyncio
+    import threading
+    import time
+    import urllib.error
+    import urllib.request
+
+    from ml_assets.serving.health import HealthListener, Heartbeat
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    heartbeat = Heartbeat()
+    beating = asyncio.run_coroutine_threadsafe(heartbeat.beat(interval=0.1), loop)
+    listener = HealthListener("127.0.0.1", 0, heartbeat, stalled_after=2.0)
+    listener.start()
+    url = f"http://127.0.0.1:{listener.port}"
+
+    def probe(path: str = "/health") -> tuple[int, float]:
+        started = time.monotonic()
+        try:
+            with urllib.request.urlopen(url + path, timeout=10) as answer:  # nosec B310  # loopback
+                return answer.status, time.monotonic() - started
+        except urllib.error.HTTPError as error:
+            return error.code, time.monotonic() - started
+
+    try:
+        assert probe()[0] == 200 and probe("/predict")[0] == 404
+        loop.call_soon_threadsafe(time.sleep, 4.0)  # the event loop is stuck for 4 s (a flood, a deadlock)
+        time.sleep(0.5)
+        status, seconds = probe()
+        assert status == 200 and seconds < 1.0  # answered now, not after the loop frees up
+        time.sleep(2.5)  # 3 s without a beat: longer than stalled_after, so the answer says so
+        assert probe()[0] == 503
+        deadline = time.monotonic() + 10
+        while probe()[0] != 200:  # the loop beats again: healthy again
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        listener.stop()
+        beating.cancel()
+        asyncio.run_coroutine_threadsafe(asyncio.sleep(0.05), loop).result(timeout=10)  # the cancel is handled
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+
+
+@pytest.mark.pipeline
+def test_the_model_server_answers_health_on_its_health_port() -> None:
+    import urllib.request
+
+    from ml_assets.resources.local_platform import free_port
+    from ml_assets.serving.app import create_app
+    from ml_assets.serving.scoring import Scorer
+
+    port = free_port()
+    app = create_app(
+        Scorer(SlowModel(0.0), ["f0"], threshold=0.5, name="fraud", version="1"), health_address=("127.0.0.1", port)
+    )
+    with Serving(app), urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as answer:  # nosec B310
+        assert answer.status == 200 and json.loads(answer.read()) == {"status": "ok"}

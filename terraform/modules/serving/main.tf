@@ -19,6 +19,7 @@ locals {
   }
   container_name = "model-server"
   container_port = 8080
+  health_port    = 8081 # /health from a thread of its own: answered while a flood fills the event loop
   slot_header    = "X-ML-Assets-Slot"
   # ml_assets/resources/aws/alb.py SCORING_RULE_PRIORITY: the rule whose weights releases move (a test keeps both)
   scoring_rule_priority = 100
@@ -50,20 +51,22 @@ resource "aws_vpc_security_group_ingress_rule" "alb_http" {
 }
 
 resource "aws_vpc_security_group_egress_rule" "alb_to_model_servers" {
+  for_each                     = toset([tostring(local.container_port), tostring(local.health_port)])
   security_group_id            = aws_security_group.alb.id
-  description                  = "Model servers"
+  description                  = "Model servers: requests and health checks"
   ip_protocol                  = "tcp"
-  from_port                    = local.container_port
-  to_port                      = local.container_port
+  from_port                    = tonumber(each.key)
+  to_port                      = tonumber(each.key)
   referenced_security_group_id = var.model_servers_security_group_id
 }
 
 resource "aws_vpc_security_group_ingress_rule" "model_servers_from_alb" {
+  for_each                     = toset([tostring(local.container_port), tostring(local.health_port)])
   security_group_id            = var.model_servers_security_group_id
-  description                  = "Requests from the load balancer"
+  description                  = "Requests and health checks from the load balancer"
   ip_protocol                  = "tcp"
-  from_port                    = local.container_port
-  to_port                      = local.container_port
+  from_port                    = tonumber(each.key)
+  to_port                      = tonumber(each.key)
   referenced_security_group_id = aws_security_group.alb.id
 }
 
@@ -169,6 +172,7 @@ resource "aws_lb_target_group" "this" {
   deregistration_delay = 30
   health_check {
     path                = "/health"
+    port                = tostring(local.health_port)
     matcher             = "200"
     interval            = 10
     timeout             = 5
@@ -430,10 +434,11 @@ resource "aws_ecs_task_definition" "model_server" {
     essential              = true
     readonlyRootFilesystem = true
     mountPoints            = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
-    portMappings           = [{ containerPort = local.container_port, protocol = "tcp" }]
+    portMappings           = [for port in [local.container_port, local.health_port] : { containerPort = port, protocol = "tcp" }]
     environment = [for key, value in {
       ML_ASSETS_HOST                 = "0.0.0.0"
       ML_ASSETS_PORT                 = tostring(local.container_port)
+      ML_ASSETS_HEALTH_PORT          = tostring(local.health_port)
       ML_ASSETS_ENVIRONMENT          = var.environment
       ML_ASSETS_CLOUDWATCH_NAMESPACE = var.metrics_namespace
       ML_ASSETS_TRAFFIC_LOG          = var.traffic_log
@@ -443,7 +448,7 @@ resource "aws_ecs_task_definition" "model_server" {
       AWS_REGION                     = data.aws_region.current.region
     } : { name = key, value = value }]
     healthCheck = {
-      command     = ["CMD", "python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:${local.container_port}/health', timeout=2)"]
+      command     = ["CMD", "python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:${local.health_port}/health', timeout=2)"]
       interval    = 10
       timeout     = 5
       retries     = 3

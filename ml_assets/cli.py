@@ -306,10 +306,24 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def mlflow_server_command(args: argparse.Namespace, environ: dict[str, str]) -> tuple[list[str], dict[str, str], str]:
+MLFLOW_AUTH_CONFIG = """[mlflow]
+default_permission = NO_PERMISSIONS
+database_uri = sqlite:///{database}
+admin_username = {username}
+authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+"""
+
+
+def mlflow_server_command(
+    args: argparse.Namespace, environ: dict[str, str], *, scratch: Path
+) -> tuple[list[str], dict[str, str], str]:
     """The `mlflow server` command line, the environment to run it with, and a line for the log. The backend store
     URI (it holds the database password) goes in the environment (MLFLOW_BACKEND_STORE_URI, which `mlflow server`
-    reads), never on the command line, where any process on the host can read it; the log line masks it."""
+    reads), never on the command line, where any process on the host can read it; the log line masks it.
+
+    With MLFLOW_AUTH_ADMIN_PASSWORD set, the server runs MLflow's basic-auth app: one user (the pipeline), every
+    other caller refused (NO_PERMISSIONS), its user table in ``scratch`` (recreated from the secret at each start),
+    the password read by MLflow from its environment, never written to a file."""
     from urllib.parse import quote, urlencode
 
     from ml_assets import environment_variables as env
@@ -344,13 +358,27 @@ def mlflow_server_command(args: argparse.Namespace, environ: dict[str, str]) -> 
     if env.MLFLOW_ALLOWED_HOSTS.is_set(environ):
         command += ["--allowed-hosts", env.MLFLOW_ALLOWED_HOSTS.get(environ)]
     environment = {**environ, env.MLFLOW_BACKEND_STORE_URI.name: store}
+    if env.MLFLOW_AUTH_ADMIN_PASSWORD.is_set(environ):
+        import secrets
+
+        command += ["--app-name", "basic-auth"]
+        user = env.MLFLOW_AUTH_ADMIN_USERNAME.get(environ)
+        config = scratch / "basic_auth.ini"
+        config.write_text(MLFLOW_AUTH_CONFIG.format(database=scratch / "auth.db", username=user))
+        environment["MLFLOW_AUTH_CONFIG_PATH"] = str(config)
+        environment[env.MLFLOW_AUTH_ADMIN_USERNAME.name] = user
+        # signs the auth app's CSRF tokens; one server task, so one key per start is enough
+        environment.setdefault("MLFLOW_FLASK_SERVER_SECRET_KEY", secrets.token_hex(32))
     environment.pop(env.MLFLOW_DB_PASSWORD.name, None)  # the server needs the URI, not the password twice
     return command, environment, f"{' '.join(command)} with backend store {shown}"
 
 
 def mlflow_server(args: argparse.Namespace) -> int:
     """Run the MLflow tracking server (the platform's registry on AWS); replaces this process."""
-    command, environment, shown = mlflow_server_command(args, dict(os.environ))
+    import tempfile
+
+    scratch = Path(tempfile.mkdtemp(prefix="mlflow-auth-"))  # 0700: the user table of the auth app
+    command, environment, shown = mlflow_server_command(args, dict(os.environ), scratch=scratch)
     print(f"starting {shown}", flush=True)
     os.execve(command[0], command, environment)  # nosec B606  # our own mlflow executable, arguments built above
     return 0  # not reached

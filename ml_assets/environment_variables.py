@@ -155,4 +155,14 @@ MLFLOW_DB_CA_BUNDLE = _declare(
 MLFLOW_ARTIFACTS_DESTINATION = _declare(
     "MLFLOW_ARTIFACTS_DESTINATION", str, "./mlartifacts", "where the MLflow server keeps artifacts"
 )
+MLFLOW_AUTH_ADMIN_USERNAME = _declare(
+    "MLFLOW_AUTH_ADMIN_USERNAME", str, "pipeline", "the MLflow server's one user (the pipeline: runs, CI)"
+)
+MLFLOW_AUTH_ADMIN_PASSWORD = _declare(
+    "MLFLOW_AUTH_ADMIN_PASSWORD",
+    str,
+    None,
+    "set: the MLflow server asks every caller for that user's password (basic auth); clients send "
+    "MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD (a secret)",
+)
 MLFLOW_ALLOWED_HOSTS = _declare("MLFLOW_ALLOWED_HOSTS", str, None, "Host headers the MLflow server accepts")

@@ -168,7 +168,9 @@ def test_the_mlflow_server_command_serves_and_never_prints_the_password(tmp_path
     args = Namespace(host="127.0.0.1", port=5000)
     secret = "p@ss:w/rd"
     command, environment, shown = mlflow_server_command(
-        args, {"MLFLOW_DB_HOST": "db.internal", "MLFLOW_DB_USER": "ml_assets", "MLFLOW_DB_PASSWORD": secret}
+        args,
+        {"MLFLOW_DB_HOST": "db.internal", "MLFLOW_DB_USER": "ml_assets", "MLFLOW_DB_PASSWORD": secret},
+        scratch=tmp_path,
     )
     # The password reaches the server through its environment, never its command line (readable by any process).
     store = environment["MLFLOW_BACKEND_STORE_URI"]
@@ -182,7 +184,7 @@ def test_the_mlflow_server_command_serves_and_never_prints_the_password(tmp_path
     assert secret not in shown and "p%40ss" not in shown and "ml_assets:***@db.internal" in shown
     make_url(store).get_dialect().import_dbapi()  # a driver that is installed
     with pytest.raises(ValueError, match="MLFLOW_DB_PASSWORD"):
-        mlflow_server_command(args, {"MLFLOW_DB_HOST": "db.internal", "MLFLOW_DB_USER": "ml_assets"})
+        mlflow_server_command(args, {"MLFLOW_DB_HOST": "db.internal", "MLFLOW_DB_USER": "ml_assets"}, scratch=tmp_path)
 
     port = free_port()
     env = {
@@ -193,3 +195,70 @@ def test_the_mlflow_server_command_serves_and_never_prints_the_password(tmp_path
     with running([str(BIN / command[0]), *command[1:]], env, f"http://127.0.0.1:{port}/health", timeout=120) as process:
         assert request(f"http://127.0.0.1:{port}/health")[0] == 200
     assert "starting" in process.stdout.read()
+
+
+@pytest.mark.pipeline
+def test_the_mlflow_server_refuses_everyone_but_the_pipeline(tmp_path: Path, monkeypatch) -> None:
+    """With MLFLOW_AUTH_ADMIN_PASSWORD (a secret on AWS) the server runs MLflow's basic-auth app: one user, the
+    pipeline; anyone else who reaches port 5000 gets a 401 and cannot log, register or read anything."""
+    import base64
+    import urllib.error
+    import urllib.request
+
+    from sklearn.linear_model import LogisticRegression
+
+    from ml_assets.resources.mlflow_registry import MlflowRegistry
+    from ml_assets_tests.serving_fixtures import FEATURES, synthetic
+
+    password = "pipeline-password-" + "p" * 16
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    args = Namespace(host="127.0.0.1", port=5000)
+    command, _, shown = mlflow_server_command(
+        args, {"MLFLOW_BACKEND_STORE_URI": "sqlite:///x.db", "MLFLOW_AUTH_ADMIN_PASSWORD": password}, scratch=scratch
+    )
+    config = (scratch / "basic_auth.ini").read_text()
+    assert command[-2:] == ["--app-name", "basic-auth"] and "default_permission = NO_PERMISSIONS" in config
+    assert password not in " ".join(command) + config + shown  # the password stays in the environment
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        "MLFLOW_BACKEND_STORE_URI": f"sqlite:///{tmp_path}/mlflow.db",
+        "MLFLOW_ARTIFACTS_DESTINATION": str(tmp_path / "artifacts"),
+        "MLFLOW_AUTH_ADMIN_PASSWORD": password,
+    }
+    command = loopback(terraform_command("mlflow"), port)
+
+    def status(user: str | None, secret: str | None) -> int:
+        search = urllib.request.Request(f"{url}/api/2.0/mlflow/registered-models/search")
+        if user is not None:
+            search.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode())
+        try:
+            with urllib.request.urlopen(search, timeout=30) as answer:  # nosec B310  # loopback
+                return answer.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    with running([str(BIN / command[0]), *command[1:]], env, f"{url}/health", timeout=120):
+        assert [status(None, None), status("pipeline", "wrong"), status("someone", password)] == [401, 401, 401]
+        assert status("pipeline", password) == 200
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "pipeline")
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
+        registry = MlflowRegistry(tracking_uri=url, model_store=str(tmp_path / "model_store"))
+        x, y = synthetic(200)
+        version = registry.log_model(
+            experiment="auth",
+            run_name="lr",
+            model=LogisticRegression().fit(x, y),
+            registered_model_name="auth_test",
+            params={},
+            metrics={},
+            tags={},
+            input_example=x.head(3),
+        )
+        assert list(registry.load_model(version.name, version.version).feature_names_in_) == FEATURES
+        assert (tmp_path / "artifacts").exists()  # the artifacts went through the server, authenticated too
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "wrong")
+        with pytest.raises(Exception, match=r"401|nauthorized|credentials"):
+            registry.client().search_registered_models()

@@ -312,3 +312,22 @@ def test_services_granted_a_key_act_only_for_this_account() -> None:
             name,
             statement,
         )
+
+
+def test_mlflow_asks_for_the_pipelines_password_which_terraform_state_never_holds() -> None:
+    from ml_assets import environment_variables as env
+
+    platform = text_of(TERRAFORM / "modules/platform")
+    mlflow = platform.split("    mlflow = {")[1].split("    code-location = {")[0]
+    secret = '"${aws_secretsmanager_secret.mlflow_pipeline.arn}:password::"'
+    assert f'name = "{env.MLFLOW_AUTH_ADMIN_PASSWORD.name}", valueFrom = {secret}' in mlflow
+    # every other task of the pipeline (services, runs, training) gets the credentials from the same secret
+    assert platform.count("secrets     = local.pipeline_secrets") == 3
+    assert "secrets                = local.pipeline_secrets" in block(
+        platform, 'resource "aws_ecs_task_definition" "run"'
+    )
+    assert "local.mlflow_credentials" in block(platform, 'resource "aws_ecs_task_definition" "training"')
+    assert "pipeline_secrets = concat(local.pg_password, local.mlflow_credentials)" in platform
+    version = block(platform, 'resource "aws_secretsmanager_secret_version" "mlflow_pipeline"')
+    assert "secret_string_wo " in version and "secret_string " not in version  # write-only: not in the state
+    assert 'ephemeral "aws_secretsmanager_random_password" "mlflow"' in platform

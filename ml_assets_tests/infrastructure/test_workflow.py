@@ -167,6 +167,11 @@ def test_ci_permissions_are_least_privilege_and_actions_pinned() -> None:
         and "'pull-requests' || 'runs'" in env["ML_ASSETS_REPORTS"]
     )
     assert "vars.MLFLOW_PR_TRACKING_URI" in env["MLFLOW_TRACKING_URI"]
+    # MLflow asks for the pipeline's password: from the repository's secrets, never written in the workflow
+    assert env["MLFLOW_TRACKING_PASSWORD"] == (
+        "${{ github.event_name == 'pull_request' && secrets.MLFLOW_PR_TRACKING_PASSWORD"
+        " || secrets.MLFLOW_TRACKING_PASSWORD }}"
+    )
     # forks' pull requests never run: the first job refuses them and every other job needs it, directly or not
     assert jobs["data-validation"]["if"] == (
         "github.event_name != 'pull_request' || github.event.pull_request.head.repo.full_name == github.repository"

@@ -3,7 +3,7 @@
 # the images are pushed to once and deployed from in staging and production.
 
 terraform {
-  required_version = ">= 1.10"
+  required_version = ">= 1.11" # write-only attributes
   required_providers {
     aws = {
       source  = "hashicorp/aws"

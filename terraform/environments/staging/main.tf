@@ -2,7 +2,7 @@
 #   terraform init -backend-config=backend.hcl && terraform apply
 
 terraform {
-  required_version = ">= 1.10"
+  required_version = ">= 1.11" # write-only attributes
   required_providers {
     aws = {
       source  = "hashicorp/aws"

@@ -9,6 +9,12 @@ locals {
   mlflow_url  = "http://mlflow.${local.namespace}:5000"
   dagster_pg  = { DAGSTER_PG_HOST = var.database_address, DAGSTER_PG_DB = "dagster", DAGSTER_PG_USERNAME = var.database_username }
   pg_password = [{ name = "DAGSTER_PG_PASSWORD", valueFrom = "${var.database_secret_arn}:password::" }]
+  # MLflow asks every caller for the pipeline's credentials (its basic-auth app); every task of the pipeline has them
+  mlflow_credentials = [
+    { name = "MLFLOW_TRACKING_USERNAME", valueFrom = "${aws_secretsmanager_secret.mlflow_pipeline.arn}:username::" },
+    { name = "MLFLOW_TRACKING_PASSWORD", valueFrom = "${aws_secretsmanager_secret.mlflow_pipeline.arn}:password::" },
+  ]
+  pipeline_secrets = concat(local.pg_password, local.mlflow_credentials)
   common_environment = {
     AWS_REGION                  = data.aws_region.current.region
     ML_ASSETS_CONFIG            = var.pipeline_config
@@ -36,8 +42,11 @@ locals {
       cpu         = 512
       memory      = 1024
       task_role   = aws_iam_role.mlflow.arn
-      environment = { MLFLOW_DB_HOST = var.database_address, MLFLOW_DB_NAME = "mlflow", MLFLOW_DB_USER = var.database_username, MLFLOW_ARTIFACTS_DESTINATION = "s3://${var.artifacts_bucket}/mlflow", MLFLOW_ALLOWED_HOSTS = "mlflow.${local.namespace},mlflow.${local.namespace}:5000" }
-      secrets     = [{ name = "MLFLOW_DB_PASSWORD", valueFrom = "${var.database_secret_arn}:password::" }]
+      environment = { MLFLOW_DB_HOST = var.database_address, MLFLOW_DB_NAME = "mlflow", MLFLOW_DB_USER = var.database_username, MLFLOW_ARTIFACTS_DESTINATION = "s3://${var.artifacts_bucket}/mlflow", MLFLOW_ALLOWED_HOSTS = "mlflow.${local.namespace},mlflow.${local.namespace}:5000", MLFLOW_AUTH_ADMIN_USERNAME = "pipeline" }
+      secrets = [
+        { name = "MLFLOW_DB_PASSWORD", valueFrom = "${var.database_secret_arn}:password::" },
+        { name = "MLFLOW_AUTH_ADMIN_PASSWORD", valueFrom = "${aws_secretsmanager_secret.mlflow_pipeline.arn}:password::" },
+      ]
     }
     code-location = {
       command     = ["dagster", "code-server", "start", "-h", "0.0.0.0", "-p", "4000", "-m", "ml_assets.definitions"]
@@ -46,7 +55,7 @@ locals {
       memory      = 4096
       task_role   = aws_iam_role.dagster.arn
       environment = merge(local.dagster_pg, { DAGSTER_CURRENT_IMAGE = var.code_location_image })
-      secrets     = local.pg_password
+      secrets     = local.pipeline_secrets
     }
     dagster-webserver = {
       command     = ["dagster-webserver", "-h", "0.0.0.0", "-p", "3000", "-w", "/opt/ml_assets/deploy/workspace.yaml"]
@@ -55,7 +64,7 @@ locals {
       memory      = 2048
       task_role   = aws_iam_role.dagster.arn
       environment = local.dagster_pg
-      secrets     = local.pg_password
+      secrets     = local.pipeline_secrets
     }
     dagster-daemon = {
       command     = ["dagster-daemon", "run", "-w", "/opt/ml_assets/deploy/workspace.yaml"]
@@ -64,7 +73,7 @@ locals {
       memory      = 2048
       task_role   = aws_iam_role.dagster.arn
       environment = local.dagster_pg
-      secrets     = local.pg_password
+      secrets     = local.pipeline_secrets
     }
   }
 }
@@ -214,7 +223,7 @@ resource "aws_iam_role_policy" "execution_secrets" {
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [
-      { Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = var.database_secret_arn },
+      { Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = [var.database_secret_arn, aws_secretsmanager_secret.mlflow_pipeline.arn] },
       { Effect = "Allow", Action = ["kms:Decrypt"], Resource = var.kms_key_arn }
     ]
   })
@@ -236,6 +245,28 @@ resource "aws_iam_role_policy" "mlflow" {
       { Effect = "Allow", Action = ["kms:Decrypt", "kms:GenerateDataKey"], Resource = var.kms_key_arn }
     ]
   })
+}
+
+# The pipeline's MLflow credentials ({"username": "pipeline", "password": ...}): the MLflow server's one user. The
+# password is generated here and written without passing through Terraform's state (an ephemeral value into a
+# write-only attribute); raise mlflow_password_version to rotate it, then restart the services.
+ephemeral "aws_secretsmanager_random_password" "mlflow" {
+  password_length     = 40
+  exclude_punctuation = true
+}
+
+resource "aws_secretsmanager_secret" "mlflow_pipeline" {
+  # checkov:skip=CKV2_AWS_57:Rotated by raising mlflow_password_version (a new write-only value), then restarting the services.
+  name                    = "${var.name}/mlflow-pipeline"
+  description             = "The pipeline's MLflow user"
+  kms_key_id              = var.kms_key_arn
+  recovery_window_in_days = 7
+}
+
+resource "aws_secretsmanager_secret_version" "mlflow_pipeline" {
+  secret_id                = aws_secretsmanager_secret.mlflow_pipeline.id
+  secret_string_wo         = jsonencode({ username = "pipeline", password = ephemeral.aws_secretsmanager_random_password.mlflow.random_password })
+  secret_string_wo_version = var.mlflow_password_version
 }
 
 # The API keys scoring clients present ({"keys": ["newest", ...]}). Terraform creates the secret, never its value:
@@ -431,7 +462,7 @@ resource "aws_ecs_task_definition" "run" {
     readonlyRootFilesystem = true
     mountPoints            = local.tmp_volume
     environment            = [for key, value in merge(local.common_environment, local.dagster_pg) : { name = key, value = value }]
-    secrets                = local.pg_password
+    secrets                = local.pipeline_secrets
     logConfiguration = {
       logDriver = "awslogs"
       options = {
@@ -470,6 +501,7 @@ resource "aws_ecs_task_definition" "training" {
     readonlyRootFilesystem = true
     mountPoints            = local.tmp_volume
     environment            = [for key, value in local.common_environment : { name = key, value = value }]
+    secrets                = local.mlflow_credentials # it registers the model it trains
     logConfiguration = {
       logDriver = "awslogs"
       options = {

@@ -94,3 +94,9 @@ variable "training_tasks" {
     neural_network = { cpu = 2048, memory = 8192 }
   }
 }
+
+variable "mlflow_password_version" {
+  description = "Raise to generate a new MLflow password for the pipeline (then restart the services)."
+  type        = number
+  default     = 1
+}

@@ -373,6 +373,51 @@ def mlflow_server_command(
     return command, environment, f"{' '.join(command)} with backend store {shown}"
 
 
+def db_setup(args: argparse.Namespace) -> int:
+    """One Postgres user and database per service (MLflow, Dagster), set up with the master user; run once, and
+    again to rotate the services' passwords."""
+    import psycopg2
+
+    from ml_assets.resources.database_users import ServiceDatabase, set_up
+
+    required = (env.MLFLOW_DB_HOST, env.DB_ADMIN_USER, env.DB_ADMIN_PASSWORD, env.MLFLOW_DB_PASSWORD)
+    missing = [v.name for v in (*required, env.DAGSTER_PG_PASSWORD) if not v.is_set()]
+    if missing:
+        raise ValueError(f"db-setup needs {', '.join(missing)}")
+    services = [
+        ServiceDatabase(
+            user=env.MLFLOW_DB_USER.get() or "mlflow",
+            password=env.MLFLOW_DB_PASSWORD.get(),
+            database=env.MLFLOW_DB_NAME.get(),
+        ),
+        ServiceDatabase(
+            user=env.DAGSTER_PG_USERNAME.get(), password=env.DAGSTER_PG_PASSWORD.get(), database=env.DAGSTER_PG_DB.get()
+        ),
+    ]
+    tls = {"sslmode": env.DB_SSLMODE.get()}
+    if tls["sslmode"] in ("verify-ca", "verify-full"):
+        tls["sslrootcert"] = env.MLFLOW_DB_CA_BUNDLE.get()
+
+    def connect(database: str):
+        return psycopg2.connect(
+            host=env.MLFLOW_DB_HOST.get(),
+            port=env.MLFLOW_DB_PORT.get(),
+            user=env.DB_ADMIN_USER.get(),
+            password=env.DB_ADMIN_PASSWORD.get(),
+            dbname=database,
+            connect_timeout=30,
+            **tls,
+        )
+
+    try:
+        done = set_up(connect, services)
+    except psycopg2.Error as error:  # names the host, user or privilege; never a password
+        raise RuntimeError(f"db-setup on {env.MLFLOW_DB_HOST.get()}: {str(error).strip()}") from None
+    for line in done:
+        print(line, flush=True)
+    return 0
+
+
 def mlflow_server(args: argparse.Namespace) -> int:
     """Run the MLflow tracking server (the platform's registry on AWS); replaces this process."""
     import tempfile
@@ -622,6 +667,13 @@ def build_parser() -> argparse.ArgumentParser:
     mls.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
     mls.add_argument("--port", type=int, default=5000)
     mls.set_defaults(func=mlflow_server)
+
+    dbs = commands.add_parser(
+        "db-setup",
+        help="once, with the database's master user: a user and a database for MLflow and for Dagster "
+        "(ML_ASSETS_DB_ADMIN_*, MLFLOW_DB_*, DAGSTER_PG_*)",
+    )
+    dbs.set_defaults(func=db_setup)
 
     gw = commands.add_parser("gateway", help="run an environment's gateway in the foreground")
     gw.add_argument("--environment", choices=ENVIRONMENTS, required=True)

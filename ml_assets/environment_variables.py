@@ -152,6 +152,16 @@ MLFLOW_DB_CA_BUNDLE = _declare(
     "/opt/ml_assets/rds-ca-bundle.pem",
     "the CA bundle the database's certificate is verified against (sslmode=verify-full; the image holds RDS's)",
 )
+DAGSTER_PG_USERNAME = _declare("DAGSTER_PG_USERNAME", str, "dagster", "Dagster's Postgres user (dagster.yaml)")
+DAGSTER_PG_PASSWORD = _declare("DAGSTER_PG_PASSWORD", str, None, "Dagster's Postgres password (a secret)")
+DAGSTER_PG_DB = _declare("DAGSTER_PG_DB", str, "dagster", "Dagster's Postgres database")
+DB_ADMIN_USER = _declare(
+    "ML_ASSETS_DB_ADMIN_USER", str, None, "ml-assets db-setup: the database's master user (RDS's, once)"
+)
+DB_ADMIN_PASSWORD = _declare("ML_ASSETS_DB_ADMIN_PASSWORD", str, None, "ml-assets db-setup: its password (a secret)")
+DB_SSLMODE = _declare(
+    "ML_ASSETS_DB_SSLMODE", str, "verify-full", "ml-assets db-setup: TLS to the database (verify-full on RDS)"
+)
 MLFLOW_ARTIFACTS_DESTINATION = _declare(
     "MLFLOW_ARTIFACTS_DESTINATION", str, "./mlartifacts", "where the MLflow server keeps artifacts"
 )

@@ -331,3 +331,18 @@ def test_mlflow_asks_for_the_pipelines_password_which_terraform_state_never_hold
     version = block(platform, 'resource "aws_secretsmanager_secret_version" "mlflow_pipeline"')
     assert "secret_string_wo " in version and "secret_string " not in version  # write-only: not in the state
     assert 'ephemeral "aws_secretsmanager_random_password" "mlflow"' in platform
+
+
+def test_each_service_has_its_own_database_user_and_none_holds_the_master_password() -> None:
+    platform = text_of(TERRAFORM / "modules/platform")
+    assert 'MLFLOW_DB_USER = "mlflow"' in platform and 'DAGSTER_PG_USERNAME = "dagster"' in platform
+    # the master secret is read by the db-setup task's own execution role, and nothing else
+    uses = [line.strip() for line in platform.splitlines() if "var.database_secret_arn" in line]
+    setup = block(platform, 'resource "aws_ecs_task_definition" "db_setup"') + block(
+        platform, 'resource "aws_iam_role_policy" "db_setup_execution"'
+    )
+    assert uses and all(line in setup for line in uses), uses
+    assert "execution_role_arn       = aws_iam_role.db_setup_execution.arn" in setup
+    dagster = block(platform, 'resource "aws_iam_role_policy" "dagster"')
+    assert "db_setup_execution" not in dagster  # a pipeline run cannot launch a task that reads the master password
+    assert '"ml-assets", "db-setup"' in setup

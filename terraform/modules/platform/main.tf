@@ -5,10 +5,13 @@ data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
 
 locals {
-  namespace   = "${var.name}.internal"
-  mlflow_url  = "http://mlflow.${local.namespace}:5000"
-  dagster_pg  = { DAGSTER_PG_HOST = var.database_address, DAGSTER_PG_DB = "dagster", DAGSTER_PG_USERNAME = var.database_username }
-  pg_password = [{ name = "DAGSTER_PG_PASSWORD", valueFrom = "${var.database_secret_arn}:password::" }]
+  namespace  = "${var.name}.internal"
+  mlflow_url = "http://mlflow.${local.namespace}:5000"
+  # One database user per service (ml-assets db-setup creates them with the master user, once): neither service
+  # can open the other's database, and no service holds the master password.
+  database_users = toset(["mlflow", "dagster"])
+  dagster_pg     = { DAGSTER_PG_HOST = var.database_address, DAGSTER_PG_DB = "dagster", DAGSTER_PG_USERNAME = "dagster" }
+  pg_password    = [{ name = "DAGSTER_PG_PASSWORD", valueFrom = "${aws_secretsmanager_secret.database_user["dagster"].arn}:password::" }]
   # MLflow asks every caller for the pipeline's credentials (its basic-auth app); every task of the pipeline has them
   mlflow_credentials = [
     { name = "MLFLOW_TRACKING_USERNAME", valueFrom = "${aws_secretsmanager_secret.mlflow_pipeline.arn}:username::" },
@@ -42,9 +45,9 @@ locals {
       cpu         = 512
       memory      = 1024
       task_role   = aws_iam_role.mlflow.arn
-      environment = { MLFLOW_DB_HOST = var.database_address, MLFLOW_DB_NAME = "mlflow", MLFLOW_DB_USER = var.database_username, MLFLOW_ARTIFACTS_DESTINATION = "s3://${var.artifacts_bucket}/mlflow", MLFLOW_ALLOWED_HOSTS = "mlflow.${local.namespace},mlflow.${local.namespace}:5000", MLFLOW_AUTH_ADMIN_USERNAME = "pipeline" }
+      environment = { MLFLOW_DB_HOST = var.database_address, MLFLOW_DB_NAME = "mlflow", MLFLOW_DB_USER = "mlflow", MLFLOW_ARTIFACTS_DESTINATION = "s3://${var.artifacts_bucket}/mlflow", MLFLOW_ALLOWED_HOSTS = "mlflow.${local.namespace},mlflow.${local.namespace}:5000", MLFLOW_AUTH_ADMIN_USERNAME = "pipeline" }
       secrets = [
-        { name = "MLFLOW_DB_PASSWORD", valueFrom = "${var.database_secret_arn}:password::" },
+        { name = "MLFLOW_DB_PASSWORD", valueFrom = "${aws_secretsmanager_secret.database_user["mlflow"].arn}:password::" },
         { name = "MLFLOW_AUTH_ADMIN_PASSWORD", valueFrom = "${aws_secretsmanager_secret.mlflow_pipeline.arn}:password::" },
       ]
     }
@@ -206,7 +209,8 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
   }
 }
 
-# Used by ECS itself to pull images, write logs and read the database secret into the container.
+# Used by ECS itself to pull images, write logs and read the services' secrets into their containers (never the
+# database's master password: only the db-setup task's own execution role reads that).
 resource "aws_iam_role" "execution" {
   name               = "${var.name}-task-execution"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
@@ -223,7 +227,7 @@ resource "aws_iam_role_policy" "execution_secrets" {
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [
-      { Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = [var.database_secret_arn, aws_secretsmanager_secret.mlflow_pipeline.arn] },
+      { Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = concat([for secret in aws_secretsmanager_secret.database_user : secret.arn], [aws_secretsmanager_secret.mlflow_pipeline.arn]) },
       { Effect = "Allow", Action = ["kms:Decrypt"], Resource = var.kms_key_arn }
     ]
   })
@@ -245,6 +249,92 @@ resource "aws_iam_role_policy" "mlflow" {
       { Effect = "Allow", Action = ["kms:Decrypt", "kms:GenerateDataKey"], Resource = var.kms_key_arn }
     ]
   })
+}
+
+# The services' own database passwords, generated without passing through Terraform's state (as MLflow's below).
+ephemeral "aws_secretsmanager_random_password" "database_user" {
+  for_each            = local.database_users
+  password_length     = 40
+  exclude_punctuation = true
+}
+
+resource "aws_secretsmanager_secret" "database_user" {
+  # checkov:skip=CKV2_AWS_57:Rotated by raising database_password_version, running db-setup again and restarting the services.
+  for_each                = local.database_users
+  name                    = "${var.name}/db-${each.key}"
+  description             = "The ${each.key} service's database user"
+  kms_key_id              = var.kms_key_arn
+  recovery_window_in_days = 7
+}
+
+resource "aws_secretsmanager_secret_version" "database_user" {
+  for_each                 = local.database_users
+  secret_id                = aws_secretsmanager_secret.database_user[each.key].id
+  secret_string_wo         = jsonencode({ username = each.key, password = ephemeral.aws_secretsmanager_random_password.database_user[each.key].random_password })
+  secret_string_wo_version = var.database_password_version
+}
+
+# Run once after the first apply, and after raising database_password_version: creates (or updates) the services'
+# users and the dagster database with the master user (aws ecs run-task --task-definition <name>-db-setup).
+resource "aws_iam_role" "db_setup_execution" {
+  name               = "${var.name}-db-setup-execution"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+resource "aws_iam_role_policy_attachment" "db_setup_execution" {
+  role       = aws_iam_role.db_setup_execution.name
+  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+}
+
+resource "aws_iam_role_policy" "db_setup_execution" {
+  name = "read-master-and-service-passwords"
+  role = aws_iam_role.db_setup_execution.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      { Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = concat([var.database_secret_arn], [for secret in aws_secretsmanager_secret.database_user : secret.arn]) },
+      { Effect = "Allow", Action = ["kms:Decrypt"], Resource = var.kms_key_arn }
+    ]
+  })
+}
+
+resource "aws_ecs_task_definition" "db_setup" {
+  family                   = "${var.name}-db-setup"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = 256
+  memory                   = 512
+  execution_role_arn       = aws_iam_role.db_setup_execution.arn
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = "X86_64"
+  }
+  container_definitions = jsonencode([{
+    name                   = "db-setup"
+    image                  = var.code_location_image
+    command                = ["ml-assets", "db-setup"]
+    essential              = true
+    readonlyRootFilesystem = true
+    environment = [for key, value in {
+      MLFLOW_DB_HOST          = var.database_address
+      MLFLOW_DB_USER          = "mlflow"
+      DAGSTER_PG_USERNAME     = "dagster"
+      ML_ASSETS_DB_ADMIN_USER = var.database_username
+    } : { name = key, value = value }]
+    secrets = [
+      { name = "ML_ASSETS_DB_ADMIN_PASSWORD", valueFrom = "${var.database_secret_arn}:password::" },
+      { name = "MLFLOW_DB_PASSWORD", valueFrom = "${aws_secretsmanager_secret.database_user["mlflow"].arn}:password::" },
+      { name = "DAGSTER_PG_PASSWORD", valueFrom = "${aws_secretsmanager_secret.database_user["dagster"].arn}:password::" },
+    ]
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.this["dagster-run"].name
+        awslogs-region        = data.aws_region.current.region
+        awslogs-stream-prefix = "db-setup"
+      }
+    }
+  }])
 }
 
 # The pipeline's MLflow credentials ({"username": "pipeline", "password": ...}): the MLflow server's one user. The
@@ -389,12 +479,6 @@ resource "aws_iam_role_policy" "dagster" {
         Effect   = "Allow"
         Action   = ["logs:GetLogEvents"]
         Resource = ["${aws_cloudwatch_log_group.this["dagster-run"].arn}:*", "${aws_cloudwatch_log_group.this["training"].arn}:*"]
-      },
-      {
-        Sid      = "DatabaseSecret"
-        Effect   = "Allow"
-        Action   = ["secretsmanager:GetSecretValue"]
-        Resource = var.database_secret_arn
       }
     ]
   })

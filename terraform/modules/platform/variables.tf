@@ -100,3 +100,9 @@ variable "mlflow_password_version" {
   type        = number
   default     = 1
 }
+
+variable "database_password_version" {
+  description = "Raise to generate new database passwords for the services (then run db-setup and restart them)."
+  type        = number
+  default     = 1
+}

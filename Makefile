@@ -16,11 +16,12 @@ export MLFLOW_TRACKING_URI ?= sqlite:///$(ML_ASSETS_HOME)/mlflow/mlflow.db
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
+# Every package is checked against the hashes in the lock (pip's hash-checking mode), then the project itself.
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "ml_assets needs Python 3.11 (found %d.%d)" % sys.version_info[:2])'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 $(CHECKOV_STAMP): requirements-checkov.lock
@@ -67,8 +68,20 @@ mlflow-ui: $(STAMP)  ## MLflow UI on http://127.0.0.1:5000 over the project's tr
 stop: $(STAMP)  ## stop every gateway and model server started from this state folder
 	$(BIN)/ml-assets stop
 
-lock: $(STAMP) $(CHECKOV_STAMP)  ## re-resolve and record the dependency sets after editing pyproject.toml
-	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^ml_assets' > requirements.lock
+# The tested set (what .venv holds) with every distribution's hash, and the images' share of it (the package with
+# its aws extra), pinned to the same versions.
+LOCK_TOOL := .venv-lock/bin/pip-compile
+COMPILE := $(LOCK_TOOL) --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	--no-emit-find-links --custom-compile-command "make lock"
+
+$(LOCK_TOOL):
+	test -x .venv-lock/bin/python || $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet pip-tools==7.6.2
+
+lock: $(STAMP) $(CHECKOV_STAMP) $(LOCK_TOOL)  ## record the dependency sets, with hashes, after installing a change to pyproject.toml
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^ml_assets' > .venv-lock/pins.txt
+	$(COMPILE) --output-file requirements.lock .venv-lock/pins.txt
+	$(COMPILE) --extra aws -c .venv-lock/pins.txt --output-file requirements-runtime.lock pyproject.toml
 	$(CHECKOV_VENV)/bin/python -m pip freeze > requirements-checkov.lock
 
 checkov: $(CHECKOV_STAMP)  ## checkov over terraform/ (zero failed checks; skips are justified beside them)
@@ -76,7 +89,9 @@ checkov: $(CHECKOV_STAMP)  ## checkov over terraform/ (zero failed checks; skips
 
 bench-env: $(STAMP)  ## .venv-bench: the project plus Evidently 0.7 (pandas < 3.1) for benchmarks/drift.py
 	test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
-	.venv-bench/bin/python -m pip install --quiet -c requirements.lock -e . 'evidently==0.7.23' 'pandas<3.1'
+	.venv-bench/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements-runtime.lock
+	.venv-bench/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	.venv-bench/bin/python -m pip install --quiet 'evidently==0.7.23' 'pandas<3.1'
 
 clean:  ## remove the state folder (landing data, Dagster runs, MLflow store, reports)
 	rm -rf $(ML_ASSETS_HOME)

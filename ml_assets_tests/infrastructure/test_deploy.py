@@ -262,3 +262,36 @@ def test_the_mlflow_server_refuses_everyone_but_the_pipeline(tmp_path: Path, mon
         monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "wrong")
         with pytest.raises(Exception, match=r"401|nauthorized|credentials"):
             registry.client().search_registered_models()
+
+
+def locked(path: Path) -> dict[str, tuple[str, list[str]]]:
+    """{name: (version, hashes)} of a pip-compile lock."""
+    entries = {}
+    for chunk in re.split(r"\n(?=\S)", path.read_text()):
+        found = re.match(r"([A-Za-z0-9_.-]+)==(\S+)", chunk)
+        if found:
+            name = re.sub(r"[-_.]+", "-", found.group(1)).lower()
+            entries[name] = (found.group(2), re.findall(r"--hash=sha256:([0-9a-f]{64})", chunk))
+    return entries
+
+
+@pytest.mark.unit
+def test_every_install_checks_each_package_against_its_hash() -> None:
+    """The locks pin every distribution with its hashes, the images' lock is the tested set's versions, and every
+    install (make install, both images) runs pip in hash-checking mode."""
+    root = DEPLOY.parent
+    full, runtime = locked(root / "requirements.lock"), locked(root / "requirements-runtime.lock")
+    assert len(full) > 150 and len(runtime) > 100
+    unhashed = [name for name, (_, hashes) in {**full, **runtime}.items() if not hashes]
+    assert unhashed == []
+    assert {name: version for name, (version, _) in runtime.items()} == {
+        name: full[name][0] for name in runtime
+    }  # the images run the versions the tests ran
+    assert {"dagster", "mlflow", "xgboost-cpu", "uvicorn", "boto3"} <= set(runtime)
+    assert not {"pytest", "ruff", "moto"} & set(runtime)  # no test tools in the images
+    makefile = (root / "Makefile").read_text()
+    assert "pip install --quiet --require-hashes --no-deps -r requirements.lock" in makefile
+    for image in ("model-server", "code-location"):
+        text = (DEPLOY / f"Dockerfile.{image}").read_text()
+        assert "pip install --require-hashes --no-deps -r requirements-runtime.lock" in text, image
+        assert "-c requirements" not in text, image

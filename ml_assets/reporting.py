@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ml_assets.config import PipelineConfig
+from ml_assets.environment_variables import SCORING_KEYS
 from ml_assets.resources.mlflow_registry import (
     ALGORITHM_TAG,
     CANDIDATE_ALIAS,
@@ -81,8 +82,8 @@ def _serving_lines(config: PipelineConfig, settings: Settings) -> list[str]:
     record = _example_record(config, settings)
     if record is not None:
         body = json.dumps(record, separators=(",", ":"))
-        lines.append(f"  curl -s -X POST {backend.url}/predict -H 'Content-Type: application/json' -d '{body}'")
-    lines.append(f"  curl -s {backend.url}/health")
+        key = " -H 'Authorization: Bearer <an API key>'" if SCORING_KEYS.is_set() else ""
+        lines.append(f"  curl -s -X POST {backend.url}/predict -H 'Content-Type: application/json'{key} -d '{body}'")
     if backend.dashboard_url():
         lines.append(f"monitoring dashboard: {backend.dashboard_url()}")
     lines += _monitoring_lines(config, settings)

@@ -188,6 +188,7 @@ def platform(endpoint: str, max_attempts: int = 4, **overrides: Any) -> AwsServi
         "poll_seconds": 0.05,
         "traffic_log": TRAFFIC_LOG,
         "state_location": "s3://data/rollouts",
+        "model_store": "s3://data/model-store",
         **overrides,
     }
     return AwsServingPlatform(

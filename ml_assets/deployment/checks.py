@@ -11,7 +11,6 @@ from dagster import (
     AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
-    MetadataValue,
     asset_check,
     multi_asset_check,
 )
@@ -28,10 +27,9 @@ INTEGRATION_RECORDS = 500
 
 
 def _smoke(url: str, record: dict, version: str, headers: dict[str, str]) -> AssetCheckResult:
+    """One prediction through the front door clients use, from the version just deployed. (Not /health: on AWS the
+    load balancer answers only scoring from outside, and asks the servers' health itself.)"""
     problems = []
-    status, health = http("GET", f"{url}/health")
-    if status != 200:
-        problems.append(f"GET /health -> {status}")
     status, answer = http("POST", f"{url}/predict", record, headers=headers)
     if status != 200 or not isinstance(answer, dict) or not 0 <= answer.get("probability", -1) <= 1:
         problems.append(f"POST /predict -> {status} {answer}")
@@ -41,8 +39,7 @@ def _smoke(url: str, record: dict, version: str, headers: dict[str, str]) -> Ass
         check_name="smoke",
         passed=not problems,
         asset_key="staging_deployment",
-        description="; ".join(problems) or f"health ok, one prediction from v{version}",
-        metadata={"health": MetadataValue.json(health if isinstance(health, dict) else {})},
+        description="; ".join(problems) or f"one prediction from v{version}",
     )
 
 
@@ -101,7 +98,9 @@ def _load(url: str, records: list[dict], config: PipelineConfig, headers: dict[s
 
 def build_deployment_checks(config: PipelineConfig) -> list[AssetChecksDefinition]:
     specs = [
-        AssetCheckSpec("smoke", asset="staging_deployment", blocking=True, description="Health and one prediction."),
+        AssetCheckSpec(
+            "smoke", asset="staging_deployment", blocking=True, description="One prediction from the new version."
+        ),
         AssetCheckSpec(
             "integration",
             asset="staging_deployment",

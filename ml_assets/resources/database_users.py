@@ -57,7 +57,10 @@ def set_up(connect: Any, services: list[ServiceDatabase]) -> list[str]:
             if not cursor.fetchone():
                 cursor.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(database, user))
                 done.append(f"database {service.database} created")
+            # a database's new owner needs CREATEDB (unless a superuser asks): lent for this one statement
+            cursor.execute(sql.SQL("ALTER ROLE {} CREATEDB").format(user))
             cursor.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(database, user))
+            cursor.execute(sql.SQL("ALTER ROLE {} NOCREATEDB").format(user))
             cursor.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(database))
             done.append(f"database {service.database}: owned by {service.user}, no CONNECT for others")
     for service in services:
@@ -69,21 +72,25 @@ def set_up(connect: Any, services: list[ServiceDatabase]) -> list[str]:
 
 
 def _hand_over(cursor: Any, admin: str, user: str) -> int:
-    """Give ``user`` the tables and sequences ``admin`` created in the public schema (a service that ran as the
-    master user before)."""
-    cursor.execute(
-        "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'S', 'v') AND pg_get_userbyid(c.relowner) = %s",
-        (admin,),
-    )
-    objects = cursor.fetchall()
-    kinds = {"r": "TABLE", "S": "SEQUENCE", "v": "VIEW"}
-    for name, kind in objects:
-        statement = sql.SQL("ALTER {} {} OWNER TO {}").format(
-            sql.SQL(kinds[kind]), sql.Identifier("public", name), sql.Identifier(user)
+    """Give ``user`` the tables, views and sequences ``admin`` created in the public schema (a service that ran as
+    the master user before). Tables first: a sequence a table owns (a serial column) moves with it, and may not be
+    moved on its own."""
+    moved = 0
+    for kinds, keyword in ((("r", "p", "v", "m"), "TABLE"), (("S",), "SEQUENCE")):
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relkind = ANY(%s) AND pg_get_userbyid(c.relowner) = %s "
+            "ORDER BY c.relname",
+            (list(kinds), admin),
         )
-        cursor.execute(statement)
-    return len(objects)
+        for (name,) in cursor.fetchall():
+            # ALTER TABLE also moves views and materialized views; sequences still the master's are free-standing
+            statement = sql.SQL("ALTER {} {} OWNER TO {}").format(
+                sql.SQL(keyword), sql.Identifier("public", name), sql.Identifier(user)
+            )
+            cursor.execute(statement)
+            moved += 1
+    return moved
 
 
 class _autocommit:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import time
 from collections.abc import AsyncIterator, Callable
@@ -40,6 +41,7 @@ from ml_assets.serving.health import HealthListener, Heartbeat
 from ml_assets.serving.scoring import InputError, Scorer, mlflow_records
 from ml_assets.serving.traffic_log import TrafficLog
 
+log = logging.getLogger(__name__)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 DRAIN_FACTOR = 16
 BODY_SECONDS = 10.0  # an admitted request holds a place while its body arrives: a slow sender is cut off
@@ -85,7 +87,10 @@ async def refreshing(keys: ApiKeys | None) -> AsyncIterator[None]:
     async def loop() -> None:
         while True:
             await asyncio.sleep(SCORING_KEYS_REFRESH_SECONDS.get())
-            await asyncio.to_thread(keys.refresh)
+            try:
+                await asyncio.to_thread(keys.refresh)
+            except Exception:  # a failed refresh keeps the keys it had; rotation must not stop for one bad read
+                log.exception("re-reading the scoring keys failed; keeping the keys read before")
 
     task = asyncio.create_task(loop())
     try:

@@ -16,10 +16,12 @@ checks present (smoke, integration and load tests, golden records).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import hmac
 import json
 import logging
+import os
 import stat
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -59,14 +61,23 @@ class KeyFile(KeySource):
         return f"file:{self.path}"
 
     def load(self) -> list[str]:
+        # opened without following a link, and the mode checked on what was opened: nothing can be swapped between
         try:
-            info = self.path.lstat()
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
         except OSError as error:
-            raise KeyConfigError(f"scoring keys {self.describe()}: {error.strerror}") from None
-        if stat.S_ISLNK(info.st_mode) or info.st_mode & 0o077:
-            what = "a symbolic link" if stat.S_ISLNK(info.st_mode) else f"mode {info.st_mode & 0o777:o}"
-            raise KeyConfigError(f"scoring keys {self.describe()} is {what}: keys must be in a file of mode 600")
-        return _keys(self.path.read_text().splitlines(), self.describe())
+            reason = "a symbolic link" if error.errno == errno.ELOOP else error.strerror
+            raise KeyConfigError(f"scoring keys {self.describe()}: {reason}") from None
+        with os.fdopen(fd, "rb") as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            if not stat.S_ISREG(mode) or mode & 0o077:
+                raise KeyConfigError(
+                    f"scoring keys {self.describe()} is mode {mode & 0o777:o}: keys must be in a file of mode 600"
+                )
+            try:
+                text = handle.read().decode("ascii")
+            except UnicodeDecodeError:
+                raise KeyConfigError(f"scoring keys {self.describe()}: not ASCII text") from None
+        return _keys(text.splitlines(), self.describe())
 
 
 class SecretsManagerKeys(KeySource):

@@ -347,6 +347,8 @@ def create_gateway_app(
     address the gateway is bound to: a page of another site whose name was re-pointed at 127.0.0.1 (DNS rebinding)
     gets a 400."""
     addressed_to_us = {bound_host.strip("[]").lower()} - WILDCARD_HOSTS
+    # Beyond loopback the Host header is the client's to choose: the dashboard then asks for an API key as well.
+    dashboard_keys = None if is_loopback_host(bound_host) else keys
     cached: dict[str, Any] = {}
     refresh = asyncio.Lock()
 
@@ -379,7 +381,7 @@ def create_gateway_app(
     async def health(request: Request) -> Response:
         live = [s for s, w in gateway.weights.items() if w and s in gateway.variants]
         return json_response(
-            {"status": "ok" if live else "no_backends", "environment": gateway.environment, "weights": gateway.weights},
+            {"status": "ok" if live else "no_backends"},  # the weights are for /admin/state, behind the token
             200,
         )
 
@@ -453,8 +455,8 @@ def create_gateway_app(
 
     monitoring = (
         [
-            Route("/dashboard", host_checked(dashboard_page), methods=["GET"]),
-            Route("/dashboard/data", host_checked(dashboard_data), methods=["GET"]),
+            Route("/dashboard", requiring(dashboard_keys, host_checked(dashboard_page)), methods=["GET"]),
+            Route("/dashboard/data", requiring(dashboard_keys, host_checked(dashboard_data)), methods=["GET"]),
         ]
         if dashboard is not None
         else []

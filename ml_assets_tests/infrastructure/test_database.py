@@ -17,7 +17,8 @@ from ml_assets.resources.local_platform import free_port
 
 pytestmark = pytest.mark.pipeline
 BIN = Path(sys.executable).parent
-ADMIN, ADMIN_PASSWORD = "ml_assets", "master-password-" + "m" * 16
+ADMIN, ADMIN_PASSWORD = "ml_assets", "master-password-" + "m" * 16  # like RDS's master user: not a superuser
+SUPERUSER = "postgres_superuser"
 
 
 def as_postgres(command: list[str]) -> list[str]:
@@ -43,7 +44,7 @@ def postgres() -> Iterator[int]:
         for path in (folder, password_file):
             os.chown(path, owner.pw_uid, owner.pw_gid)
     subprocess.run(
-        as_postgres([initdb, "-D", str(data), "-U", ADMIN, "--auth=scram-sha-256", f"--pwfile={password_file}"]),
+        as_postgres([initdb, "-D", str(data), "-U", SUPERUSER, "--auth=scram-sha-256", f"--pwfile={password_file}"]),
         check=True,
         capture_output=True,
         timeout=120,
@@ -52,6 +53,10 @@ def postgres() -> Iterator[int]:
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder}"
     start = as_postgres([pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"])
     subprocess.run(start, check=True, capture_output=True, timeout=120)
+    superuser = connect(port, SUPERUSER, ADMIN_PASSWORD, "postgres")
+    superuser.autocommit = True
+    superuser.cursor().execute(f"CREATE ROLE {ADMIN} LOGIN CREATEROLE CREATEDB PASSWORD '{ADMIN_PASSWORD}'")
+    superuser.close()
     try:
         yield port
     finally:
@@ -89,12 +94,14 @@ def test_each_service_opens_its_own_database_only(postgres: int) -> None:
     admin.cursor().execute("CREATE DATABASE mlflow")
     admin.close()
     with connect(postgres, ADMIN, ADMIN_PASSWORD, "mlflow") as admin:
-        admin.cursor().execute("CREATE TABLE experiments (id int)")
+        admin.cursor().execute("CREATE TABLE experiments (id serial PRIMARY KEY, name text)")  # owns a sequence
+        admin.cursor().execute("CREATE SEQUENCE run_numbers")
+        admin.cursor().execute("CREATE VIEW experiment_names AS SELECT name FROM experiments")
     mlflow_password, dagster_password = "mlflow-password-" + "a" * 16, "dagster-password-" + "b" * 16
     done = db_setup(postgres, MLFLOW_DB_PASSWORD=mlflow_password, DAGSTER_PG_PASSWORD=dagster_password)
     assert done.returncode == 0, done.stderr
     assert "user mlflow created" in done.stdout and "database dagster created" in done.stdout
-    assert "1 objects the master user created now mlflow's" in done.stdout
+    assert "3 objects the master user created now mlflow's" in done.stdout  # table, view, free sequence
     assert mlflow_password not in done.stdout + done.stderr and ADMIN_PASSWORD not in done.stdout + done.stderr
 
     for user, password, own, other in (
@@ -106,7 +113,9 @@ def test_each_service_opens_its_own_database_only(postgres: int) -> None:
         with pytest.raises(psycopg2.OperationalError, match="permission denied for database"):
             connect(postgres, user, password, other)
     with connect(postgres, "mlflow", mlflow_password, "mlflow") as mine:
-        mine.cursor().execute("INSERT INTO experiments VALUES (1)")  # the master user's old table is its now
+        cursor = mine.cursor()
+        cursor.execute("INSERT INTO experiments (name) VALUES ('a')")  # the old table and its sequence are its now
+        cursor.execute("SELECT nextval('run_numbers'), count(*) FROM experiment_names")
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
         connect(postgres, "mlflow", "wrong-password-" + "c" * 16, "mlflow")
 

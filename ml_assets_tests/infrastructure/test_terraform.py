@@ -258,6 +258,8 @@ def test_only_scoring_is_routed_from_outside_and_every_client_authenticates() ->
     assert "tostring(local.health_port)])" in block(
         serving, 'resource "aws_vpc_security_group_ingress_rule" "model_servers_from_alb"'
     )
+    # batches are larger than the managed rule set's 8 KB body limit: counted, not blocked (the servers bound bodies)
+    assert re.search(r'rule_action_override \{\s*name = "SizeRestrictions_BODY"\s*action_to_use \{\s*count \{\}', waf)
     # who may call: chosen on purpose, never a default
     for path in (
         "modules/serving/variables.tf",
@@ -285,10 +287,17 @@ def test_served_models_come_from_a_store_only_the_pipeline_writes() -> None:
     assert 'model_store                     = "s3://${module.storage.data_bucket}/model-store"' in text_of(
         TERRAFORM / "modules/environment"
     )
-    assert f'{env.MODEL_STORE.name}       = "s3://${{var.data_bucket}}/model-store"' in platform  # the pipeline's
+    assert re.search(
+        rf'{env.MODEL_STORE.name} += "s3://\$\{{var.data_bucket\}}/model-store"', platform
+    )  # the pipeline's
+    # the servers may read the model store of the bucket CI trains in too (a release says which it is)
+    assert "concat([var.data_bucket], var.shared_model_store_buckets)" in platform
+    assert re.search(
+        rf'{env.SCORING_KEYS.name} += "secretsmanager:\$\{{aws_secretsmanager_secret.scoring_keys.arn\}}"', platform
+    )
     model_server = block(platform, 'resource "aws_iam_role_policy" "model_server"')
-    assert '"s3:GetObject"], Resource = "${var.data_bucket_arn}/model-store/*"' in model_server
-    assert 'PutObject"], Resource = "${var.data_bucket_arn}/model-store' not in model_server
+    assert '"s3:GetObject"], Resource = [for bucket in concat(' in model_server and '/model-store/*"]' in model_server
+    assert "model-store" not in model_server.split('"s3:PutObject"')[1].split("}")[0]  # it writes the traffic log only
     mlflow = block(platform, 'resource "aws_iam_role_policy" "mlflow"')
     assert "data_bucket" not in mlflow  # the MLflow server's role has no access to the data bucket at all
     # no network path from the model servers to MLflow's port
@@ -346,3 +355,15 @@ def test_each_service_has_its_own_database_user_and_none_holds_the_master_passwo
     dagster = block(platform, 'resource "aws_iam_role_policy" "dagster"')
     assert "db_setup_execution" not in dagster  # a pipeline run cannot launch a task that reads the master password
     assert '"ml-assets", "db-setup"' in setup
+    # each service's execution role injects only its own secrets, and a pipeline run can pass only Dagster's
+    dagster_secrets = block(platform, 'resource "aws_iam_role_policy" "execution_secrets"')
+    mlflow_secrets = block(platform, 'resource "aws_iam_role_policy" "mlflow_execution_secrets"')
+    assert 'database_user["dagster"]' in dagster_secrets and 'database_user["mlflow"]' not in dagster_secrets
+    assert 'database_user["mlflow"]' in mlflow_secrets and 'database_user["dagster"]' not in mlflow_secrets
+    assert "mlflow_execution" not in dagster and "aws_iam_role.execution.arn" in dagster
+    assert "execution   = aws_iam_role.mlflow_execution.arn" in platform
+    assert "module.platform.model_server_execution_role_arn" in text_of(TERRAFORM / "modules/environment")
+    assert not re.search(
+        r'resource "aws_iam_role_policy" "\w+" \{\s*name = "[^"]*"\s*role = aws_iam_role.model_server_execution',
+        platform,
+    )

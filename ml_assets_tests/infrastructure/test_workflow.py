@@ -151,27 +151,28 @@ def test_ci_permissions_are_least_privilege_and_actions_pinned() -> None:
     assert spec["permissions"] == {"contents": "read"}  # no OIDC token for the workflow as a whole
     for name, job in jobs.items():
         roles = [s["with"]["aws-role-arn"] for s in job["steps"] if s.get("uses") == "./.github/actions/setup"]
-        assert roles, name
         assert job["permissions"] == {"contents": "read", "id-token": "write"}, name  # the token only where used
-        if name in ("staging", "production"):  # deploy roles: only jobs in a GitHub environment can assume them
-            assert job["environment"].split()[0] == name and roles == ["${{ vars.AWS_DEPLOY_ROLE_ARN }}"], name
+        # every job's role and MLflow password are its GitHub environment's: a ref the environment does not admit
+        # (a pull request, for pipeline, staging and production) gets neither
+        assert roles == ["${{ vars.AWS_ROLE_ARN }}"], name
+        assert job["env"]["MLFLOW_TRACKING_PASSWORD"] == "${{ secrets.MLFLOW_TRACKING_PASSWORD }}", name
+        assert job["env"]["MLFLOW_TRACKING_URI"] == "${{ vars.MLFLOW_TRACKING_URI }}", name
+        if name in ("staging", "production"):
+            assert job["environment"].split()[0] == name, name
+            assert job["env"]["ML_ASSETS_SCORING_KEYS"] == "secretsmanager:${{ vars.SCORING_KEYS_SECRET_ARN }}"
         else:
-            assert roles == ["${{ env.CI_ROLE_ARN }}"], name
+            assert job["environment"] == "${{ github.event_name == 'pull_request' && 'pull-request' || 'pipeline' }}"
     env = spec["env"]
-    assert env["CI_ROLE_ARN"] == (
-        "${{ github.event_name == 'pull_request' && vars.AWS_PR_ROLE_ARN || vars.AWS_PIPELINE_ROLE_ARN }}"
-    )
-    # a pull request writes under its own prefix and uses a non-production MLflow
+    assert not [key for key, value in env.items() if "secrets." in str(value)]  # no secret for every job
+    # a pull request writes under its own prefix
     assert (
         "'pull-requests' || 'runs'" in env["ML_ASSETS_STORAGE"]
         and "'pull-requests' || 'runs'" in env["ML_ASSETS_REPORTS"]
     )
-    assert "vars.MLFLOW_PR_TRACKING_URI" in env["MLFLOW_TRACKING_URI"]
-    # MLflow asks for the pipeline's password: from the repository's secrets, never written in the workflow
-    assert env["MLFLOW_TRACKING_PASSWORD"] == (
-        "${{ github.event_name == 'pull_request' && secrets.MLFLOW_PR_TRACKING_PASSWORD"
-        " || secrets.MLFLOW_TRACKING_PASSWORD }}"
-    )
+    # the production release may outlast an hour: its session lasts two (the deploy role's maximum)
+    production = next(s for s in jobs["production"]["steps"] if s.get("uses") == "./.github/actions/setup")
+    assert production["with"]["role-duration-seconds"] == 7200
+    assert "role-duration-seconds: ${{ inputs.role-duration-seconds }}" in ACTION.read_text()
     # forks' pull requests never run: the first job refuses them and every other job needs it, directly or not
     assert jobs["data-validation"]["if"] == (
         "github.event_name != 'pull_request' || github.event.pull_request.head.repo.full_name == github.repository"
@@ -189,8 +190,8 @@ def test_the_ci_roles_trust_only_the_runs_that_use_them() -> None:
     """terraform/modules/ci: the trust (the token's sub claim) and the prefixes each role may write are the ones the
     workflow uses."""
     module = "\n".join(p.read_text() for p in sorted((ROOT / "terraform/modules/ci").glob("*.tf")))
-    assert 'pull-request = ["repo:${var.github_repository}:pull_request"]' in module
-    assert '"repo:${var.github_repository}:ref:refs/heads/${branch}"]' in module
+    assert 'pull-request = ["repo:${var.github_repository}:environment:pull-request"]' in module
+    assert 'pipeline     = ["repo:${var.github_repository}:environment:pipeline"]' in module
     assert '"deploy-${environment}" => ["repo:${var.github_repository}:environment:${environment}"]' in module
     assert 'variable = "token.actions.githubusercontent.com:aud"' in module
     assert re.search(r'test\s+= "StringEquals"\n\s+variable = "token.actions.githubusercontent.com:sub"', module)

@@ -95,6 +95,7 @@ def test_release_promotes_a_good_version_and_retires_the_old_colour(endpoint: st
     environment = {item["name"]: item["value"] for item in container["environment"]}
     assert environment["ML_ASSETS_MODEL_URI"] == f"models:/{MODEL}/2"
     assert environment["ML_ASSETS_SLOT"] == "green" and environment["ML_ASSETS_HOST"] == "0.0.0.0"
+    assert environment["ML_ASSETS_MODEL_STORE"] == "s3://data/model-store"  # where the pipeline wrote the model
     # The release moved the scoring rule alone: every other path still gets the listener's 404.
     elbv2 = client("elbv2", endpoint)
     balancer = elbv2.describe_load_balancers(Names=[names.load_balancer])["LoadBalancers"][0]["LoadBalancerArn"]

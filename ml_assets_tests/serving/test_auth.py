@@ -190,3 +190,27 @@ def test_keys_are_read_from_secrets_manager(endpoint: str, monkeypatch) -> None:
     assert keys.accepts(f"Bearer {NEW}") and keys.accepts(f"Bearer {OLD}")
     with pytest.raises(KeyConfigError, match=r"secretsmanager:missing-secret: .*ResourceNotFound"):
         ApiKeys(open_key_source("secretsmanager:missing-secret"))
+
+
+@pytest.mark.pipeline
+def test_a_gateway_bound_beyond_loopback_asks_a_key_for_its_dashboard_too(tmp_path: Path) -> None:
+    """Beyond loopback anyone can send ``Host: 127.0.0.1``: the Host check alone would not keep the dashboard in."""
+    from ml_assets.serving.gateway import Gateway, create_gateway_app
+
+    keys = ApiKeys(KeyFile(key_file(tmp_path, NEW)))
+    gateway = Gateway("production", "admin-token-" + "c" * 20, tmp_path / "routing.json")
+    app = create_gateway_app(gateway, lambda: {"alarms": []}, bound_host="0.0.0.0", keys=keys)  # nosec B104
+    with Serving(app) as front:
+        forged = {"Host": "127.0.0.1"}
+        assert call(front.url, "GET", "/dashboard/data", headers=forged)[0] == 401
+        assert call(front.url, "GET", "/dashboard/data", headers={**forged, "Authorization": f"Bearer {NEW}"})[0] == 200
+        assert call(front.url, "GET", "/health", headers={}) == (200, {"status": "no_backends"})  # no weights
+
+
+@pytest.mark.unit
+def test_a_key_file_that_is_not_text_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "scoring_keys"
+    path.write_bytes(b"\xff\xfe" + b"k" * 20)
+    path.chmod(0o600)
+    with pytest.raises(KeyConfigError, match="not ASCII text"):
+        ApiKeys(KeyFile(path))

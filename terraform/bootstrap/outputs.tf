@@ -9,7 +9,7 @@ output "repository_urls" {
 }
 
 output "ci_roles" {
-  description = "Repository variables AWS_PR_ROLE_ARN and AWS_PIPELINE_ROLE_ARN; AWS_DEPLOY_ROLE_ARN in each GitHub environment."
+  description = "The variable AWS_ROLE_ARN of each GitHub environment (pull-request, pipeline, staging, production)."
   value = {
     pull_request = module.ci.pull_request_role_arn
     pipeline     = module.ci.pipeline_role_arn

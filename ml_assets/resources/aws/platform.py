@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import Field
 
-from ml_assets.environment_variables import ENVIRONMENT, SLOT
+from ml_assets.environment_variables import ENVIRONMENT, MODEL_STORE, SLOT
 from ml_assets.resources.aws.alb import AlbResource, metric_dimension
 from ml_assets.resources.aws.cloudwatch import CloudWatchResource
 from ml_assets.resources.aws.ecs import MODEL_URI_ENV, EcsResource, environment_of
@@ -96,7 +96,12 @@ class AwsBackend(ServingBackend):
         revision = self.ecs.register_revision(
             service["taskDefinition"],
             self.platform.container_name,
-            {MODEL_URI_ENV: model.uri, SLOT.name: slot, ENVIRONMENT.name: self.environment},
+            {
+                MODEL_URI_ENV: model.uri,
+                SLOT.name: slot,
+                ENVIRONMENT.name: self.environment,
+                MODEL_STORE.name: self.platform.model_store,
+            },
         )
         count = self.platform.desired_count
         self.ecs.update(self.names.cluster, service_name, desired_count=count, task_definition=revision)
@@ -239,6 +244,7 @@ class AwsServingPlatform(ServingPlatform):
     poll_seconds: float
     traffic_log: str | None
     state_location: str
+    model_store: str  # where this pipeline's training wrote the models: the servers read them there
     public_urls: dict[str, str] = Field(default_factory=dict)
     container_name: str = "model-server"  # the task definition's container, as Terraform names it
 
@@ -260,6 +266,7 @@ class AwsServingPlatform(ServingPlatform):
             state_location=settings.resolve_location(aws.state_location)
             if aws.state_location
             else str(settings.home / "rollouts"),
+            model_store=settings.model_store,
         )
 
     def backend(self, environment: str) -> AwsBackend:

@@ -1,11 +1,14 @@
 # What the CI workflow may do in AWS, reviewed here rather than clicked together: GitHub's OIDC provider and one
-# role per kind of job, each trusting only the workflow runs that need it (the token's `sub` claim):
-# - pull_request: pull requests of this repository; reads landing data, writes only under ci/pull-requests/;
-# - pipeline: pushes, schedules and manual runs on main and develop; writes only under ci/runs/ and model-store/
-#   (the models it trains and their digests, which nothing else may write);
-# - deploy-<environment>: jobs in that GitHub environment (its reviewers approve them), which alone may move that
-#   environment's model servers and weights.
-# Forks' pull requests get no token (GitHub gives them none, and the workflow does not run them).
+# role per GitHub environment the workflow's jobs run in, each trusting only that environment's jobs (the token's
+# `sub` claim is repo:<owner/name>:environment:<name>):
+# - pull-request: pull requests' jobs; reads landing data, writes only under ci/pull-requests/;
+# - pipeline: the jobs of main and develop before a release; writes only under ci/runs/ and model-store/ (the models
+#   it trains and their digests, which nothing else may write);
+# - deploy-<environment>: the release jobs (staging, production), which alone may move that environment's model
+#   servers and weights.
+# Which refs may use an environment is GitHub's deployment-branch rule, set on the environment (README, Security):
+# pipeline and staging for main and develop, production for main with required reviewers. Forks' pull requests get
+# no token (GitHub gives them none, and the workflow does not run them).
 
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
@@ -17,8 +20,8 @@ locals {
   kms_key = "arn:aws:kms:${local.region}:${local.account}:key/*" # narrowed to the bucket's key by its alias below
   subjects = merge(
     {
-      pull-request = ["repo:${var.github_repository}:pull_request"]
-      pipeline     = [for branch in ["main", "develop"] : "repo:${var.github_repository}:ref:refs/heads/${branch}"]
+      pull-request = ["repo:${var.github_repository}:environment:pull-request"]
+      pipeline     = ["repo:${var.github_repository}:environment:pipeline"]
     },
     { for environment in var.deploy_environments : "deploy-${environment}" => ["repo:${var.github_repository}:environment:${environment}"] },
   )

@@ -1,7 +1,13 @@
 # One environment (staging or production): every module wired together.
 
+data "aws_caller_identity" "current" {}
+
 locals {
   name = "${var.project}-${var.environment}"
+  # The CI workflow trains once, in its environment's data bucket, and releases to every environment: the model
+  # servers read its model store (a release tells them where, ML_ASSETS_MODEL_STORE).
+  ci_name = "${var.project}-${var.ci_environment}"
+  shared  = var.ci_environment == var.environment ? [] : [local.ci_name]
 }
 
 data "aws_ecr_repository" "this" {
@@ -41,6 +47,9 @@ module "platform" {
   database_secret_arn  = module.database.master_user_secret_arn
   run_cpu              = var.run_cpu
   run_memory           = var.run_memory
+
+  shared_model_store_buckets     = [for name in local.shared : "${name}-data-${data.aws_caller_identity.current.account_id}"]
+  shared_model_store_key_aliases = local.shared
 }
 
 module "database" {
@@ -68,7 +77,7 @@ module "serving" {
   scoring_keys_secret_arn         = module.platform.scoring_keys_secret_arn
   cluster_arn                     = module.platform.cluster_arn
   image                           = "${data.aws_ecr_repository.this["model-server"].repository_url}:${var.image_tag}"
-  execution_role_arn              = module.platform.execution_role_arn
+  execution_role_arn              = module.platform.model_server_execution_role_arn
   task_role_arn                   = module.platform.model_server_role_arn
   model_servers_security_group_id = module.platform.model_servers_security_group_id
   model_store                     = "s3://${module.storage.data_bucket}/model-store"

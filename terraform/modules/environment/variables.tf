@@ -72,3 +72,9 @@ variable "run_cpu" {
 variable "run_memory" {
   type = number
 }
+
+variable "ci_environment" {
+  description = "The environment whose data bucket the CI workflow uses (as terraform/modules/ci's ci_environment)."
+  type        = string
+  default     = "production"
+}

@@ -19,14 +19,16 @@ locals {
   ]
   pipeline_secrets = concat(local.pg_password, local.mlflow_credentials)
   common_environment = {
-    AWS_REGION                  = data.aws_region.current.region
-    ML_ASSETS_CONFIG            = var.pipeline_config
-    ML_ASSETS_HOME              = "/tmp/ml_assets"
-    MLFLOW_TRACKING_URI         = local.mlflow_url
-    ML_ASSETS_DATA_BUCKET       = var.data_bucket
-    ML_ASSETS_STORAGE           = "s3://${var.data_bucket}/assets"
-    ML_ASSETS_REPORTS           = "s3://${var.data_bucket}/reports"
-    ML_ASSETS_MODEL_STORE       = "s3://${var.data_bucket}/model-store"
+    AWS_REGION            = data.aws_region.current.region
+    ML_ASSETS_CONFIG      = var.pipeline_config
+    ML_ASSETS_HOME        = "/tmp/ml_assets"
+    MLFLOW_TRACKING_URI   = local.mlflow_url
+    ML_ASSETS_DATA_BUCKET = var.data_bucket
+    ML_ASSETS_STORAGE     = "s3://${var.data_bucket}/assets"
+    ML_ASSETS_REPORTS     = "s3://${var.data_bucket}/reports"
+    ML_ASSETS_MODEL_STORE = "s3://${var.data_bucket}/model-store"
+    # the releases' own scoring requests (smoke, integration, load, golden records) present the newest API key
+    ML_ASSETS_SCORING_KEYS      = "secretsmanager:${aws_secretsmanager_secret.scoring_keys.arn}"
     DAGSTER_RUN_TASK_DEFINITION = "${var.name}-dagster-run"
     DAGSTER_CODE_LOCATION_HOST  = "code-location.${local.namespace}"
     DAGSTER_COMPUTE_LOGS_BUCKET = var.artifacts_bucket
@@ -45,6 +47,7 @@ locals {
       cpu         = 512
       memory      = 1024
       task_role   = aws_iam_role.mlflow.arn
+      execution   = aws_iam_role.mlflow_execution.arn
       environment = { MLFLOW_DB_HOST = var.database_address, MLFLOW_DB_NAME = "mlflow", MLFLOW_DB_USER = "mlflow", MLFLOW_ARTIFACTS_DESTINATION = "s3://${var.artifacts_bucket}/mlflow", MLFLOW_ALLOWED_HOSTS = "mlflow.${local.namespace},mlflow.${local.namespace}:5000", MLFLOW_AUTH_ADMIN_USERNAME = "pipeline" }
       secrets = [
         { name = "MLFLOW_DB_PASSWORD", valueFrom = "${aws_secretsmanager_secret.database_user["mlflow"].arn}:password::" },
@@ -57,6 +60,7 @@ locals {
       cpu         = 1024
       memory      = 4096
       task_role   = aws_iam_role.dagster.arn
+      execution   = aws_iam_role.execution.arn
       environment = merge(local.dagster_pg, { DAGSTER_CURRENT_IMAGE = var.code_location_image })
       secrets     = local.pipeline_secrets
     }
@@ -66,6 +70,7 @@ locals {
       cpu         = 512
       memory      = 2048
       task_role   = aws_iam_role.dagster.arn
+      execution   = aws_iam_role.execution.arn
       environment = local.dagster_pg
       secrets     = local.pipeline_secrets
     }
@@ -75,6 +80,7 @@ locals {
       cpu         = 512
       memory      = 2048
       task_role   = aws_iam_role.dagster.arn
+      execution   = aws_iam_role.execution.arn
       environment = local.dagster_pg
       secrets     = local.pipeline_secrets
     }
@@ -209,25 +215,49 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
   }
 }
 
-# Used by ECS itself to pull images, write logs and read the services' secrets into their containers (never the
-# database's master password: only the db-setup task's own execution role reads that).
+# Used by ECS itself to pull images, write logs and read a service's secrets into its containers. One per service,
+# each reading only its own secrets: a pipeline run (which can register task definitions and pass the Dagster one)
+# cannot have MLflow's database password injected, and nothing but db-setup reads the master password.
 resource "aws_iam_role" "execution" {
   name               = "${var.name}-task-execution"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 }
 
+resource "aws_iam_role" "mlflow_execution" {
+  name               = "${var.name}-mlflow-execution"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+resource "aws_iam_role" "model_server_execution" {
+  name               = "${var.name}-model-server-execution"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
 resource "aws_iam_role_policy_attachment" "execution" {
-  role       = aws_iam_role.execution.name
+  for_each   = { dagster = aws_iam_role.execution.name, mlflow = aws_iam_role.mlflow_execution.name, model_server = aws_iam_role.model_server_execution.name }
+  role       = each.value
   policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 }
 
 resource "aws_iam_role_policy" "execution_secrets" {
-  name = "read-database-secret"
+  name = "dagster-secrets"
   role = aws_iam_role.execution.id
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [
-      { Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = concat([for secret in aws_secretsmanager_secret.database_user : secret.arn], [aws_secretsmanager_secret.mlflow_pipeline.arn]) },
+      { Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = [aws_secretsmanager_secret.database_user["dagster"].arn, aws_secretsmanager_secret.mlflow_pipeline.arn] },
+      { Effect = "Allow", Action = ["kms:Decrypt"], Resource = var.kms_key_arn }
+    ]
+  })
+}
+
+resource "aws_iam_role_policy" "mlflow_execution_secrets" {
+  name = "mlflow-secrets"
+  role = aws_iam_role.mlflow_execution.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      { Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = [aws_secretsmanager_secret.database_user["mlflow"].arn, aws_secretsmanager_secret.mlflow_pipeline.arn] },
       { Effect = "Allow", Action = ["kms:Decrypt"], Resource = var.kms_key_arn }
     ]
   })
@@ -382,10 +412,17 @@ resource "aws_iam_role_policy" "model_server" {
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [
-      { Effect = "Allow", Action = ["s3:GetObject"], Resource = "${var.data_bucket_arn}/model-store/*" },
+      { Effect = "Allow", Action = ["s3:GetObject"], Resource = [for bucket in concat([var.data_bucket], var.shared_model_store_buckets) : "arn:aws:s3:::${bucket}/model-store/*"] },
       { Effect = "Allow", Action = ["s3:PutObject"], Resource = "${var.data_bucket_arn}/traffic/*" },
       { Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = aws_secretsmanager_secret.scoring_keys.arn },
       { Effect = "Allow", Action = ["kms:Decrypt", "kms:GenerateDataKey"], Resource = var.kms_key_arn },
+      {
+        # the shared model store's bucket key (another environment's), only through S3
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt"]
+        Resource  = "arn:aws:kms:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:key/*"
+        Condition = { StringEquals = { "kms:ViaService" = "s3.${data.aws_region.current.region}.amazonaws.com" }, "ForAnyValue:StringEquals" = { "kms:ResourceAliases" = [for alias in var.shared_model_store_key_aliases : "alias/${alias}"] } }
+      },
       {
         Effect    = "Allow"
         Action    = ["cloudwatch:PutMetricData"]
@@ -471,7 +508,7 @@ resource "aws_iam_role_policy" "dagster" {
         Sid       = "LaunchWithThePlatformRoles"
         Effect    = "Allow"
         Action    = ["iam:PassRole"]
-        Resource  = [aws_iam_role.execution.arn, aws_iam_role.dagster.arn, aws_iam_role.model_server.arn]
+        Resource  = [aws_iam_role.execution.arn, aws_iam_role.dagster.arn, aws_iam_role.model_server_execution.arn, aws_iam_role.model_server.arn]
         Condition = { StringEquals = { "iam:PassedToService" = "ecs-tasks.amazonaws.com" } }
       },
       {
@@ -493,7 +530,7 @@ resource "aws_ecs_task_definition" "this" {
   network_mode             = "awsvpc"
   cpu                      = each.value.cpu
   memory                   = each.value.memory
-  execution_role_arn       = aws_iam_role.execution.arn
+  execution_role_arn       = each.value.execution
   task_role_arn            = each.value.task_role
   runtime_platform {
     operating_system_family = "LINUX"

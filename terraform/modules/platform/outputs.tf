@@ -10,8 +10,9 @@ output "tasks_security_group_id" {
   value = aws_security_group.tasks.id
 }
 
-output "execution_role_arn" {
-  value = aws_iam_role.execution.arn
+output "model_server_execution_role_arn" {
+  description = "The model servers' execution role: pulls the image and writes logs, reads no secret."
+  value       = aws_iam_role.model_server_execution.arn
 }
 
 output "run_task_definition_family" {

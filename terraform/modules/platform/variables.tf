@@ -106,3 +106,15 @@ variable "database_password_version" {
   type        = number
   default     = 1
 }
+
+variable "shared_model_store_buckets" {
+  description = "Other data buckets whose model-store/ the model servers may read: the CI workflow's (it trains once and releases to every environment)."
+  type        = list(string)
+  default     = []
+}
+
+variable "shared_model_store_key_aliases" {
+  description = "The KMS key aliases of those buckets."
+  type        = list(string)
+  default     = []
+}

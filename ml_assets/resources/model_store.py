@@ -18,7 +18,7 @@ import hashlib
 import json
 from typing import Any
 
-from ml_assets.resources.storage import open_store
+from ml_assets.resources.storage import ObjectExistsError, open_store
 
 # Types beyond skops' defaults that our estimators contain; reviewed, and the only ones ever trusted.
 SKOPS_TRUSTED_TYPES = [
@@ -49,20 +49,17 @@ class ModelStore:
         """Keep a new version's bytes and their digest; returns the digest. A version already kept is refused."""
         if flavor not in MODEL_FILES:
             raise ValueError(f"{name} v{version}: unknown model flavor {flavor!r} (one of {sorted(MODEL_FILES)})")
-        try:
-            self.store.read(f"{name}/{version}/{RECORD}")
-        except FileNotFoundError:
-            pass
-        else:
+        digest = sha256(data)
+        record = {"name": name, "version": version, "flavor": flavor, "sha256": digest}
+        try:  # created, never replaced (the store refuses an existing name: a local hard link, S3's If-None-Match)
+            self.store.create(f"{name}/{version}/{MODEL_FILES[flavor]}", data)
+            self.store.create(f"{name}/{version}/{RECORD}", json.dumps(record).encode())  # last: complete
+        except ObjectExistsError:
             raise ModelIntegrityError(
                 f"{name} v{version} is already in the model store {self.location}: a version is written once. Was "
                 "the MLflow registry reset while the model store was kept? Use a new registered model name or a "
                 "fresh model store."
-            )
-        digest = sha256(data)
-        self.store.write(f"{name}/{version}/{MODEL_FILES[flavor]}", data)
-        record = {"name": name, "version": version, "flavor": flavor, "sha256": digest}
-        self.store.write(f"{name}/{version}/{RECORD}", json.dumps(record).encode())  # last: the version is complete
+            ) from None
         return digest
 
     def digest(self, name: str, version: str) -> dict[str, str]:

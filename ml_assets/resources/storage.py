@@ -58,12 +58,21 @@ class ObjectStore(ABC):
         """Store ``data`` as ``name`` in one piece: a reader sees the old object or the new one, never a part."""
 
     @abstractmethod
+    def create(self, name: str, data: bytes) -> None:
+        """Store ``data`` as a new object ``name``, in one piece; ObjectExistsError, and nothing written, when one
+        is there already (checked by the store itself: no window between a look and the write)."""
+
+    @abstractmethod
     def delete(self, name: str) -> None:
         """Remove the object if it exists."""
 
     @abstractmethod
     def link(self, name: str) -> str:
         """A URL a person can open for the object: a file:// URL on this machine, the S3 console for S3."""
+
+
+class ObjectExistsError(FileExistsError):
+    """``create`` found an object of that name."""
 
 
 class UnsafePathError(ValueError):
@@ -83,15 +92,20 @@ def private_folder(path: Path) -> Path:
     return path
 
 
-def write_atomically(target: Path, data: bytes) -> None:
+def write_atomically(target: Path, data: bytes, *, replace: bool = True) -> None:
     """Replace ``target`` with ``data`` in one step, through a temporary file of its own in the same folder
     (``mkstemp``: an unpredictable name, created exclusively, mode 0600 like the folders), so a reader sees the
-    old content or the new one and nobody can plant a link where it writes."""
+    old content or the new one and nobody can plant a link where it writes. ``replace`` False: only if there is
+    no ``target`` yet (a hard link, which the file system refuses over an existing name)."""
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        os.replace(tmp, target)
+        if replace:
+            os.replace(tmp, target)
+        else:
+            os.link(tmp, target)
+            os.unlink(tmp)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -164,6 +178,14 @@ class LocalStore(ObjectStore):
         private_folder(target.parent)
         write_atomically(target, data)
 
+    def create(self, name: str, data: bytes) -> None:
+        target = self._path(name)
+        private_folder(target.parent)
+        try:
+            write_atomically(target, data, replace=False)
+        except FileExistsError:
+            raise ObjectExistsError(f"{self.url}/{name} exists") from None
+
     def delete(self, name: str) -> None:
         self._path(name).unlink(missing_ok=True)
 
@@ -224,6 +246,17 @@ class S3Store(ObjectStore):
         # A content type, so that a report opened from S3 renders (HTML, PNG) instead of downloading.
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
         self.client.put_object(Bucket=self.bucket, Key=self._key(name), Body=data, ContentType=content_type)
+
+    def create(self, name: str, data: bytes) -> None:
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        try:  # S3's conditional write: refused by S3 itself when the key exists
+            self.client.put_object(
+                Bucket=self.bucket, Key=self._key(name), Body=data, ContentType=content_type, IfNoneMatch="*"
+            )
+        except self.client.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise ObjectExistsError(f"{self.url}/{name} exists") from None
+            raise
 
     def delete(self, name: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(name))

@@ -367,3 +367,18 @@ def test_each_service_has_its_own_database_user_and_none_holds_the_master_passwo
         r'resource "aws_iam_role_policy" "\w+" \{\s*name = "[^"]*"\s*role = aws_iam_role.model_server_execution',
         platform,
     )
+
+
+def test_the_model_store_is_written_once_by_the_bucket_not_only_by_the_code() -> None:
+    """Every role that may write model-store/ is denied a write without If-None-Match (S3's conditional write, which
+    ModelStore uses) and any delete there."""
+    platform, ci = text_of(TERRAFORM / "modules/platform"), text_of(TERRAFORM / "modules/ci")
+    dagster = block(platform, 'resource "aws_iam_role_policy" "dagster"')
+    assert re.search(
+        r'Sid\s+= "ModelStoreWrittenOnce"\s+Effect\s+= "Deny"\s+Action\s+= \["s3:PutObject"\]\s+'
+        r'Resource\s+= "\$\{var.data_bucket_arn\}/model-store/\*"\s+'
+        r'Condition = \{ Null = \{ "s3:if-none-match" = "true" \} \}',
+        dagster,
+    )
+    assert 'Sid = "ModelStoreKept", Effect = "Deny", Action = ["s3:DeleteObject"]' in dagster
+    assert 'variable = "s3:if-none-match"' in ci and 'contains(each.value.writes, "model-store/")' in ci

@@ -15,7 +15,7 @@ from ml_assets.resources.io_manager import ParquetJsonIOManager
 from ml_assets.resources.landing import LandingFolder
 from ml_assets.resources.reports import ReportStore
 from ml_assets.resources.rollout_state import JsonStateStore
-from ml_assets.resources.storage import UnsafePathError, open_store
+from ml_assets.resources.storage import ObjectExistsError, UnsafePathError, open_store
 from ml_assets.rollout.backend import ModelRef
 from ml_assets.rollout.state import RolloutState
 from ml_assets.settings import load_settings
@@ -255,6 +255,10 @@ def test_the_model_store_keeps_a_version_once_and_checks_its_bytes(location: str
     np.testing.assert_array_equal(models.load("fraud", "3").predict(x), model.predict(x))
     with pytest.raises(ModelIntegrityError, match=r"fraud v3 is already in the model store"):
         models.put("fraud", "3", flavor="sklearn", data=data + b" ")
+    store = open_store(f"{location}/model-store")
+    with pytest.raises(ObjectExistsError):  # the store refuses, not only the code that asked first
+        store.create("fraud/3/digest.json", b"{}")
+    assert json.loads(store.read("fraud/3/digest.json"))["sha256"] == digest
     with pytest.raises(ValueError, match="unknown model flavor 'pickle'"):
         models.put("fraud", "4", flavor="pickle", data=data)
     open_store(f"{location}/model-store").write("fraud/3/model.skops", data[:-1] + b"x")  # rewritten behind its back

@@ -80,6 +80,29 @@ data "aws_iam_policy_document" "objects" {
     actions   = ["s3:PutObject", "s3:DeleteObject"]
     resources = [for prefix in each.value.writes : "${local.bucket}/${prefix}*"]
   }
+  dynamic "statement" {
+    for_each = contains(each.value.writes, "model-store/") ? [1] : []
+    content { # served models are created, never replaced or removed (S3 checks If-None-Match)
+      sid       = "ModelStoreWrittenOnce"
+      effect    = "Deny"
+      actions   = ["s3:PutObject"]
+      resources = ["${local.bucket}/model-store/*"]
+      condition {
+        test     = "Null"
+        variable = "s3:if-none-match"
+        values   = ["true"]
+      }
+    }
+  }
+  dynamic "statement" {
+    for_each = contains(each.value.writes, "model-store/") ? [1] : []
+    content {
+      sid       = "ModelStoreKept"
+      effect    = "Deny"
+      actions   = ["s3:DeleteObject"]
+      resources = ["${local.bucket}/model-store/*"]
+    }
+  }
   statement {
     sid       = "BucketKey"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]

@@ -459,6 +459,15 @@ resource "aws_iam_role_policy" "dagster" {
         Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
         Resource = ["${var.data_bucket_arn}/*", "${var.artifacts_bucket_arn}/*"]
       },
+      {
+        # served models are created, never replaced or removed: a write without If-None-Match is refused by S3
+        Sid       = "ModelStoreWrittenOnce"
+        Effect    = "Deny"
+        Action    = ["s3:PutObject"]
+        Resource  = "${var.data_bucket_arn}/model-store/*"
+        Condition = { Null = { "s3:if-none-match" = "true" } }
+      },
+      { Sid = "ModelStoreKept", Effect = "Deny", Action = ["s3:DeleteObject"], Resource = "${var.data_bucket_arn}/model-store/*" },
       { Sid = "Encryption", Effect = "Allow", Action = ["kms:Decrypt", "kms:GenerateDataKey"], Resource = var.kms_key_arn },
       {
         Sid    = "RunsAndReleasesOnThisCluster"

@@ -71,8 +71,8 @@ stop: $(STAMP)  ## stop every gateway and model server started from this state f
 # The tested set (what .venv holds) with every distribution's hash, and the images' share of it (the package with
 # its aws extra), pinned to the same versions.
 LOCK_TOOL := .venv-lock/bin/pip-compile
-COMPILE := $(LOCK_TOOL) --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
-	--no-emit-find-links --custom-compile-command "make lock"
+COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_TOOL) --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links
 
 $(LOCK_TOOL):
 	test -x .venv-lock/bin/python || $(PYTHON) -m venv .venv-lock
@@ -81,7 +81,7 @@ $(LOCK_TOOL):
 lock: $(STAMP) $(CHECKOV_STAMP) $(LOCK_TOOL)  ## record the dependency sets, with hashes, after installing a change to pyproject.toml
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^ml_assets' > .venv-lock/pins.txt
 	$(COMPILE) --output-file requirements.lock .venv-lock/pins.txt
-	$(COMPILE) --extra aws -c .venv-lock/pins.txt --output-file requirements-runtime.lock pyproject.toml
+	$(COMPILE) --extra aws --all-build-deps -c .venv-lock/pins.txt --output-file requirements-runtime.lock pyproject.toml
 	$(CHECKOV_VENV)/bin/python -m pip freeze > requirements-checkov.lock
 
 checkov: $(CHECKOV_STAMP)  ## checkov over terraform/ (zero failed checks; skips are justified beside them)

@@ -57,10 +57,7 @@ def set_up(connect: Any, services: list[ServiceDatabase]) -> list[str]:
             if not cursor.fetchone():
                 cursor.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(database, user))
                 done.append(f"database {service.database} created")
-            # a database's new owner needs CREATEDB (unless a superuser asks): lent for this one statement
-            cursor.execute(sql.SQL("ALTER ROLE {} CREATEDB").format(user))
-            cursor.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(database, user))
-            cursor.execute(sql.SQL("ALTER ROLE {} NOCREATEDB").format(user))
+            cursor.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(database, user))  # the master: CREATEDB
             cursor.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(database))
             done.append(f"database {service.database}: owned by {service.user}, no CONNECT for others")
     for service in services:

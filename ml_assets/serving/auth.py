@@ -63,13 +63,15 @@ class KeyFile(KeySource):
     def load(self) -> list[str]:
         # opened without following a link, and the mode checked on what was opened: nothing can be swapped between
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)  # a FIFO must not block
         except OSError as error:
             reason = "a symbolic link" if error.errno == errno.ELOOP else error.strerror
             raise KeyConfigError(f"scoring keys {self.describe()}: {reason}") from None
         with os.fdopen(fd, "rb") as handle:
             mode = os.fstat(handle.fileno()).st_mode
-            if not stat.S_ISREG(mode) or mode & 0o077:
+            if not stat.S_ISREG(mode):
+                raise KeyConfigError(f"scoring keys {self.describe()} is not a regular file")
+            if mode & 0o077:
                 raise KeyConfigError(
                     f"scoring keys {self.describe()} is mode {mode & 0o777:o}: keys must be in a file of mode 600"
                 )

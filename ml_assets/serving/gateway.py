@@ -32,7 +32,15 @@ from ml_assets.resources.storage import private_folder, write_atomically
 from ml_assets.rollout.backend import REPLAYED_HEADER
 from ml_assets.rollout.evidence import NO_ANSWER
 from ml_assets.serving.addresses import is_loopback_host, is_loopback_url
-from ml_assets.serving.app import RequestError, json_response, read_body, read_json, refreshing, requiring
+from ml_assets.serving.app import (
+    RequestError,
+    json_response,
+    read_body,
+    read_json,
+    refreshing,
+    requiring,
+    unauthorized,
+)
 from ml_assets.serving.auth import ApiKeys
 from ml_assets.serving.traffic import ScoredSample, VariantTraffic
 
@@ -347,8 +355,22 @@ def create_gateway_app(
     address the gateway is bound to: a page of another site whose name was re-pointed at 127.0.0.1 (DNS rebinding)
     gets a 400."""
     addressed_to_us = {bound_host.strip("[]").lower()} - WILDCARD_HOSTS
-    # Beyond loopback the Host header is the client's to choose: the dashboard then asks for an API key as well.
-    dashboard_keys = None if is_loopback_host(bound_host) else keys
+
+    def from_here_or_with_key(handler):
+        """Bound beyond loopback with API keys, the dashboard answers this machine's own connections (an ssh tunnel
+        arrives on loopback) and callers with a key; the Host check alone would not do (a remote client chooses its
+        Host header)."""
+        if keys is None or is_loopback_host(bound_host):
+            return handler
+
+        async def wrapped(request: Request) -> Response:
+            caller = request.client.host if request.client else ""
+            if is_loopback_host(caller) or keys.accepts(request.headers.get("authorization")):
+                return await handler(request)
+            return unauthorized()
+
+        return wrapped
+
     cached: dict[str, Any] = {}
     refresh = asyncio.Lock()
 
@@ -455,8 +477,8 @@ def create_gateway_app(
 
     monitoring = (
         [
-            Route("/dashboard", requiring(dashboard_keys, host_checked(dashboard_page)), methods=["GET"]),
-            Route("/dashboard/data", requiring(dashboard_keys, host_checked(dashboard_data)), methods=["GET"]),
+            Route("/dashboard", from_here_or_with_key(host_checked(dashboard_page)), methods=["GET"]),
+            Route("/dashboard/data", from_here_or_with_key(host_checked(dashboard_data)), methods=["GET"]),
         ]
         if dashboard is not None
         else []

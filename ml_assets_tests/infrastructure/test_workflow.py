@@ -207,5 +207,18 @@ def test_the_ci_roles_trust_only_the_runs_that_use_them() -> None:
     release = module.split('data "aws_iam_policy_document" "release"')[1]
     objects = module.split('data "aws_iam_policy_document" "objects"')[1].split("resource ")[0]
     assert "ecs:UpdateService" in release and "ModifyRule" in release and "iam:PassRole" in release
+    # a release registers the model servers' task definition again: it may pass exactly that definition's roles,
+    # as the platform module names them, and no role that reads secrets
+    passed = re.search(
+        r'for role in \[([^\]]*)\] : "arn:aws:iam::\$\{local.account\}:role/'
+        r'\$\{var.project\}-\$\{each.key\}-\$\{role\}"',
+        release,
+    )
+    platform = (ROOT / "terraform/modules/platform/main.tf").read_text()
+    for role in re.findall(r'"([\w-]+)"', passed.group(1)):
+        assert f'name               = "${{var.name}}-{role}"' in platform, role
+    assert sorted(re.findall(r'"([\w-]+)"', passed.group(1))) == ["model-server", "model-server-execution"]
+    serving_roles = (ROOT / "terraform/modules/environment/main.tf").read_text()
+    assert "execution_role_arn              = module.platform.model_server_execution_role_arn" in serving_roles
     assert not re.search(r"ecs:|elasticloadbalancing:|iam:|secretsmanager:", objects)
     assert 'source            = "../modules/ci"' in (ROOT / "terraform/bootstrap/main.tf").read_text()

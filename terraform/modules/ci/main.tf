@@ -179,9 +179,10 @@ data "aws_iam_policy_document" "release" {
     resources = ["arn:aws:elasticloadbalancing:${local.region}:${local.account}:listener-rule/app/${var.project}-${each.key}/*"]
   }
   statement {
-    sid       = "ModelServerRoles"
-    actions   = ["iam:PassRole"]
-    resources = [for role in ["task-execution", "model-server"] : "arn:aws:iam::${local.account}:role/${var.project}-${each.key}-${role}"]
+    sid     = "ModelServerRoles"
+    actions = ["iam:PassRole"]
+    # the model servers' task definition's roles only (never Dagster's or MLflow's execution roles, which read secrets)
+    resources = [for role in ["model-server-execution", "model-server"] : "arn:aws:iam::${local.account}:role/${var.project}-${each.key}-${role}"]
     condition {
       test     = "StringEquals"
       variable = "iam:PassedToService"

@@ -233,6 +233,11 @@ resource "aws_iam_role" "model_server_execution" {
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 }
 
+moved { # one attachment per execution role now; the Dagster one is the attachment there was
+  from = aws_iam_role_policy_attachment.execution
+  to   = aws_iam_role_policy_attachment.execution["dagster"]
+}
+
 resource "aws_iam_role_policy_attachment" "execution" {
   for_each   = { dagster = aws_iam_role.execution.name, mlflow = aws_iam_role.mlflow_execution.name, model_server = aws_iam_role.model_server_execution.name }
   role       = each.value
@@ -411,25 +416,26 @@ resource "aws_iam_role_policy" "model_server" {
   role = aws_iam_role.model_server.id
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [
+    Statement = concat([
       { Effect = "Allow", Action = ["s3:GetObject"], Resource = [for bucket in concat([var.data_bucket], var.shared_model_store_buckets) : "arn:aws:s3:::${bucket}/model-store/*"] },
       { Effect = "Allow", Action = ["s3:PutObject"], Resource = "${var.data_bucket_arn}/traffic/*" },
       { Effect = "Allow", Action = ["secretsmanager:GetSecretValue"], Resource = aws_secretsmanager_secret.scoring_keys.arn },
       { Effect = "Allow", Action = ["kms:Decrypt", "kms:GenerateDataKey"], Resource = var.kms_key_arn },
-      {
-        # the shared model store's bucket key (another environment's), only through S3
-        Effect    = "Allow"
-        Action    = ["kms:Decrypt"]
-        Resource  = "arn:aws:kms:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:key/*"
-        Condition = { StringEquals = { "kms:ViaService" = "s3.${data.aws_region.current.region}.amazonaws.com" }, "ForAnyValue:StringEquals" = { "kms:ResourceAliases" = [for alias in var.shared_model_store_key_aliases : "alias/${alias}"] } }
-      },
       {
         Effect    = "Allow"
         Action    = ["cloudwatch:PutMetricData"]
         Resource  = "*"
         Condition = { StringEquals = { "cloudwatch:namespace" = var.serving_metrics_namespace } }
       }
-    ]
+      ], length(var.shared_model_store_key_aliases) == 0 ? [] : [
+      {
+        # the shared model store's bucket key (another environment's), only through S3
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt"]
+        Resource  = "arn:aws:kms:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:key/*"
+        Condition = { StringEquals = { "kms:ViaService" = "s3.${data.aws_region.current.region}.amazonaws.com" }, "ForAnyValue:StringEquals" = { "kms:ResourceAliases" = [for alias in var.shared_model_store_key_aliases : "alias/${alias}"] } }
+      }
+    ])
   })
 }
 

@@ -203,3 +203,11 @@ class Serving:
     def __exit__(self, *exc) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
+
+
+def key_file(tmp_path: Path, *keys: str, mode: int = 0o600) -> Path:
+    """A file of API keys (one per line) as ml_assets reads them: mode 0600 unless told."""
+    path = tmp_path / "scoring_keys"
+    path.write_text("\n".join(keys) + "\n")
+    path.chmod(mode)
+    return path

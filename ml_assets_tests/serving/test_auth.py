@@ -18,16 +18,9 @@ from ml_assets.serving.auth import (
     client_headers,
     open_key_source,
 )
-from ml_assets_tests.serving_fixtures import Serving, SlowModel, call
+from ml_assets_tests.serving_fixtures import Serving, SlowModel, call, key_file
 
 OLD, NEW = "old-key-" + "a" * 32, "new-key-" + "b" * 32
-
-
-def key_file(tmp_path: Path, *keys: str, mode: int = 0o600) -> Path:
-    path = tmp_path / "scoring_keys"
-    path.write_text("\n".join(keys) + "\n")
-    path.chmod(mode)
-    return path
 
 
 @pytest.mark.unit

@@ -13,7 +13,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from ml_assets.serving.auth import ApiKeys, KeyFile
-from ml_assets_tests.serving_fixtures import Serving, call
+from ml_assets_tests.serving_fixtures import Serving, call, key_file
 
 KEY = "corpus-key-" + "k" * 32
 FEATURES = ["amount", "count_7d", "risk_30d"]
@@ -180,16 +180,9 @@ def scoring_app(tmp_path: Path):
     x = rng.random((200, 3))
     model = LogisticRegression().fit(x, (x[:, 0] > 0.5).astype(int))
     model.feature_names_in_ = np.array(FEATURES, dtype=object)
-    keys = ApiKeys(KeyFile(key_file(tmp_path)))
+    keys = ApiKeys(KeyFile(key_file(tmp_path, KEY)))
     scorer = Scorer(model, FEATURES, threshold=0.5, name="fraud", version="1")
     return create_app(scorer, variant="blue", max_body_bytes=MAX_BODY, keys=keys), keys
-
-
-def key_file(tmp_path: Path) -> Path:
-    path = tmp_path / "keys"
-    path.write_text(KEY + "\n")
-    path.chmod(0o600)
-    return path
 
 
 def send_all(url: str, cases) -> list[str]:

@@ -31,6 +31,7 @@ SECTIONS = {
 }
 KINDS = {
     "raw_data": {"pandas", "parquet", "great_expectations"},
+    "labels": {"pandas", "parquet"},
     "data_profile": {"pandas"},
     "features": {"pandas", "parquet"},
     "training_data": {"pandas", "parquet"},
@@ -70,9 +71,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def column_schema(config: PipelineConfig) -> TableSchema:
-    """The landing data's columns as the config's schema declares them (``dagster/column_schema``)."""
+def column_schema(config: PipelineConfig, key: str = "raw_data") -> TableSchema:
+    """The stored columns of ``key`` as the config's schema declares them (``dagster/column_schema``): every landing
+    column, or with daily partitions the records (``raw_data``, all but the target) and ``labels`` (id, target)."""
     schema = config.data_schema
+    stored = list(schema.columns)
+    if config.partitioned:
+        labels = [schema.id_column, schema.target]
+        stored = labels if key == "labels" else [name for name in stored if name != schema.target]
     roles = {
         schema.target: "target",
         schema.id_column: "record id",
@@ -80,7 +86,8 @@ def column_schema(config: PipelineConfig) -> TableSchema:
         schema.entity_column: "entity (card)",
     }
     columns = []
-    for name, spec in schema.columns.items():
+    for name in stored:
+        spec = schema.columns[name]
         rules = []
         if spec.min is not None or spec.max is not None:
             low = "-inf" if spec.min is None else spec.min
@@ -120,8 +127,8 @@ def describe(assets: Iterable[AssetsDefinition], config: PipelineConfig) -> list
         policy = freshness(config, key)
         if policy is not None:
             changes["freshness_policy"] = policy
-        if key == "raw_data":
-            changes["metadata"] = {**spec.metadata, "dagster/column_schema": column_schema(config)}
+        if key in ("raw_data", "labels"):
+            changes["metadata"] = {**spec.metadata, "dagster/column_schema": column_schema(config, key)}
         described = spec.replace_attributes(**changes)
         return described.merge_attributes(kinds=KINDS[key]) if key in KINDS else described
 

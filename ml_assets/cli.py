@@ -119,8 +119,9 @@ def release_arithmetic(deployment) -> str:
 def materialize(args: argparse.Namespace) -> int:
     """`dagster asset materialize` with one line per asset and check; Dagster's full log kept in a file.
 
-    A selection that holds daily-partitioned assets runs as several: raw_data over the days (one run over the
-    range, the landing files' days unless ``--days`` says), then the selection's other days assets over the days
+    A selection that holds daily-partitioned assets runs as several: raw_data and labels over the days (one run
+    over the range, the landing files' days unless ``--days`` says), then the selection's other days assets over the
+    days
     they can be built from (a quarantined day blocks itself and what reads it, not the rest), then the
     unpartitioned rest. The exit code is the worst of the runs'."""
     from ml_assets.definitions import build_definitions
@@ -138,13 +139,11 @@ def materialize(args: argparse.Namespace) -> int:
     codes = []
     if runs.daily:
         first, last = (args.days or _landing_days(config, settings)).split("...")
-        rest = [key for key in runs.daily if key != "raw_data"]
-        if "raw_data" in runs.daily:
-            codes.append(
-                follow_in_instance(
-                    [*command, "--select", "raw_data", "--partition-range", f"{first}...{last}"], log_path, home
-                )
-            )
+        loaded = ("raw_data", "labels")  # one file, one step: a day's records and labels are stored together
+        rest = [key for key in runs.daily if key not in loaded]
+        if any(key in runs.daily for key in loaded):
+            select = [*command, "--select", ",".join(loaded), "--partition-range", f"{first}...{last}"]
+            codes.append(follow_in_instance(select, log_path, home))
         for assets, ranges in _buildable_blocks(config, settings, first=first, last=last, assets=rest).items():
             for start, end in ranges:
                 select = [*command, "--select", ",".join(assets), "--partition-range", f"{start}...{end}"]

@@ -462,6 +462,11 @@ class PipelineConfig(_Strict):
         schema = self.data_schema
         if self.dataset.partitions is not None and not schema.timestamp_column:
             raise ValueError("dataset.partitions: daily partitions need schema.timestamp_column")
+        if self.dataset.partitions is not None and not schema.id_column:
+            raise ValueError(
+                "dataset.partitions: daily partitions need schema.id_column (a day's labels are stored apart from its "
+                "records and joined back by id)"
+            )
         if isinstance(self.split, TimeSplit) and not schema.timestamp_column:
             raise ValueError("split: method 'time' needs schema.timestamp_column")
         if self.features.set == "fraud_handbook":

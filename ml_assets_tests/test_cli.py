@@ -116,7 +116,7 @@ def test_dagster_cli_exits_non_zero_on_bad_data(settings: Settings, tmp_path: Pa
     done = subprocess.run(
         [
             *(str(BIN / "dagster"), "asset", "materialize", "-m", "ml_assets.definitions"),
-            *("--select", "raw_data,data_profile,features", "--partition-range", f"{first}...{last}"),
+            *("--select", "raw_data,labels,data_profile,features", "--partition-range", f"{first}...{last}"),
         ],
         env=_env(settings, config),
         capture_output=True,
@@ -169,7 +169,8 @@ def test_materialize_runs_the_days_then_builds_what_a_bad_day_does_not_block(
     )
     out = done.stdout
     assert done.returncode != 0, out  # a day failed: said in the exit code
-    assert f"materializing: raw_data --partition-range {days[0]}...{days[2]}" in out
+    # one step stores a day's records and labels: selecting either runs both
+    assert f"materializing: raw_data,labels --partition-range {days[0]}...{days[2]}" in out
     assert f"day {days[1]}: TX_AMOUNT: values outside [0, 100000]" in out
     # the bad day blocks its own profile and the features of every day whose windows read it, not the rest
     assert f"data_profile: not built for 1 day(s) that failed validation or read one that did: {days[1]}" in out

@@ -31,6 +31,7 @@ def test_shipped_configs_are_valid(path: Path) -> None:
         ),
         ({"algorithms": {"Bad Name": {"kind": "mlp"}}}, "<root>", "lower_snake_case"),
         ({"dataset": {"generator": {"customers": -5}}}, "dataset.generator.transactions.customers", "greater than 0"),
+        ({"schema": {"id_column": None}}, "<root>", "daily partitions need schema.id_column"),
     ],
 )
 def test_invalid_config_names_the_key(change: dict, key: str, message: str) -> None:

@@ -18,7 +18,8 @@ def test_definitions_load(path, settings: Settings) -> None:
     Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {
+    labels = {"labels"} if path == DEFAULT_CONFIG else set()  # with daily partitions a day's labels are apart
+    assert keys - labels == {
         "raw_data",
         "data_profile",
         "features",
@@ -45,7 +46,9 @@ def test_definitions_load(path, settings: Settings) -> None:
     assert all(spec.blocking for key, spec in specs.items() if key != ("drift_report", "drift"))
     partitioned = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).partitions_def}
     if path == DEFAULT_CONFIG:  # the days: one landing file, its checks, its profile and features per day
-        assert partitioned == {"raw_data", "data_profile", "features"}
+        assert partitioned == {"raw_data", "labels", "data_profile", "features"}
+        assert graph.get(AssetKey("features")).parent_keys == {AssetKey("raw_data"), AssetKey("labels")}
+        assert AssetKey("labels") in graph.get(AssetKey("training_data")).parent_keys
         assert all(spec.partitions_def is not None for key, spec in specs.items() if key[0] == "raw_data")
         assert {job.name for job in defs.jobs} == {"daily_data", "retraining", "monitoring"}
     else:
@@ -57,8 +60,10 @@ def test_definitions_load(path, settings: Settings) -> None:
         conditions = {k.to_user_string(): graph.get(k).automation_condition for k in graph.get_all_asset_keys()}
         assert "retraining schedule 0 3 * * * UTC" in conditions["training_data"].get_label()
         assert "passed its checks" in conditions["features"].get_label()
+        assert "passed its checks" in conditions["data_profile"].get_label()
         assert all(conditions[a] is not None for a in ("xgboost_model", "candidate_model", "production_deployment"))
-        assert conditions["raw_data"] is None and conditions["drift_report"] is None  # the sensor, the schedule
+        assert conditions["raw_data"] is None and conditions["labels"] is None  # the landing sensor
+        assert conditions["drift_report"] is None  # the schedule
     else:
         assert {s.name for s in defs.sensors} == sensors
     (schedule,) = defs.schedules
@@ -106,7 +111,12 @@ def test_the_catalog_shows_owners_kinds_versions_schema_and_freshness(settings: 
     schema = nodes["raw_data"].metadata["dagster/column_schema"]
     amount = next(c for c in schema.columns if c.name == "TX_AMOUNT")
     assert amount.type == "float64" and amount.constraints.other == ["within [0.0, 100000.0]"]
-    assert next(c for c in schema.columns if c.name == "TX_FRAUD").description == "target"
+    assert "TX_FRAUD" not in {c.name for c in schema.columns}  # with daily partitions the labels are apart
+    labels = nodes["labels"].metadata["dagster/column_schema"]
+    assert [(c.name, c.description) for c in labels.columns] == [
+        ("TRANSACTION_ID", "record id"),
+        ("TX_FRAUD", "target"),
+    ]
     assert nodes["raw_data"].freshness_policy.fail_window.to_timedelta().days == 2  # schema.max_age_days
     assert nodes["production_deployment"].freshness_policy.fail_window.to_timedelta().days == 30
     # A code version follows the config sections its asset is computed from: new parameters for one algorithm

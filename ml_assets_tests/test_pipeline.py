@@ -144,6 +144,7 @@ def test_fraud_graph_end_to_end(settings: Settings) -> None:
     assert result.success
     assert materialized(result) == {
         "raw_data",
+        "labels",
         "data_profile",
         "features",
         "training_data",
@@ -178,18 +179,21 @@ def test_fraud_graph_end_to_end(settings: Settings) -> None:
             for e in result.get_asset_materialization_events()
             if e.asset_key.path == [asset]
         }
-        for asset in ("raw_data", "data_profile", "features")
+        for asset in ("raw_data", "labels", "data_profile", "features")
     }
     rows = {day: m["dagster/row_count"].value for day, m in figures["raw_data"].items()}
     assert len(rows) > 1 and len(set(rows.values())) > 1
-    for asset in ("data_profile", "features"):
+    for asset in ("labels", "data_profile", "features"):
         assert {day: m["dagster/row_count"].value for day, m in figures[asset].items()} == rows, asset
     assert all(
         day in m["source_file"].value and m["verdict"].value == "passed" for day, m in figures["raw_data"].items()
     )
     raw_days = figures["raw_data"].values()
-    assert len({m["data_version"].value for m in raw_days}) == len(rows)  # each day's own file version
-    assert len({m["newest_record"].value for m in raw_days}) == len(rows) and all("target_rate" in m for m in raw_days)
+    assert len({m["data_version"].value for m in raw_days}) == len(rows)  # each day's own records version
+    assert len({m["newest_record"].value for m in raw_days}) == len(rows)
+    label_days = figures["labels"].values()
+    assert len({m["data_version"].value for m in label_days}) == len(rows)  # and its own labels version
+    assert all("target_rate" in m and "positives" in m for m in label_days)
     assert "run_rows" in next(iter(raw_days)) and "features" in next(iter(figures["features"].values()))
     for version in versions:
         assert version.tags["gates"] == "passed"
@@ -257,7 +261,7 @@ def test_bad_content_stops_the_graph_before_training(settings: Settings, case: s
         assert failed[check].partition == f"{days[1][0]}" and failed[check].description.startswith(f"day {days[1][0]}")
         verdicts = {e.partition for e in result.get_asset_check_evaluations() if e.check_name == check and e.passed}
         assert verdicts == {f"{days[0][0]}", f"{days[2][0]}"}
-    assert materialized(result) == ({"raw_data"} if partitioned else {"raw_data", "security_scan"})
+    assert materialized(result) == ({"raw_data", "labels"} if partitioned else {"raw_data", "security_scan"})
     assert registered_versions(settings, "fraud_detector") == []
 
 
@@ -317,7 +321,7 @@ def test_unloadable_file_fails_raw_data_naming_the_file(
     assert not result.success
     failed = {k[1]: c for k, c in check_results(result).items() if not c.passed}
     assert set(failed) == {"loads"} and f"{name}: {message}" in failed["loads"].description
-    assert materialized(result) == {"raw_data"} and registered_versions(settings, "fraud_detector") == []
+    assert materialized(result) == {"raw_data", "labels"} and registered_versions(settings, "fraud_detector") == []
 
 
 def test_breast_cancer_config_runs_the_same_graph(settings: Settings) -> None:
@@ -383,5 +387,5 @@ def test_a_day_without_one_file_of_its_own_records_is_refused_naming_it(settings
     loads = {e.partition: e for e in result.get_asset_check_evaluations() if e.check_name == "loads"}
     assert not loads[middle].passed and all(text in loads[middle].description for text in expected), loads[middle]
     assert all(e.passed for day, e in loads.items() if day != middle) and len(loads) == 3
-    assert materialized(result) == {"raw_data"}
+    assert materialized(result) == {"raw_data", "labels"}  # the days stored with their verdicts
     assert registered_versions(settings, "fraud_detector") == []

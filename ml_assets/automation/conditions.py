@@ -1,9 +1,11 @@
 """What runs by itself once the days are in, declared on the assets (Dagster's declarative automation).
 
 With daily partitions the landing sensor only reports new days (a run of ``daily_data`` per day); from there:
-- a day's features are computed again when a raw day their windows read is (re)loaded and passed its checks (a
-  corrected file or late labels), never from a quarantined day;
-- the training data is rebuilt at the retraining schedule when days were featurized since the last tick, and not
+- a day's features (and its profile) are computed again when a raw day or labels their windows read were stored
+  again and passed their checks, never from a quarantined day: a corrected file re-runs the days whose windows
+  read its records, a labels correction (raw_data's records unchanged, only labels stored) only the days whose
+  label windows, behind the delay, cover it;
+- the training data is rebuilt at the retraining schedule when days or labels arrived since the last tick, and not
   while a rebuild is in progress: at most one retraining per tick, one at a time;
 - everything downstream of it (models, candidate, staging, production) follows in the same run, only when the
   retraining itself is requested (a person materializing the training data or a model by hand starts no release),
@@ -20,6 +22,7 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     AssetSelection,
+    AssetSpec,
     AutomationCondition,
     AutomationConditionSensorDefinition,
     DefaultSensorStatus,
@@ -32,19 +35,24 @@ RETRAINING_TAG = "ml_assets/retraining"
 
 
 def refresh_days() -> AutomationCondition:
-    """A day again when a raw day its windows read was updated and passed its blocking checks."""
+    """A day again when a raw day or labels it reads were stored again and passed their blocking checks; a day
+    never built only once every day it reads is there (a day whose own file has not landed waits for its run)."""
     return (
         A.any_deps_updated().since_last_handled()
+        & (~A.missing() | ~A.any_deps_missing())
         & ~A.any_deps_in_progress()
         & ~A.in_progress()
         & A.all_deps_blocking_checks_passed()
-    ).with_label("a raw day its windows read was updated and passed its checks")
+    ).with_label("a raw day or labels it reads were stored again and passed its checks")
 
 
 def retrain_on(schedule: str) -> AutomationCondition:
     """At each tick of ``schedule`` (cron, UTC), when days were featurized since the previous tick."""
-    return (A.on_cron(schedule, "UTC") & ~A.in_progress()).with_label(
-        f"retraining schedule {schedule} UTC, when new days were featurized since the last tick"
+    # raw_data is read for its verdicts only: a labels correction updates labels (and features), not raw_data.
+    return (
+        (A.on_cron(schedule, "UTC") & ~A.in_progress())
+        .ignore(AssetSelection.assets("raw_data"))
+        .with_label(f"retraining schedule {schedule} UTC, when new days or labels arrived since the last tick")
     )
 
 
@@ -61,23 +69,20 @@ def declare(assets: Iterable[AssetsDefinition], config: PipelineConfig) -> list[
         return assets
     conditions = {
         AssetKey("features"): refresh_days(),
+        AssetKey("data_profile"): refresh_days(),
         AssetKey("training_data"): retrain_on(retraining.schedule),
         AssetKey("security_scan"): A.on_missing(),
     }
-    daily = {a.key for a in assets if a.partitions_def is not None}
     follows = follow_retraining()
-    declared = []
-    for asset in assets:
-        if asset.group_names_by_key.get(asset.key) == "monitoring" or (
-            asset.key in daily and asset.key not in conditions
-        ):
-            declared.append(asset)
-            continue
-        condition = conditions.get(asset.key, follows)
-        declared.append(
-            asset.map_asset_specs(lambda spec, c=condition: spec.replace_attributes(automation_condition=c))
-        )
-    return declared
+
+    def declared(spec: AssetSpec) -> AssetSpec:
+        if spec.key in conditions:
+            return spec.replace_attributes(automation_condition=conditions[spec.key])
+        if spec.group_name == "monitoring" or spec.partitions_def is not None:
+            return spec  # monitoring has its schedule; the landing sensor reports new days
+        return spec.replace_attributes(automation_condition=follows)
+
+    return [asset.map_asset_specs(declared) for asset in assets]
 
 
 def automation_sensors(config: PipelineConfig, *, daily: AssetSelection, retraining: AssetSelection) -> list:

@@ -17,36 +17,47 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetOut,
+    AssetRecordsFilter,
     AssetsDefinition,
     BackfillPolicy,
     DataVersion,
     MetadataValue,
     Output,
     asset,
+    multi_asset,
+)
+
+# Not exported by dagster; it is the field an evaluation's target materialization is recorded in.
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData as Target,
 )
 
 from ml_assets.config import PipelineConfig
 from ml_assets.data.days import (
     SOURCE_ATTR,
     VERDICT_ATTR,
-    DaysInMemory,
     QuarantinedDayError,
+    StoredDays,
     check_within_day,
     day_of,
     file_of_day,
     quarantine_reason,
 )
 from ml_assets.data.expectations import CheckOutcome, plan_suite, planned_checks, summarize
+from ml_assets.data.labels import join_labels, split_labels
 from ml_assets.data.partitions import daily_partitions
 from ml_assets.data.profile import profile_frame, profile_table
 from ml_assets.data.schema import PANDAS_DTYPES, SOURCE_FILE_COLUMN, DataLoadError, concat_sources, conform
 from ml_assets.monitoring.catalog import DATA_QUALITY, pipeline_namespace
 from ml_assets.provenance import DATA_VERSION_ATTR, data_version
+from ml_assets.resources.io_manager import StoredPartitions
 from ml_assets.resources.landing import LandingFolder
 from ml_assets.resources.metrics import MetricsStore
 from ml_assets.resources.validation import DataDocs, GreatExpectationsValidator
 
 RAW_DATA = AssetKey("raw_data")
+LABELS = AssetKey("labels")
 
 
 def _load(landing: LandingFolder, names: list[str], config: PipelineConfig, day: str | None) -> pd.DataFrame:
@@ -139,7 +150,13 @@ def _validate(
 
 
 def _evaluation(
-    outcome: CheckOutcome, *, rows: int, day: str | None, docs: DataDocs | None, description: str
+    outcome: CheckOutcome,
+    *,
+    rows: int,
+    day: str | None,
+    docs: DataDocs | None,
+    description: str,
+    target: Target | None = None,
 ) -> AssetCheckEvaluation:
     metadata: dict = {"rows_checked": rows, "failed_rows": outcome.failed_rows}
     if outcome.failures:
@@ -159,13 +176,30 @@ def _evaluation(
         partition=day,
         description=prefix + ("; ".join(outcome.failures) if outcome.failures else description),
         metadata=metadata,
+        target_materialization_data=target,
     )
+
+
+def _targets(context: AssetExecutionContext, days: list[str]) -> dict[str, Target]:
+    """{day: its latest raw_data materialization}: what a day's check evaluations are about. Dagster counts a
+    partition's check as passed (``all_deps_blocking_checks_passed``) only when it targets the partition's latest
+    materialization, and fills the target in only for ``AssetCheckResult``s of a one-partition step."""
+    found: dict[str, Target] = {}
+    for start in range(0, len(days), 100):  # the newest records first: the first one of a day is its latest
+        chunk = days[start : start + 100]
+        records = context.instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=RAW_DATA, asset_partitions=chunk), limit=len(chunk)
+        ).records
+        for record in records:
+            day = record.partition_key
+            if day is not None and day not in found:
+                found[day] = Target(storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp)
+    return found
 
 
 def build_data_assets(config: PipelineConfig) -> list[AssetsDefinition]:
     schema = config.data_schema
     partitions = daily_partitions(config)
-    backfill = BackfillPolicy.single_run() if partitions else None
     checks = planned_checks(schema, freshness=not config.partitioned)
     if partitions is not None:  # a day that cannot be loaded is quarantined by this check, not a failed run
         checks = {LOADS: LOADS_DESCRIPTION, **checks}
@@ -173,20 +207,8 @@ def build_data_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         AssetCheckSpec(name, asset=RAW_DATA, description=text, blocking=True, partitions_def=partitions)
         for name, text in checks.items()
     ]
-    grain = "one day's landing file" if partitions else "every landing file"
-    description = (
-        f"The {config.name} dataset's {grain} at the schema's dtypes, validated by a Great Expectations suite built "
-        "from the config's schema (a blocking check per kind of problem; a failed day is quarantined)."
-    )
 
-    @asset(
-        group_name="data",
-        description=description,
-        partitions_def=partitions,
-        backfill_policy=backfill,
-        check_specs=specs,
-    )
-    def raw_data(
+    def load_and_validate(
         context: AssetExecutionContext,
         landing: LandingFolder,
         validator: GreatExpectationsValidator,
@@ -195,12 +217,12 @@ def build_data_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         batches = _batches(context, landing, config)
         verdicts, docs, met = _validate(batches, config, validator, checks)
         metrics.put(pipeline_namespace(config.name), DATA_QUALITY, met)  # DataQualityScore: expectations met, %
-        evaluations = []
+        evaluations = []  # (outcome, its figures): evaluated once the days are stored, against what was stored
         for key, frame in batches.items():
             if key not in verdicts:  # could not be loaded: its verdict is set, the loads check says why
                 failures = frame.attrs[VERDICT_ATTR]["failures"]
                 outcome = CheckOutcome(LOADS, False, failures, 0, [])
-                evaluations.append(_evaluation(outcome, rows=0, day=key, docs=None, description=LOADS_DESCRIPTION))
+                evaluations.append((outcome, {"rows": 0, "day": key, "docs": None, "description": LOADS_DESCRIPTION}))
                 continue
             failures = [f for outcome in verdicts[key] for f in outcome.failures]
             frame.attrs[VERDICT_ATTR] = {"passed": not failures, "failures": failures}
@@ -208,47 +230,98 @@ def build_data_assets(config: PipelineConfig) -> list[AssetsDefinition]:
                 context.log.error(f"{'day ' + key + ': ' if key else ''}validation failed: " + " | ".join(failures))
             loads = [CheckOutcome(LOADS, True, [], 0, [])] if partitions is not None else []
             evaluations += [
-                _evaluation(outcome, rows=len(frame), day=key, docs=docs, description=checks[outcome.check])
+                (outcome, {"rows": len(frame), "day": key, "docs": docs, "description": checks[outcome.check]})
                 for outcome in [*loads, *verdicts[key]]
             ]
-        yield _output(context, batches, partitioned=partitions is not None, config=config)
-        yield from evaluations
+        if partitions is None:
+            yield _whole_output(batches[None], config)
+        else:
+            yield from _day_outputs(context, batches, config)
+        targets = _targets(context, list(batches)) if partitions is not None else {}
+        for outcome, figures in evaluations:
+            yield _evaluation(outcome, **figures, target=targets.get(figures["day"]))
         for name in checks:
             output = context.assets_def.get_output_name_for_asset_check_key(AssetCheckKey(RAW_DATA, name))
             yield Output(None, output_name=output)
 
+    if partitions is None:
+        raw_data = asset(
+            name="raw_data",
+            group_name="data",
+            check_specs=specs,
+            description=f"The {config.name} dataset's landing files at the schema's dtypes, validated by a Great "
+            "Expectations suite built from the config's schema (a blocking check per kind of problem).",
+        )(load_and_validate)
+    else:
+        raw_data = multi_asset(
+            name="raw_data",
+            outs={
+                "raw_data": AssetOut(
+                    key=RAW_DATA,
+                    group_name="data",
+                    is_required=False,
+                    description=f"The {config.name} dataset's records of one day's landing file (every column but "
+                    "the target) at the schema's dtypes, validated with the day's labels by a Great Expectations "
+                    "suite built from the config's schema (a blocking check per kind of problem; a failed day is "
+                    "quarantined). A correction that changes only labels leaves it as it is.",
+                ),
+                "labels": AssetOut(
+                    key=LABELS,
+                    group_name="data",
+                    is_required=False,
+                    description=f"The day's labels ({schema.id_column}, {schema.target}) from the same file, stored "
+                    "apart from the records: labels arrive late, and a correction re-runs only what reads them.",
+                ),
+            },
+            check_specs=specs,
+            partitions_def=partitions,
+            backfill_policy=BackfillPolicy.single_run(),
+            can_subset=False,
+        )(load_and_validate)
+    return [raw_data, _profile_asset(config)]
+
+
+def _profile_asset(config: PipelineConfig) -> AssetsDefinition:
+    partitions = daily_partitions(config)
+    description = "Per column: type, missing share, distinct count, range, quantiles, top values, target rate."
+    if partitions is None:
+
+        @asset(group_name="data", description=description)
+        def data_profile(raw_data: pd.DataFrame) -> Output:
+            reason = quarantine_reason("(all files)", raw_data.attrs)
+            if reason:
+                raise QuarantinedDayError(f"nothing is profiled from data that failed validation: {reason}")
+            profile = profile_frame(raw_data, config.data_schema)
+            profile[DATA_VERSION_ATTR] = raw_data.attrs.get(DATA_VERSION_ATTR)
+            return Output(profile, metadata={**_profile_metadata(profile), "rows": profile["rows"]})
+
+        return data_profile
+
     @asset(
         group_name="data",
         partitions_def=partitions,
-        backfill_policy=backfill,
-        description="Per column: type, missing share, distinct count, range, quantiles, top values, target rate.",
+        backfill_policy=BackfillPolicy.single_run(),
+        description=description + " Of the day's records with its labels.",
     )
-    def data_profile(context: AssetExecutionContext, raw_data) -> Output:  # StoredPartitions of days, or a frame
-        keys = list(context.partition_keys) if partitions else [None]
-        days = raw_data if partitions else DaysInMemory({None: raw_data})
-        missing = [key for key in keys if key not in days]
-        reasons = [reason for key in keys if key in days and (reason := quarantine_reason(str(key), days.attrs(key)))]
-        if missing or reasons:
-            raise QuarantinedDayError(
-                "nothing is profiled from a day that is not stored or is quarantined:\n"
-                + "\n".join(
-                    [*(f"- day {day}: raw_data not materialized" for day in missing), *(f"- {r}" for r in reasons)]
-                )
-            )
-        profiles = {}
-        for key in keys:
-            frame = days[key]
-            profile = profile_frame(frame, schema)
-            profile[DATA_VERSION_ATTR] = frame.attrs.get(DATA_VERSION_ATTR)
-            profiles[key] = profile
-        if partitions:  # each day its own figures and table
-            for key, profile in profiles.items():
-                context.add_asset_metadata(_profile_metadata(profile), partition_key=key)
-            return Output(profiles, metadata={"run_days": len(profiles)})
-        last = profiles[None]
-        return Output(last, metadata={**_profile_metadata(last), "rows": last["rows"]})
+    def data_profile(context: AssetExecutionContext, raw_data: StoredPartitions, labels: StoredPartitions) -> Output:
+        profiles = {day: _day_profile(day, raw_data, labels, config) for day in context.partition_keys}
+        for day, profile in profiles.items():  # each day its own figures and table
+            context.add_asset_metadata(_profile_metadata(profile), partition_key=day)
+        return Output(profiles, metadata={"run_days": len(profiles)})
 
-    return [raw_data, data_profile]
+    return data_profile
+
+
+def _day_profile(day: str, raw_data: StoredDays, labels: StoredDays, config: PipelineConfig) -> dict:
+    """The profile of a stored day's records with its labels; a clear error for a day not stored or quarantined."""
+    missing = [name for name, part in (("raw_data", raw_data), ("labels", labels)) if day not in part]
+    if missing:
+        raise QuarantinedDayError(f"day {day}: {' and '.join(missing)} not materialized: nothing is profiled")
+    reason = quarantine_reason(day, raw_data.attrs(day))
+    if reason:
+        raise QuarantinedDayError(f"nothing is profiled from a quarantined day: {reason}")
+    frame = join_labels(raw_data[day], labels[day], config.data_schema, day=day)
+    return {**profile_frame(frame, config.data_schema), DATA_VERSION_ATTR: raw_data.attrs(day).get(DATA_VERSION_ATTR)}
 
 
 def _profile_metadata(profile: dict) -> dict:
@@ -259,45 +332,83 @@ def _profile_metadata(profile: dict) -> dict:
     }
 
 
-def _output(context: AssetExecutionContext, batches: dict, *, partitioned: bool, config: PipelineConfig) -> Output:
-    """The stored value and its metadata: a partitioned run's days each get their own figures (rows, file, version,
-    verdict, target rate, time span, preview), the run only its totals. Dagster records one data version per Output,
-    so a day's data version is set only when the run has one day; its own version is always in its stored
-    attributes and metadata."""
-    if not partitioned:
-        frame = next(iter(batches.values()))
-        files = frame.attrs[SOURCE_ATTR].split(", ")
-        metadata = {**_frame_metadata(frame, config), "rows": len(frame), "files": len(files)}
-        metadata["source_files"] = ", ".join(files) if len(files) <= 5 else f"{len(files)} files"
-        return Output(frame, data_version=DataVersion(frame.attrs[DATA_VERSION_ATTR]), metadata=metadata)
+def _whole_output(frame: pd.DataFrame, config: PipelineConfig) -> Output:
+    """Every landing file as one stored frame, with its figures."""
+    files = frame.attrs[SOURCE_ATTR].split(", ")
+    metadata = {**_frame_metadata(frame, config), "rows": len(frame), "files": len(files)}
+    metadata["source_files"] = ", ".join(files) if len(files) <= 5 else f"{len(files)} files"
+    return Output(frame, data_version=DataVersion(frame.attrs[DATA_VERSION_ATTR]), metadata=metadata)
+
+
+def _day_outputs(context: AssetExecutionContext, batches: dict, config: PipelineConfig) -> Iterator[Output]:
+    """The run's days as records (``raw_data``) and labels (``labels``), each day with its own figures (rows, file,
+    version, verdict, target rate, time span, preview), the run only its totals. Dagster records one data version
+    per Output, so a day's data version is set only when the run has one day; its own version is always in its
+    stored attributes and metadata.
+
+    A run of one day whose labels changed and records did not (both passed) stores only its labels: a labels
+    correction then updates only what reads labels (a range run, or a plain re-run, stores everything it loaded)."""
+    schema = config.data_schema
+    records, labels = {}, {}
     for day, frame in batches.items():
-        day_metadata = {
-            **_frame_metadata(frame, config),
-            "source_file": frame.attrs[SOURCE_ATTR],
-            "verdict": "passed" if frame.attrs[VERDICT_ATTR]["passed"] else "quarantined",
-        }
-        context.add_asset_metadata(day_metadata, partition_key=day)
-    quarantined = [key for key, f in batches.items() if not f.attrs[VERDICT_ATTR]["passed"]]
-    metadata: dict = {"run_days": len(batches), "run_rows": sum(len(f) for f in batches.values())}
-    if quarantined:
-        metadata["quarantined_days"] = ", ".join(quarantined)
-    if len(batches) > 1:
-        return Output(batches, metadata=metadata)
-    version = next(iter(batches.values())).attrs[DATA_VERSION_ATTR]
-    return Output(batches, data_version=DataVersion(version), metadata=metadata)
+        records[day], labels[day] = split_labels(frame, schema)
+    (single,) = batches if len(batches) == 1 else (None,)
+    labels_only = single is not None and _only_labels_changed(context, single, records[single], labels[single])
+    quarantined = [day for day, f in batches.items() if not f.attrs[VERDICT_ATTR]["passed"]]
+    outputs = [(LABELS, labels)] if labels_only else [(RAW_DATA, records), (LABELS, labels)]
+    if labels_only:
+        context.log.info(f"day {single}: only its labels changed: labels stored, raw_data kept")
+    for key, days in outputs:
+        for day, frame in days.items():
+            day_metadata = {
+                **_frame_metadata(frame, config),
+                "source_file": frame.attrs[SOURCE_ATTR],
+                "verdict": "passed" if frame.attrs[VERDICT_ATTR]["passed"] else "quarantined",
+            }
+            if key == LABELS and len(frame):
+                day_metadata["positives"] = int(frame[schema.target].sum())
+            context.add_asset_metadata(day_metadata, asset_key=key, partition_key=day)
+        metadata: dict = {"run_days": len(days), "run_rows": sum(len(f) for f in days.values())}
+        if quarantined:
+            metadata["quarantined_days"] = ", ".join(quarantined)
+        version = DataVersion(next(iter(days.values())).attrs[DATA_VERSION_ATTR]) if len(days) == 1 else None
+        yield Output(days, output_name=key.to_python_identifier(), data_version=version, metadata=metadata)
+
+
+def _only_labels_changed(context: AssetExecutionContext, day: str, records: pd.DataFrame, labels: pd.DataFrame) -> bool:
+    """Whether ``day``'s file changed in its labels only: its records equal the stored ones (both passed) and its
+    labels do not (by the versions in their latest materializations). A plain re-run stores both again."""
+    if not records.attrs[VERDICT_ATTR]["passed"]:
+        return False
+    stored_records, stored_labels = (_stored_metadata(context, key, day) for key in (RAW_DATA, LABELS))
+    return (
+        stored_records.get("verdict") == "passed"
+        and stored_records.get("data_version") == records.attrs[DATA_VERSION_ATTR]
+        and stored_labels.get("data_version") not in (None, labels.attrs[DATA_VERSION_ATTR])
+    )
+
+
+def _stored_metadata(context: AssetExecutionContext, key: AssetKey, day: str) -> dict:
+    """The plain metadata values of the latest materialization of ``key`` for ``day`` (empty when none)."""
+    latest = context.instance.fetch_materializations(AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1)
+    if not latest.records or latest.records[0].asset_materialization is None:
+        return {}
+    return {name: value.value for name, value in latest.records[0].asset_materialization.metadata.items()}
 
 
 def _frame_metadata(frame: pd.DataFrame, config: PipelineConfig) -> dict:
-    """Row count, version, target rate, time span and a preview of one stored frame (a day, or every file)."""
+    """Row count, version, a preview, and the target rate or time span (of the columns it has) of one stored frame
+    (a day's records or labels, or every file)."""
     schema = config.data_schema
     metadata: dict = {"dagster/row_count": len(frame), "data_version": frame.attrs[DATA_VERSION_ATTR]}
     if not len(frame):
         return metadata
-    metadata["target_rate"] = float(frame[schema.target].astype("float64").mean())
     metadata["preview"] = MetadataValue.md(
         frame.drop(columns=SOURCE_FILE_COLUMN, errors="ignore").head(10).to_markdown(index=False)
     )
-    if schema.timestamp_column:
+    if schema.target in frame:
+        metadata["target_rate"] = float(frame[schema.target].astype("float64").mean())
+    if schema.timestamp_column in frame:
         metadata["oldest_record"] = str(frame[schema.timestamp_column].min())
         metadata["newest_record"] = str(frame[schema.timestamp_column].max())
     return metadata

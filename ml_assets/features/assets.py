@@ -21,10 +21,11 @@ from dagster import (
 )
 
 from ml_assets.config import PipelineConfig, TimeSplit
-from ml_assets.data.days import QuarantinedDayError, day_range, quarantine_reason, shift
+from ml_assets.data.days import DaysInMemory, QuarantinedDayError, day_range, quarantine_reason, shift
+from ml_assets.data.labels import join_labels
 from ml_assets.data.partitions import daily_partitions
 from ml_assets.features.build import FEATURE_COLUMNS_ATTR, build_features, feature_columns_of, feature_frame
-from ml_assets.features.incremental import features_by_day, inputs_version, lookback_days
+from ml_assets.features.incremental import features_by_day, inputs_version, label_window, lookback_days
 from ml_assets.features.split import SPLIT_COLUMN, split_dataset
 from ml_assets.features.window import training_window, window_days
 from ml_assets.provenance import DATA_VERSION_ATTR
@@ -46,18 +47,29 @@ def build_feature_assets(config: PipelineConfig) -> list[AssetsDefinition]:
 
 def _daily_features(config: PipelineConfig) -> AssetsDefinition:
     history = lookback_days(config)
+    window = label_window(config)
+    ins = {"raw_data": AssetIn(partition_mapping=TimeWindowPartitionMapping(start_offset=-history))}
+    if window is not None:
+        ins["labels"] = AssetIn(
+            partition_mapping=TimeWindowPartitionMapping(start_offset=window[0], end_offset=window[1])
+        )
+    reads = f"the labels of days {-window[0]} to {-window[1]} before it" if window else "no labels"
+    description = (
+        f"The '{config.features.set}' feature set of a day, from that day's records and the {history} days before "
+        f"it that its windows read, and {reads} (free of label leakage; the day's own labels are joined where they "
+        "are used); a quarantined day is never read."
+    )
 
     @asset(
         group_name="features",
         partitions_def=daily_partitions(config),
         backfill_policy=BackfillPolicy.single_run(),
-        ins={"raw_data": AssetIn(partition_mapping=TimeWindowPartitionMapping(start_offset=-history))},
-        description=f"The '{config.features.set}' feature set of a day, from that day and the {history} days "
-        "before it that its windows read (free of label leakage); a quarantined day is never read.",
+        ins=ins,
+        description=description,
     )
-    def features(context: AssetExecutionContext, raw_data: StoredPartitions) -> Output:
+    def features(context: AssetExecutionContext, raw_data: StoredPartitions, **labels: StoredPartitions) -> Output:
         days = list(context.partition_keys)
-        built = features_by_day(raw_data, days, config)
+        built = features_by_day(raw_data, labels.get("labels", DaysInMemory()), days, config)
         for day, frame in built.items():  # each day its own figures; the run its totals
             summary = _summary(frame, feature_columns_of(frame))
             context.add_asset_metadata({**summary, "dagster/row_count": len(frame)}, partition_key=day)
@@ -73,14 +85,18 @@ def _daily_features(config: PipelineConfig) -> AssetsDefinition:
 def _windowed_training_data(config: PipelineConfig) -> AssetsDefinition:
     split = config.split
     assert isinstance(split, TimeSplit), "daily partitions use a time split (checked by the config)"
+    schema = config.data_schema
 
     @asset(
         group_name="features",
-        description="The split's window of days (train, gap, test), each validated and featurized from the data "
-        "as it is now; a `split` column marks train and test rows.",
+        description="The split's window of days (train, gap, test) with their labels, each validated and featurized "
+        "from the data as it is now; a `split` column marks train and test rows.",
     )
     def training_data(
-        context: AssetExecutionContext, features: StoredPartitions, raw_data: StoredPartitions
+        context: AssetExecutionContext,
+        features: StoredPartitions,
+        raw_data: StoredPartitions,
+        labels: StoredPartitions,
     ) -> Output[pd.DataFrame]:
         # Attributes only of the days the window and their windows read: not the whole history.
         days = window_days(split, newest=max(features) if len(features) else None)
@@ -91,11 +107,12 @@ def _windowed_training_data(config: PipelineConfig) -> AssetsDefinition:
             first_partition=config.dataset.partitions.start.isoformat(),
             history_days=history,
             raw={day: raw_data.attrs(day) for day in raw_data if day in reads or day == min(raw_data)},
+            labels={day: labels.attrs(day) for day in labels if day in reads},
             features={day: features.attrs(day) for day in features if day in days},
         )
         if window.skipped:
             context.log.warning(f"training window: skipped failed days {', '.join(window.skipped)}")
-        frames = {day: features[day] for day in window.days}
+        frames = {day: join_labels(features[day], labels[day], schema, day=day) for day in window.days}
         combined = pd.concat(frames.values(), ignore_index=True)
         columns = feature_columns_of(next(iter(frames.values())))
         anchored = split.model_copy(update={"train_start": pd.Timestamp(window.train_start).date()})
@@ -104,7 +121,12 @@ def _windowed_training_data(config: PipelineConfig) -> AssetsDefinition:
             anchored,
             timezone=config.dataset.partitions.timezone,
         )
-        partition_versions = {day: f.attrs[DATA_VERSION_ATTR] for day, f in frames.items()}
+        partition_versions = {
+            day: inputs_version(
+                {"features": f.attrs[DATA_VERSION_ATTR], "labels": labels.attrs(day)[DATA_VERSION_ATTR]}
+            )
+            for day, f in frames.items()
+        }
         frame.attrs[FEATURE_COLUMNS_ATTR] = columns
         frame.attrs[DATA_VERSION_ATTR] = inputs_version(partition_versions)
         metadata = _split_metadata(frame, config)

@@ -23,11 +23,14 @@ from ml_assets.data.days import (
     quarantine_reason,
     shift,
 )
+from ml_assets.data.labels import join_labels
 from ml_assets.features.build import FEATURE_COLUMNS_ATTR, build_features, window_columns
 from ml_assets.provenance import DATA_VERSION_ATTR
 
 # A day's features remember the raw versions of every day they were computed from: {day: raw data version}.
 INPUTS_ATTR = "inputs"
+# ... and the versions of the labels their windows read: {day: labels version}.
+LABEL_INPUTS_ATTR = "label_inputs"
 
 
 def lookback_days(config: PipelineConfig) -> int:
@@ -43,15 +46,29 @@ def history_of(days: list[str], config: PipelineConfig) -> list[str]:
     return day_range([shift(days[0], -lookback_days(config)), days[-1]])
 
 
+def label_window(config: PipelineConfig) -> tuple[int, int] | None:
+    """(first, last) offsets from a day of the days whose labels its features read, or None when the feature set
+    reads no labels. The windows look at labels older than the delay only; outside UTC a local day can be 23 or 25
+    hours long, so the window reaches one more day on each side (never past the day itself)."""
+    if config.features.set != "fraud_handbook":
+        return None
+    extra = lookback_days(config) - config.features.history_days
+    return -lookback_days(config), min(0, extra - config.features.delay_days)
+
+
+def label_days_of(days: list[str], config: PipelineConfig) -> list[str]:
+    """Every day whose labels the features of ``days`` read."""
+    window = label_window(config)
+    return [] if window is None else day_range([shift(days[0], window[0]), shift(days[-1], window[1])])
+
+
 def days_reading(day: str, config: PipelineConfig, *, labels_only: bool) -> list[str]:
     """The days whose features change when ``day``'s raw data changes: every day whose windows reach back to it
-    or, when only its labels changed (they arrive late), the day itself (its label) and the days whose label
-    windows, behind the delay, cover it."""
-    params = config.features
-    if not labels_only or params.set != "fraud_handbook":
+    or, when only its labels changed (they arrive late), the days whose label windows, behind the delay, cover it."""
+    if not labels_only:
         return day_range([day, shift(day, lookback_days(config))])
-    behind = day_range([shift(day, params.delay_days), shift(day, params.delay_days + max(params.windows_days))])
-    return [day, *behind]
+    window = label_window(config)
+    return [] if window is None else day_range([shift(day, -window[1]), shift(day, -window[0])])
 
 
 def buildable(days: list[str], passed: Mapping[str, bool], config: PipelineConfig) -> list[str]:
@@ -94,28 +111,64 @@ def usable_inputs(raw: StoredDays, days: list[str], config: PipelineConfig) -> l
     return present
 
 
-def features_by_day(raw: StoredDays, days: list[str], config: PipelineConfig) -> dict:
-    """{day: its feature frame} for ``days``, each remembering its feature columns and input versions. Of the
-    history days before them only the columns their windows read are decoded."""
+def usable_labels(labels: StoredDays, days: list[str], config: PipelineConfig, *, first: str) -> list[str]:
+    """The days whose labels the features of ``days`` read, from ``first`` (the first raw day read): a clear error
+    for a day whose labels are missing or quarantined."""
+    wanted = [day for day in label_days_of(days, config) if day >= first]
+    missing = [day for day in wanted if day not in labels]
+    if missing:
+        raise QuarantinedDayError(
+            f"the features of {days[0]}..{days[-1]} read the labels of {wanted[0]}..{wanted[-1]}, but labels has no "
+            f"day {', '.join(missing)}: materialize raw_data (with its labels) for those days"
+        )
+    reasons = [reason for day in wanted if (reason := quarantine_reason(day, labels.attrs(day)))]
+    if reasons:
+        raise QuarantinedDayError("quarantined labels, no features built from them:\n" + "\n".join(reasons))
+    return wanted
+
+
+def features_by_day(raw: StoredDays, labels: StoredDays, days: list[str], config: PipelineConfig) -> dict:
+    """{day: its feature frame} for ``days`` (model inputs with id, time and entity; no target: the labels are
+    joined where they are used), each remembering its feature columns and the versions of the records and labels
+    it read. Of the history days before them only the columns their windows read are decoded."""
+    schema = config.data_schema
     inputs = usable_inputs(raw, days, config)
+    labelled = set(usable_labels(labels, days, config, first=inputs[0]))
     versions = {day: str(raw.attrs(day).get(DATA_VERSION_ATTR)) for day in inputs}
-    columns = window_columns(config)
+    label_versions = {day: str(labels.attrs(day).get(DATA_VERSION_ATTR)) for day in sorted(labelled)}
+
+    def read(day: str, columns: list[str] | None) -> pd.DataFrame:
+        records = raw.read(day, columns)
+        if day in labelled:
+            return join_labels(records, labels.read(day), schema, day=day)
+        return records.assign(**{schema.target: 0})  # never inside a label window of the days featurized
+
+    columns = [c for c in window_columns(config) if c != schema.target]
     before = [day for day in inputs if day < days[0]]
-    history = pd.concat([raw.read(day, columns) for day in before], ignore_index=True) if before and columns else None
-    own = pd.concat([raw.read(day) for day in days], ignore_index=True)
+    history = (
+        pd.concat([read(day, [schema.id_column, *columns]) for day in before], ignore_index=True)
+        if before and columns
+        else None
+    )
+    own = pd.concat([read(day, None) for day in days], ignore_index=True)
     built = build_features(own, config, history=history)
     del own, history
     timezone = config.dataset.partitions.timezone
-    stamps = built.frame[config.data_schema.timestamp_column]
+    frame = built.frame.drop(columns=[schema.target])
+    stamps = frame[schema.timestamp_column]
     out = {}
     for day in days:
         start, end = day_bounds(day, timezone)
-        frame = built.frame.loc[(stamps >= start) & (stamps < end)].reset_index(drop=True)
+        part = frame.loc[(stamps >= start) & (stamps < end)].reset_index(drop=True)
         own_versions = {d: versions[d] for d in history_of([day], config) if d in versions}
-        frame.attrs[FEATURE_COLUMNS_ATTR] = built.feature_columns
-        frame.attrs[INPUTS_ATTR] = own_versions
-        frame.attrs[DATA_VERSION_ATTR] = inputs_version(own_versions)
-        out[day] = frame
+        own_labels = {d: label_versions[d] for d in label_days_of([day], config) if d in label_versions}
+        part.attrs[FEATURE_COLUMNS_ATTR] = built.feature_columns
+        part.attrs[INPUTS_ATTR] = own_versions
+        part.attrs[LABEL_INPUTS_ATTR] = own_labels
+        part.attrs[DATA_VERSION_ATTR] = inputs_version(
+            {**own_versions, **{f"{d}/labels": v for d, v in own_labels.items()}}
+        )
+        out[day] = part
     return out
 
 

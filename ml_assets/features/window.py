@@ -13,7 +13,7 @@ from typing import Any
 
 from ml_assets.config import TimeSplit
 from ml_assets.data.days import VERDICT_ATTR, day_range, shift
-from ml_assets.features.incremental import INPUTS_ATTR
+from ml_assets.features.incremental import INPUTS_ATTR, LABEL_INPUTS_ATTR
 from ml_assets.provenance import DATA_VERSION_ATTR
 
 
@@ -47,10 +47,11 @@ def training_window(
     first_partition: str,
     history_days: int,
     raw: Mapping[str, Mapping[str, Any]],
+    labels: Mapping[str, Mapping[str, Any]],
     features: Mapping[str, Mapping[str, Any]],
 ) -> TrainingWindow:
-    """The window to train on; ``raw`` and ``features`` map stored days to their frame attributes (at least the
-    window's days, and for raw the history their features read)."""
+    """The window to train on; ``raw``, ``labels`` and ``features`` map stored days to their frame attributes (at
+    least the window's days, and for raw and labels the history their features read)."""
     days = window_days(split, newest=max(features) if features else None)
     start = days[0]
     first_stored = min(raw) if raw else None
@@ -64,7 +65,7 @@ def training_window(
         )
     problems, skipped = [], []
     for day in days:
-        problem = _problem(day, raw, features.get(day), history_days=history_days)
+        problem = _problem(day, raw, labels, features.get(day), history_days=history_days)
         if problem is None:
             continue
         if split.skip_failed_days and _blocked_by_a_failed_day(day, raw, history_days=history_days):
@@ -94,6 +95,7 @@ def _blocked_by_a_failed_day(day: str, raw: Mapping[str, Mapping[str, Any]], *, 
 def _problem(
     day: str,
     raw: Mapping[str, Mapping[str, Any]],
+    labels: Mapping[str, Mapping[str, Any]],
     features: Mapping[str, Any] | None,
     *,
     history_days: int,
@@ -104,6 +106,8 @@ def _problem(
     if not _passed(own):
         failures = "; ".join((own.get(VERDICT_ATTR) or {}).get("failures") or ["no verdict"])
         return f"day {day} ({own.get('source_file', '?')}) is quarantined: {failures}"
+    if day not in labels:
+        return f"day {day}: labels not materialized (re-materialize raw_data for the day)"
     if features is None:
         return f"day {day}: features not materialized"
     inputs = features.get(INPUTS_ATTR) or {}
@@ -112,6 +116,12 @@ def _problem(
     if failed:
         return f"day {day}: its features read {', '.join(failed)}, which failed validation"
     changed = [d for d in read_now if raw[d].get(DATA_VERSION_ATTR) != inputs.get(d)]
+    label_inputs = features.get(LABEL_INPUTS_ATTR) or {}
+    changed += [
+        f"the labels of {d}"
+        for d, version in label_inputs.items()
+        if d not in labels or labels[d].get(DATA_VERSION_ATTR) != version
+    ]
     if changed:
         return (
             f"day {day}: features were computed from another version of {', '.join(changed)} (changed or landed "

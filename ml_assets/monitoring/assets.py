@@ -5,9 +5,10 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from dagster import AssetExecutionContext, AssetsDefinition, Failure, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, Failure, MetadataValue, Output, asset
 
 from ml_assets.config import PipelineConfig
+from ml_assets.data.labels import join_labels
 from ml_assets.features.build import feature_columns_of
 from ml_assets.features.split import SPLIT_COLUMN
 from ml_assets.monitoring import catalog, drift
@@ -23,15 +24,25 @@ from ml_assets.training.metrics import classification_metrics
 REFERENCE_ROWS = 200_000  # enough for stable distributions, bounded memory
 
 
-def recent_labelled(features: pd.DataFrame | Mapping, config: PipelineConfig, now: pd.Timestamp) -> pd.DataFrame:
+def recent_labelled(
+    features: pd.DataFrame | Mapping,
+    config: PipelineConfig,
+    now: pd.Timestamp,
+    labels: Mapping | None = None,
+) -> pd.DataFrame:
     """Records of the last ``recent_days`` whose labels have arrived (older than the label delay), from the
-    features table or, with daily partitions, from those days' partitions only."""
+    features table or, with daily partitions, from those days' partitions only, joined to their ``labels``."""
     column = config.data_schema.timestamp_column
     newest_labelled = now - pd.Timedelta(days=config.features.delay_days)
     since = newest_labelled - pd.Timedelta(days=config.monitoring.recent_days)
     if isinstance(features, Mapping):
         first, last = f"{since - pd.Timedelta(days=1):%Y-%m-%d}", f"{newest_labelled:%Y-%m-%d}"
-        days = [features[day] for day in features if first <= day <= last]
+        schema = config.data_schema
+        days = [
+            join_labels(features[day], labels[day], schema, day=day)
+            for day in features
+            if first <= day <= last and labels is not None and day in labels
+        ]
         if not days:
             return pd.DataFrame()
         features = pd.concat(days, ignore_index=True)
@@ -90,6 +101,7 @@ def build_monitoring_assets(config: PipelineConfig) -> list[AssetsDefinition]:
     @asset(
         group_name="monitoring",
         kinds={"python"},
+        ins={"labels": AssetIn()} if config.partitioned else None,
         description="Per-feature drift of production traffic against the training data (PSI, KS or Wasserstein), "
         "prediction drift, the share of drifted features, and the champion's performance on recent labelled "
         "records; an HTML report with plots. Publishes DataDriftScore, ModelDriftScore and ModelQuality.",
@@ -102,6 +114,7 @@ def build_monitoring_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         registry: MlflowRegistry,
         reports: ReportStore,
         metrics: MetricsStore,
+        **days,  # with daily partitions, the stored labels (joined to the recent days' features)
     ) -> Output[dict]:
         columns = feature_columns_of(training_data)
         minimum = config.monitoring.drift.min_traffic
@@ -127,7 +140,7 @@ def build_monitoring_assets(config: PipelineConfig) -> list[AssetsDefinition]:
             current_scores=current_scores,
             thresholds=config.monitoring.drift.thresholds(),
         )
-        labelled = recent_labelled(features, config, pd.Timestamp.now())
+        labelled = recent_labelled(features, config, pd.Timestamp.now(), labels=days.get("labels"))
         performance = None
         if len(labelled) and labelled[target].nunique() == 2:
             scores = np.asarray(model.predict_proba(labelled[columns]))[:, 1]

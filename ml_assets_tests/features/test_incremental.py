@@ -8,8 +8,16 @@ import pytest
 
 from ml_assets.config import PipelineConfig, parse_config
 from ml_assets.data.days import SOURCE_ATTR, VERDICT_ATTR, DaysInMemory, QuarantinedDayError
+from ml_assets.data.labels import split_labels
 from ml_assets.features import build_features
-from ml_assets.features.incremental import INPUTS_ATTR, days_reading, features_by_day, history_of
+from ml_assets.features.incremental import (
+    INPUTS_ATTR,
+    LABEL_INPUTS_ATTR,
+    days_reading,
+    features_by_day,
+    history_of,
+    label_days_of,
+)
 from ml_assets.provenance import DATA_VERSION_ATTR
 from ml_assets.simulate import SimulationSpec, simulate_days
 from ml_assets_tests.conftest import small_fraud_raw
@@ -39,6 +47,18 @@ def config() -> PipelineConfig:
     return parse_config(small_fraud_raw())  # windows 1/7/30 days behind a 7-day label delay, amount profile on
 
 
+def stored(frames: dict[str, pd.DataFrame], config: PipelineConfig) -> tuple[DaysInMemory, DaysInMemory]:
+    """The days as the pipeline stores them: records (raw_data) and labels, each with its own version."""
+    records, labels = DaysInMemory(), DaysInMemory()
+    for day, frame in frames.items():
+        records[day], labels[day] = split_labels(frame, config.data_schema)
+    return records, labels
+
+
+def featurize(frames: dict[str, pd.DataFrame], days: list[str], config: PipelineConfig) -> dict:
+    return features_by_day(*stored(frames, config), days, config)
+
+
 def assert_same_features(incremental: pd.DataFrame, full: pd.DataFrame, columns: list[str]) -> None:
     left = incremental.set_index("TRANSACTION_ID").sort_index()
     right = full.set_index("TRANSACTION_ID").loc[left.index]
@@ -51,17 +71,20 @@ def assert_same_features(incremental: pd.DataFrame, full: pd.DataFrame, columns:
             # history is shorter: equal to float rounding (the z-score's variance, E[x^2] - E[x]^2, loses the most:
             # up to ~3e-9 relative here, and the longer history is the less precise side).
             np.testing.assert_allclose(left[column], right[column], rtol=1e-8, atol=1e-8, err_msg=column)
-    assert (left["TX_FRAUD"] == right["TX_FRAUD"]).all()
+    assert "TX_FRAUD" not in left  # the labels are joined where they are used, not stored with the features
 
 
 def test_every_day_equals_the_full_recomputation(raw_days, config) -> None:
     full = build_features(pd.concat(raw_days.values(), ignore_index=True), config)
     for day in [*list(raw_days)[::7], list(raw_days)[-1]]:  # the first days (short history) to the last
         needed = {d: raw_days[d] for d in history_of([day], config) if d in raw_days}
-        built = features_by_day(DaysInMemory(needed), [day], config)[day]
+        records, labels = stored(needed, config)
+        built = features_by_day(records, labels, [day], config)[day]
         assert len(built) == len(raw_days[day])
         assert_same_features(built, full.frame, full.feature_columns)
-        assert built.attrs[INPUTS_ATTR] == {d: f"v-{d}" for d in needed}
+        assert built.attrs[INPUTS_ATTR] == {d: records.attrs(d)[DATA_VERSION_ATTR] for d in needed}
+        label_days = [d for d in label_days_of([day], config) if d in needed]
+        assert built.attrs[LABEL_INPUTS_ATTR] == {d: labels.attrs(d)[DATA_VERSION_ATTR] for d in label_days}
 
 
 def test_a_range_of_days_reads_only_its_window_and_equals_the_full_recomputation(raw_days, config) -> None:
@@ -69,30 +92,34 @@ def test_a_range_of_days_reads_only_its_window_and_equals_the_full_recomputation
     days = list(raw_days)[45:52]
     needed = {d: raw_days[d] for d in history_of(days, config)}
     assert len(needed) == config.features.history_days + len(days)  # 37 + 7: bounded by the window
-    built = features_by_day(DaysInMemory(needed), days, config)
+    built = featurize(needed, days, config)
     for day in days:
         assert_same_features(built[day], full.frame, full.feature_columns)
 
 
-def test_late_labels_change_exactly_the_days_whose_windows_read_them(raw_days, config) -> None:
-    relabeled = dict(raw_days)
+def test_late_labels_change_exactly_the_days_whose_label_windows_read_them(raw_days, config) -> None:
     day = list(raw_days)[20]
     late = raw_days[day].copy()
     late["TX_FRAUD"] = 1 - late["TX_FRAUD"]  # labels arrive (or are corrected) after the day was featurized
-    late.attrs = {**raw_days[day].attrs, DATA_VERSION_ATTR: "v-late"}
-    relabeled[day] = late
+    late.attrs = dict(raw_days[day].attrs)
+    relabeled = {**raw_days, day: late}
+    before_records, before_labels = stored(raw_days, config)
+    after_records, after_labels = stored(relabeled, config)
+    # the records are as they were: raw_data keeps its version, only the day's labels have a new one
+    assert after_records.attrs(day)[DATA_VERSION_ATTR] == before_records.attrs(day)[DATA_VERSION_ATTR]
+    assert after_labels.attrs(day)[DATA_VERSION_ATTR] != before_labels.attrs(day)[DATA_VERSION_ATTR]
     changed = []
     for other in list(raw_days)[20:]:
-        needed = [d for d in history_of([other], config) if d in raw_days]
-        before = features_by_day(DaysInMemory({d: raw_days[d] for d in needed}), [other], config)[other]
-        after = features_by_day(DaysInMemory({d: relabeled[d] for d in needed}), [other], config)[other]
+        before = features_by_day(before_records, before_labels, [other], config)[other]
+        after = features_by_day(after_records, after_labels, [other], config)[other]
         if not before.equals(after):
             changed.append(other)
     index = list(raw_days).index(day)
     delay, longest = config.features.delay_days, max(config.features.windows_days)
-    # the day itself (its label column) and the days whose terminal windows, behind the delay, reach into it
-    expected = [day, *list(raw_days)[index + delay : index + delay + longest + 1]]
+    # the days whose terminal windows, behind the delay, reach into it: 31, not the 38 whose windows read the day
+    expected = list(raw_days)[index + delay : index + delay + longest + 1]
     assert changed == expected == days_reading(day, config, labels_only=True)
+    assert len(days_reading(day, config, labels_only=False)) == config.features.history_days + 1
     assert set(days_reading(day, config, labels_only=False)) >= set(expected)
 
 
@@ -103,16 +130,16 @@ def test_a_quarantined_day_in_the_window_builds_nothing_and_says_which(raw_days,
     bad.attrs = {**bad.attrs, VERDICT_ATTR: {"passed": False, "failures": ["TX_AMOUNT: values outside [0, 1e5]"]}}
     needed[days[40]] = bad
     with pytest.raises(QuarantinedDayError, match=f"day {days[40]} \\(transactions_{days[40]}.parquet\\) failed"):
-        features_by_day(DaysInMemory(needed), [days[50]], config)
+        featurize(needed, [days[50]], config)
 
 
 def test_a_gap_in_the_history_or_a_missing_day_is_named(raw_days, config) -> None:
     days = list(raw_days)
     needed = {d: raw_days[d] for d in history_of([days[50]], config) if d != days[45]}
     with pytest.raises(QuarantinedDayError, match=f"raw_data has no day {days[45]} inside it"):
-        features_by_day(DaysInMemory(needed), [days[50]], config)
+        featurize(needed, [days[50]], config)
     with pytest.raises(QuarantinedDayError, match=f"raw_data has no stored day {days[50]}"):
-        features_by_day(DaysInMemory({d: raw_days[d] for d in days[40:50]}), [days[50]], config)
+        featurize({d: raw_days[d] for d in days[40:50]}, [days[50]], config)
 
 
 def test_days_in_another_timezone_across_a_clock_change_equal_the_full_recomputation() -> None:
@@ -133,6 +160,4 @@ def test_days_in_another_timezone_across_a_clock_change_equal_the_full_recomputa
     full = build_features(everything, config)
     for day in ("2026-03-28", "2026-03-29", "2026-03-30", "2026-04-05"):
         needed = {d: days[d] for d in history_of([day], config) if d in days}
-        assert_same_features(
-            features_by_day(DaysInMemory(needed), [day], config)[day], full.frame, full.feature_columns
-        )
+        assert_same_features(featurize(needed, [day], config)[day], full.frame, full.feature_columns)

@@ -120,13 +120,15 @@ def materialize(args: argparse.Namespace) -> int:
     """`dagster asset materialize` with one line per asset and check; Dagster's full log kept in a file.
 
     A selection that holds daily-partitioned assets runs as several: raw_data and labels over the days (one run
-    over the range, the landing files' days unless ``--days`` says), then the selection's other days assets over the
-    days
-    they can be built from (a quarantined day blocks itself and what reads it, not the rest), then the
-    unpartitioned rest. The exit code is the worst of the runs'."""
+    over the range, the landing files' days unless ``--days`` says; runs of ``--days-per-run`` days), then the
+    selection's other days assets over the days they can be built from (a quarantined day blocks itself and what
+    reads it, not the rest), then the unpartitioned rest. The exit code is the worst of the runs'."""
+    from ml_assets.data.days import runs_of
     from ml_assets.definitions import build_definitions
     from ml_assets.progress import follow_in_instance, split_selection
 
+    if args.days_per_run is not None and args.days_per_run < 1:
+        raise ValueError(f"--days-per-run {args.days_per_run}: a run holds at least one day")
     settings = load_settings()
     config = load_config(settings.config_path)
     runs = split_selection(build_definitions(config, settings), args.select)
@@ -141,11 +143,10 @@ def materialize(args: argparse.Namespace) -> int:
         first, last = (args.days or _landing_days(config, settings)).split("...")
         loaded = ("raw_data", "labels")  # one file, one step: a day's records and labels are stored together
         rest = [key for key in runs.daily if key not in loaded]
-        if any(key in runs.daily for key in loaded):
-            select = [*command, "--select", ",".join(loaded), "--partition-range", f"{first}...{last}"]
-            codes.append(follow_in_instance(select, log_path, home))
-        for assets, ranges in _buildable_blocks(config, settings, first=first, last=last, assets=rest).items():
-            for start, end in ranges:
+        plan = [(loaded, [(first, last)])] if any(key in runs.daily for key in loaded) else []
+        plan += _buildable_blocks(config, settings, first=first, last=last, assets=rest).items()
+        for assets, ranges in plan:  # every day loaded before any is featurized: features read earlier days
+            for start, end in (run for block in ranges for run in runs_of(*block, args.days_per_run)):
                 select = [*command, "--select", ",".join(assets), "--partition-range", f"{start}...{end}"]
                 codes.append(follow_in_instance(select, log_path, home))
     if runs.tail:
@@ -706,6 +707,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--days",
         metavar="FIRST...LAST",
         help="the days to materialize of daily-partitioned assets (default: the landing files' days)",
+    )
+    mat.add_argument(
+        "--days-per-run",
+        type=int,
+        metavar="N",
+        help="split the days into runs of at most N days (default: one run per range); a run holds its days and "
+        "their windows' history in memory, so a long history at a large daily volume needs several",
     )
     mat.set_defaults(func=materialize)
 

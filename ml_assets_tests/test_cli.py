@@ -161,7 +161,7 @@ def test_materialize_runs_the_days_then_builds_what_a_bad_day_does_not_block(
     pd.read_parquet(files[1]).pipe(corrupt, "negative_amount").to_parquet(files[1])
     days = [day_of(f.name) for f in files]
     done = subprocess.run(
-        [str(BIN / "ml-assets"), "materialize", "--select", "raw_data,data_profile,features"],
+        [str(BIN / "ml-assets"), "materialize", "--select", "raw_data,data_profile,features", "--days-per-run", "2"],
         env={**_env(settings, config), "DAGSTER_HOME": ""},
         capture_output=True,
         text=True,
@@ -169,8 +169,9 @@ def test_materialize_runs_the_days_then_builds_what_a_bad_day_does_not_block(
     )
     out = done.stdout
     assert done.returncode != 0, out  # a day failed: said in the exit code
-    # one step stores a day's records and labels: selecting either runs both
-    assert f"materializing: raw_data,labels --partition-range {days[0]}...{days[2]}" in out
+    # one step stores a day's records and labels (selecting either runs both), in runs of at most 2 days
+    assert f"materializing: raw_data,labels --partition-range {days[0]}...{days[1]}" in out
+    assert f"materializing: raw_data,labels --partition-range {days[2]}...{days[2]}" in out
     assert f"day {days[1]}: TX_AMOUNT: values outside [0, 100000]" in out
     # the bad day blocks its own profile and the features of every day whose windows read it, not the rest
     assert f"data_profile: not built for 1 day(s) that failed validation or read one that did: {days[1]}" in out

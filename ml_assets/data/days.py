@@ -164,3 +164,10 @@ def blocks(days: Iterable[str]) -> list[tuple[str, str]]:
         else:
             ranges.append((day, day))
     return ranges
+
+
+def runs_of(first: str, last: str, days_per_run: int | None) -> list[tuple[str, str]]:
+    """first..last as consecutive ranges of at most ``days_per_run`` days (None: one range), in order."""
+    days = day_range([first, last])
+    size = days_per_run or len(days)
+    return [(days[i], days[min(i + size, len(days)) - 1]) for i in range(0, len(days), size)]

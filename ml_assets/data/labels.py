@@ -41,12 +41,15 @@ def split_labels(frame: pd.DataFrame, schema: SchemaConfig) -> tuple[pd.DataFram
 def join_labels(records: pd.DataFrame, labels: pd.DataFrame, schema: SchemaConfig, *, day: str) -> pd.DataFrame:
     """``records`` with the target column from ``labels`` (by id); an error naming the day and the count when
     some records have no label."""
-    by_id = labels.set_index(schema.id_column)[schema.target]
-    target = records[schema.id_column].map(by_id)
-    missing = int(target.isna().sum())
+    # A hash join on the id (vectorized; Series.map on a nullable integer column runs row by row in Python).
+    ids = pd.Index(labels[schema.id_column])
+    if not ids.is_unique:
+        raise MissingLabelsError(f"day {day}: the labels repeat {schema.id_column} values: one label per record")
+    positions = ids.get_indexer(records[schema.id_column])
+    missing = int((positions < 0).sum())
     if missing:
         raise MissingLabelsError(
             f"day {day}: {missing} of {len(records)} records have no stored label (labels and raw_data of the day "
             "come from different files): re-materialize raw_data for the day"
         )
-    return records.assign(**{schema.target: target.astype("int64")})
+    return records.assign(**{schema.target: labels[schema.target].to_numpy("int64")[positions]})

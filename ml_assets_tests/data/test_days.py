@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from ml_assets.data.days import check_within_day, day_bounds, day_of, file_of_day, files_by_day
+from ml_assets.data.days import check_within_day, day_bounds, day_of, file_of_day, files_by_day, runs_of
 from ml_assets.data.schema import DataLoadError
 
 pytestmark = pytest.mark.unit
@@ -43,3 +43,13 @@ def test_days_run_midnight_to_midnight_in_the_partitions_timezone() -> None:
     assert (start, end) == (pd.Timestamp("2026-06-30 22:00"), pd.Timestamp("2026-07-01 22:00"))
     start, end = day_bounds("2026-03-29", "Europe/Paris")  # the spring change: a 23-hour day
     assert end - start == pd.Timedelta(hours=23)
+
+
+def test_a_range_splits_into_runs_of_at_most_n_days() -> None:
+    assert runs_of("2026-11-01", "2026-11-07", 3) == [
+        ("2026-11-01", "2026-11-03"),
+        ("2026-11-04", "2026-11-06"),
+        ("2026-11-07", "2026-11-07"),
+    ]
+    assert runs_of("2026-11-01", "2026-11-07", None) == [("2026-11-01", "2026-11-07")]
+    assert runs_of("2026-11-01", "2026-11-01", 30) == [("2026-11-01", "2026-11-01")]

@@ -143,12 +143,17 @@ def materialize(args: argparse.Namespace) -> int:
         first, last = (args.days or _landing_days(config, settings)).split("...")
         loaded = ("raw_data", "labels")  # one file, one step: a day's records and labels are stored together
         rest = [key for key in runs.daily if key not in loaded]
-        plan = [(loaded, [(first, last)])] if any(key in runs.daily for key in loaded) else []
-        plan += _buildable_blocks(config, settings, first=first, last=last, assets=rest).items()
-        for assets, ranges in plan:  # every day loaded before any is featurized: features read earlier days
+
+        def run_days(assets: tuple[str, ...] | list[str], ranges: list[tuple[str, str]]) -> None:
             for start, end in (run for block in ranges for run in runs_of(*block, args.days_per_run)):
                 select = [*command, "--select", ",".join(assets), "--partition-range", f"{start}...{end}"]
                 codes.append(follow_in_instance(select, log_path, home))
+
+        if any(key in runs.daily for key in loaded):
+            run_days(loaded, [(first, last)])
+        # then what each day's stored verdicts allow: features read the days loaded before them
+        for assets, ranges in _buildable_blocks(config, settings, first=first, last=last, assets=rest).items():
+            run_days(assets, ranges)
     if runs.tail:
         codes.append(follow_in_instance([*command, "--select", ",".join(runs.tail)], log_path, home))
     return max(codes)

@@ -59,8 +59,8 @@ def test_definitions_load(path, settings: Settings) -> None:
         assert defs.resolve_sensor_def("landing_sensor").job_name == "daily_data"
         conditions = {k.to_user_string(): graph.get(k).automation_condition for k in graph.get_all_asset_keys()}
         assert "retraining schedule 0 3 * * * UTC" in conditions["training_data"].get_label()
-        assert "passed its checks" in conditions["features"].get_label()
-        assert "passed its checks" in conditions["data_profile"].get_label()
+        assert "none failed its checks" in conditions["features"].get_label()
+        assert "none failed its checks" in conditions["data_profile"].get_label()
         assert all(conditions[a] is not None for a in ("xgboost_model", "candidate_model", "production_deployment"))
         assert conditions["raw_data"] is None and conditions["labels"] is None  # the landing sensor
         assert conditions["drift_report"] is None  # the schedule

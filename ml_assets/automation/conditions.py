@@ -2,11 +2,12 @@
 
 With daily partitions the landing sensor only reports new days (a run of ``daily_data`` per day); from there:
 - a day's features (and its profile) are computed again when a raw day or labels their windows read were stored
-  again and passed their checks, never from a quarantined day: a corrected file re-runs the days whose windows
+  again, never while one of them failed its checks: a corrected file re-runs the days whose windows
   read its records, a labels correction (raw_data's records unchanged, only labels stored) only the days whose
   label windows, behind the delay, cover it;
-- the training data is rebuilt at the retraining schedule when days or labels arrived since the last tick, and not
-  while a rebuild is in progress: at most one retraining per tick, one at a time;
+- the training data is rebuilt once after each tick of the retraining schedule, as soon as days or labels were
+  stored since the tick, and not while a day's run or a rebuild is in progress: at most one retraining per tick,
+  one at a time;
 - everything downstream of it (models, candidate, staging, production) follows in the same run, only when the
   retraining itself is requested (a person materializing the training data or a model by hand starts no release),
   and the security scan runs with it when it was never run.
@@ -35,24 +36,27 @@ RETRAINING_TAG = "ml_assets/retraining"
 
 
 def refresh_days() -> AutomationCondition:
-    """A day again when a raw day or labels it reads were stored again and passed their blocking checks; a day
+    """A day again when a raw day or labels it reads were stored again, and none of the days it reads failed a
+    blocking check (Dagster's ``all_deps_blocking_checks_passed`` holds when one day of a window passed); a day
     never built only once every day it reads is there (a day whose own file has not landed waits for its run)."""
     return (
         A.any_deps_updated().since_last_handled()
         & (~A.missing() | ~A.any_deps_missing())
         & ~A.any_deps_in_progress()
         & ~A.in_progress()
-        & A.all_deps_blocking_checks_passed()
-    ).with_label("a raw day or labels it reads were stored again and passed its checks")
+        & ~A.any_deps_match(A.any_checks_match(A.check_failed(), blocking_only=True))
+    ).with_label("a raw day or labels it reads were stored again and none failed its checks")
 
 
 def retrain_on(schedule: str) -> AutomationCondition:
-    """At each tick of ``schedule`` (cron, UTC), when days were featurized since the previous tick."""
-    # raw_data is read for its verdicts only: a labels correction updates labels (and features), not raw_data.
-    return (
-        (A.on_cron(schedule, "UTC") & ~A.in_progress())
-        .ignore(AssetSelection.assets("raw_data"))
-        .with_label(f"retraining schedule {schedule} UTC, when new days or labels arrived since the last tick")
+    """Once after each tick of ``schedule`` (cron, UTC), as soon as features or labels it reads were stored since
+    the tick (a new day, a corrected file, late labels), and never while a day's run or the training data's own is
+    in progress."""
+    tick = A.cron_tick_passed(schedule, "UTC")
+    # raw_data is read for its verdicts only: a labels correction stores labels (and features), not raw_data.
+    stored_since_tick = A.any_deps_match(A.newly_updated().since(tick)).ignore(AssetSelection.assets("raw_data"))
+    return (tick.since_last_handled() & stored_since_tick & ~A.any_deps_in_progress() & ~A.in_progress()).with_label(
+        f"retraining schedule {schedule} UTC, once days or labels were stored since the tick"
     )
 
 
@@ -94,7 +98,8 @@ def automation_sensors(config: PipelineConfig, *, daily: AssetSelection, retrain
             "days_automation",
             target=daily,
             default_status=DefaultSensorStatus.RUNNING,
-            description="Features of days whose windows read a raw day that was updated (corrected, late labels).",
+            description="Features and profiles of days whose windows read a raw day or labels stored again (a "
+            "corrected file, late labels).",
         ),
         AutomationConditionSensorDefinition(
             "retraining_automation",

@@ -45,7 +45,7 @@ from ml_assets.data.days import (
     quarantine_reason,
 )
 from ml_assets.data.expectations import CheckOutcome, plan_suite, planned_checks, summarize
-from ml_assets.data.labels import join_labels, split_labels
+from ml_assets.data.labels import join_labels, only_labels_changed, split_labels
 from ml_assets.data.partitions import daily_partitions
 from ml_assets.data.profile import profile_frame, profile_table
 from ml_assets.data.schema import PANDAS_DTYPES, SOURCE_FILE_COLUMN, DataLoadError, concat_sources, conform
@@ -85,10 +85,9 @@ LOADS_DESCRIPTION = (
 
 
 def _unloadable(day: str, files: list, error: DataLoadError, schema) -> pd.DataFrame:
-    """A day that cannot be loaded, stored as quarantined: no rows, the reason as its verdict, the version of the
-    file(s) it came from (so a corrected file is a new version)."""
+    """A day that cannot be loaded, stored as quarantined: no rows, the file(s) it came from, the reason as its
+    verdict (the landing sensor sees a corrected file by its own version)."""
     frame = pd.DataFrame({name: pd.Series(dtype=PANDAS_DTYPES[spec.type]) for name, spec in schema.columns.items()})
-    frame.attrs[DATA_VERSION_ATTR] = data_version({item.name: f"unloadable:{item.version}" for item in files})
     frame.attrs[SOURCE_ATTR] = ", ".join(item.name for item in files) or "no file"
     frame.attrs[VERDICT_ATTR] = {"passed": False, "failures": [str(error)]}
     return frame
@@ -185,8 +184,8 @@ def _targets(context: AssetExecutionContext, days: list[str]) -> dict[str, Targe
     partition's check as passed (``all_deps_blocking_checks_passed``) only when it targets the partition's latest
     materialization, and fills the target in only for ``AssetCheckResult``s of a one-partition step."""
     found: dict[str, Target] = {}
-    for start in range(0, len(days), 100):  # the newest records first: the first one of a day is its latest
-        chunk = days[start : start + 100]
+
+    def latest(chunk: list[str]) -> None:  # the newest records first: the first one of a day is its latest
         records = context.instance.fetch_materializations(
             AssetRecordsFilter(asset_key=RAW_DATA, asset_partitions=chunk), limit=len(chunk)
         ).records
@@ -194,6 +193,11 @@ def _targets(context: AssetExecutionContext, days: list[str]) -> dict[str, Targe
             day = record.partition_key
             if day is not None and day not in found:
                 found[day] = Target(storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp)
+
+    for start in range(0, len(days), 100):  # one query per 100 days: each day was just stored, so each is there
+        latest(days[start : start + 100])
+    for day in [d for d in days if d not in found]:  # a day not stored by this run (its labels alone were)
+        latest([day])
     return found
 
 
@@ -352,8 +356,15 @@ def _day_outputs(context: AssetExecutionContext, batches: dict, config: Pipeline
     records, labels = {}, {}
     for day, frame in batches.items():
         records[day], labels[day] = split_labels(frame, schema)
-    (single,) = batches if len(batches) == 1 else (None,)
-    labels_only = single is not None and _only_labels_changed(context, single, records[single], labels[single])
+    labels_only = False
+    if len(batches) == 1:  # a range run stores everything it loaded
+        single = next(iter(batches))
+        labels_only = only_labels_changed(
+            records=_versioned(records[single]),
+            labels=_versioned(labels[single]),
+            stored_records=_stored(context, RAW_DATA, single),
+            stored_labels=_stored(context, LABELS, single),
+        )
     quarantined = [day for day, f in batches.items() if not f.attrs[VERDICT_ATTR]["passed"]]
     outputs = [(LABELS, labels)] if labels_only else [(RAW_DATA, records), (LABELS, labels)]
     if labels_only:
@@ -375,25 +386,21 @@ def _day_outputs(context: AssetExecutionContext, batches: dict, config: Pipeline
         yield Output(days, output_name=key.to_python_identifier(), data_version=version, metadata=metadata)
 
 
-def _only_labels_changed(context: AssetExecutionContext, day: str, records: pd.DataFrame, labels: pd.DataFrame) -> bool:
-    """Whether ``day``'s file changed in its labels only: its records equal the stored ones (both passed) and its
-    labels do not (by the versions in their latest materializations). A plain re-run stores both again."""
-    if not records.attrs[VERDICT_ATTR]["passed"]:
-        return False
-    stored_records, stored_labels = (_stored_metadata(context, key, day) for key in (RAW_DATA, LABELS))
-    return (
-        stored_records.get("verdict") == "passed"
-        and stored_records.get("data_version") == records.attrs[DATA_VERSION_ATTR]
-        and stored_labels.get("data_version") not in (None, labels.attrs[DATA_VERSION_ATTR])
-    )
+def _versioned(frame: pd.DataFrame) -> dict:
+    return {"version": frame.attrs[DATA_VERSION_ATTR], "passed": frame.attrs[VERDICT_ATTR]["passed"]}
 
 
-def _stored_metadata(context: AssetExecutionContext, key: AssetKey, day: str) -> dict:
-    """The plain metadata values of the latest materialization of ``key`` for ``day`` (empty when none)."""
+def _stored(context: AssetExecutionContext, key: AssetKey, day: str) -> dict:
+    """The version and verdict of the latest materialization of ``key`` for ``day`` (empty when none)."""
     latest = context.instance.fetch_materializations(AssetRecordsFilter(asset_key=key, asset_partitions=[day]), limit=1)
     if not latest.records or latest.records[0].asset_materialization is None:
         return {}
-    return {name: value.value for name, value in latest.records[0].asset_materialization.metadata.items()}
+    metadata = latest.records[0].asset_materialization.metadata
+    version, verdict = metadata.get("data_version"), metadata.get("verdict")
+    return {
+        "version": version.value if version is not None else None,
+        "passed": verdict is not None and verdict.value == "passed",
+    }
 
 
 def _frame_metadata(frame: pd.DataFrame, config: PipelineConfig) -> dict:

@@ -10,7 +10,10 @@ the delay) cover the day, and the training data and monitoring that join the lab
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ml_assets.config import SchemaConfig
@@ -22,10 +25,29 @@ class MissingLabelsError(ValueError):
 
 
 def content_version(frame: pd.DataFrame) -> str:
-    """A version of a frame's columns and values (not its row order's index): equal frames, equal versions."""
+    """A version of a frame's columns and rows, whatever their order: a file rewritten with its rows in another
+    order has the same version (each row's hash, sorted)."""
     digest = hashlib.sha256("\0".join(map(str, frame.columns)).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    digest.update(np.sort(pd.util.hash_pandas_object(frame, index=False).to_numpy()).tobytes())
     return digest.hexdigest()[:16]
+
+
+def only_labels_changed(
+    *,
+    records: Mapping[str, Any],
+    labels: Mapping[str, Any],
+    stored_records: Mapping[str, Any],
+    stored_labels: Mapping[str, Any],
+) -> bool:
+    """Whether a day's new file changed its labels only: its records (``version``, ``passed``) equal the stored
+    ones, both passed, and its labels' version differs from the stored labels' (a day never stored, a failed day
+    or a plain re-run stores both)."""
+    return (
+        records["passed"]
+        and stored_records.get("passed") is True
+        and stored_records.get("version") == records["version"]
+        and stored_labels.get("version") not in (None, labels["version"])
+    )
 
 
 def split_labels(frame: pd.DataFrame, schema: SchemaConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -49,7 +71,7 @@ def join_labels(records: pd.DataFrame, labels: pd.DataFrame, schema: SchemaConfi
     missing = int((positions < 0).sum())
     if missing:
         raise MissingLabelsError(
-            f"day {day}: {missing} of {len(records)} records have no stored label (labels and raw_data of the day "
-            "come from different files): re-materialize raw_data for the day"
+            f"day {day}: {missing} of {len(records)} records have no stored label (the day's labels and records "
+            "come from different files): re-materialize raw_data for the day, then what reads it"
         )
     return records.assign(**{schema.target: labels[schema.target].to_numpy("int64")[positions]})

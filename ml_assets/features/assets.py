@@ -82,9 +82,9 @@ def _daily_features(config: PipelineConfig) -> AssetsDefinition:
         ins=ins,
         description=description,
     )
-    def features(context: AssetExecutionContext, raw_data: StoredPartitions, **labels: StoredPartitions) -> Output:
-        days = list(context.partition_keys)
-        built = features_by_day(raw_data, labels.get("labels", DaysInMemory()), days, config)
+    def features(context: AssetExecutionContext, raw_data: StoredPartitions, **read: StoredPartitions) -> Output:
+        days = list(context.partition_keys)  # ``read``: the labels, when the feature set reads any
+        built = features_by_day(raw_data, read.get("labels", DaysInMemory()), days, config)
         for day, frame in built.items():  # each day its own figures; the run its totals
             summary = _summary(frame, feature_columns_of(frame))
             context.add_asset_metadata({**summary, "dagster/row_count": len(frame)}, partition_key=day)

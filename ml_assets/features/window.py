@@ -1,8 +1,9 @@
 """Which days a model trains and tests on, when the features are daily partitions (pure).
 
 The window is the split's train + gap + test days, ending on the newest featurized day (or starting on
-``split.train_start``). It is used only when every day in it passed validation and its features were computed
-from the raw days as they are now; with ``split.skip_failed_days`` a failed day is left out and named instead.
+``split.train_start``). It is used only when every day in it passed validation, has its labels, and its features
+were computed from the raw days and labels as they are now; with ``split.skip_failed_days`` a failed day is left
+out and named instead.
 """
 
 from __future__ import annotations

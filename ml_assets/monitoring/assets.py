@@ -8,6 +8,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, Failure, MetadataValue, Output, asset
 
 from ml_assets.config import PipelineConfig
+from ml_assets.data.days import quarantine_reason
 from ml_assets.data.labels import join_labels
 from ml_assets.features.build import feature_columns_of
 from ml_assets.features.split import SPLIT_COLUMN
@@ -37,11 +38,13 @@ def recent_labelled(
     since = newest_labelled - pd.Timedelta(days=config.monitoring.recent_days)
     if isinstance(features, Mapping):
         first, last = f"{since - pd.Timedelta(days=1):%Y-%m-%d}", f"{newest_labelled:%Y-%m-%d}"
+        if labels is None:
+            raise ValueError("the features of daily partitions carry no target: pass the stored labels")
         schema = config.data_schema
-        days = [
+        days = [  # a day whose labels were quarantined since its features were built says nothing
             join_labels(features[day], labels[day], schema, day=day)
             for day in features
-            if first <= day <= last and labels is not None and day in labels
+            if first <= day <= last and day in labels and quarantine_reason(day, labels.attrs(day)) is None
         ]
         if not days:
             return pd.DataFrame()
@@ -114,7 +117,7 @@ def build_monitoring_assets(config: PipelineConfig) -> list[AssetsDefinition]:
         registry: MlflowRegistry,
         reports: ReportStore,
         metrics: MetricsStore,
-        **days,  # with daily partitions, the stored labels (joined to the recent days' features)
+        **stored,  # with daily partitions, the stored labels (joined to the recent days' features)
     ) -> Output[dict]:
         columns = feature_columns_of(training_data)
         minimum = config.monitoring.drift.min_traffic
@@ -140,7 +143,7 @@ def build_monitoring_assets(config: PipelineConfig) -> list[AssetsDefinition]:
             current_scores=current_scores,
             thresholds=config.monitoring.drift.thresholds(),
         )
-        labelled = recent_labelled(features, config, pd.Timestamp.now(), labels=days.get("labels"))
+        labelled = recent_labelled(features, config, pd.Timestamp.now(), labels=stored.get("labels"))
         performance = None
         if len(labelled) and labelled[target].nunique() == 2:
             scores = np.asarray(model.predict_proba(labelled[columns]))[:, 1]

@@ -1,6 +1,7 @@
 """Late labels on a real Dagster instance: a corrected day's file whose records are unchanged stores only its
-labels, and the declared conditions re-run only the features whose label windows read them (31 days, not the 38
-whose windows read the day's records), then the day's profile; a records correction re-runs all 38."""
+labels, and the declared conditions re-run only the features whose label windows read them (31 days with the
+shipped 7-day delay and 30-day windows, in UTC; not the 38 whose windows read the day's records), then the day's
+profile; a records correction re-runs all 38; a correction that fails validation re-runs nothing."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ml_assets.features.incremental import days_reading
 from ml_assets.resources.landing import LandingFolder
 from ml_assets.settings import Settings
 from ml_assets.simulate.transactions import SimulationSpec, simulate_days
+from ml_assets_tests.bad_data import corrupt
 from ml_assets_tests.conftest import small_fraud_raw
 
 DAYS = 80
@@ -38,7 +40,7 @@ def test_late_labels_re_run_only_the_days_whose_label_windows_read_them(settings
     instance = DagsterInstance.from_config(str(settings.home / "dagster"))
     daily = defs.resolve_job_def("daily_data")
     landing = LandingFolder(path=settings.resolve_location(config.dataset.landing_dir))
-    start = dt.date.today() - dt.timedelta(days=DAYS)
+    start = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=DAYS)  # the partitions' days are UTC days
     spec = SimulationSpec(customers=100, terminals=200, start=start, days=DAYS, seed=5)
     frames = {f"{date:%Y-%m-%d}": frame for date, frame in simulate_days(spec)}
     for day, frame in frames.items():
@@ -49,11 +51,17 @@ def test_late_labels_re_run_only_the_days_whose_label_windows_read_them(settings
     automation = evaluate_automation_conditions(defs=defs, instance=instance)
     assert automation.total_requested == 0  # the days as they are: nothing to do
 
-    def run_day(day: str) -> set[str]:
+    def run_day(day: str, *, passes: bool = True) -> set[str]:
         """The day's daily_data run (the landing sensor's request for a changed file): the assets it stored."""
         result = daily.execute_in_process(instance=instance, partition_key=day, raise_on_error=False)
-        assert result.success
+        assert result.success == passes
         return {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+
+    def run_requested(asset: str, first: str, last: str) -> None:
+        """What the automation sensor would launch: ``asset`` for the days first..last."""
+        subset = daily.get_subset(asset_selection={AssetKey(asset)})
+        tags = {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+        assert subset.execute_in_process(instance=instance, tags=tags, raise_on_error=False).success
 
     # Labels arrive late for one day: the file is rewritten with its frauds known, the records as they were.
     late = days[30]
@@ -67,12 +75,8 @@ def test_late_labels_re_run_only_the_days_whose_label_windows_read_them(settings
     assert expected == [shift(late, offset) for offset in range(7, 38)]  # 31 days: behind the 7-day delay
     assert asked["features"] == set(expected)
     assert asked["data_profile"] == {late}  # its target rate
-    assert "raw_data" not in asked and "labels" not in asked
-    # What the automation sensor would launch: the 31 days' features from the new labels, and the day's profile.
-    for asset, (first, last) in {"features": (expected[0], expected[-1]), "data_profile": (late, late)}.items():
-        subset = daily.get_subset(asset_selection={AssetKey(asset)})
-        tags = {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
-        assert subset.execute_in_process(instance=instance, tags=tags, raise_on_error=False).success
+    run_requested("features", expected[0], expected[-1])  # the 31 days' features from the new labels
+    run_requested("data_profile", late, late)
     automation = evaluate_automation_conditions(defs=defs, instance=instance, cursor=automation.cursor)
     assert "features" not in requested(automation, defs)  # done: nothing asked twice
 
@@ -87,3 +91,12 @@ def test_late_labels_re_run_only_the_days_whose_label_windows_read_them(settings
     assert len(reading) == 38
     assert asked["features"] == set(reading) - {days[40]}  # the day itself was featurized in its own run
     assert "data_profile" not in asked
+    run_requested("features", shift(days[40], 1), reading[-1])
+
+    # A correction that fails validation (a label outside {0, 1}) quarantines the day: both stored with the
+    # failed verdict, and nothing that reads the day is asked for (it could only fail, naming the day).
+    bad = days[50]
+    landing.write(corrupt(frames[bad], "label_outside_set"), f"transactions_{bad}.parquet")
+    assert run_day(bad, passes=False) == {"raw_data", "labels"}
+    automation = evaluate_automation_conditions(defs=defs, instance=instance, cursor=automation.cursor)
+    assert requested(automation, defs) == {}

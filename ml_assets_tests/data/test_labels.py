@@ -7,7 +7,7 @@ import pytest
 
 from ml_assets.config import parse_config
 from ml_assets.data.days import VERDICT_ATTR
-from ml_assets.data.labels import MissingLabelsError, join_labels, split_labels
+from ml_assets.data.labels import MissingLabelsError, join_labels, only_labels_changed, split_labels
 from ml_assets.provenance import DATA_VERSION_ATTR
 from ml_assets.simulate import SimulationSpec, simulate_days
 from ml_assets_tests.conftest import small_fraud_raw
@@ -54,3 +54,41 @@ def test_labels_join_back_by_id_whatever_the_order_and_missing_ones_are_named() 
     )
     with pytest.raises(MissingLabelsError, match=r"day 2026-11-02: 3 of 50 records have no stored label"):
         join_labels(records, labels.iloc[3:], schema, day="2026-11-02")
+    with pytest.raises(MissingLabelsError, match=r"day 2026-11-02: the labels repeat TRANSACTION_ID values"):
+        join_labels(records, pd.concat([labels, labels.iloc[:1]]), schema, day="2026-11-02")
+
+
+@pytest.mark.parametrize(
+    ("stored_records", "stored_labels", "records", "labels", "only_labels"),
+    [
+        ({"version": "r1", "passed": True}, {"version": "l1"}, {"version": "r1", "passed": True}, "l2", True),
+        (
+            {"version": "r1", "passed": True},
+            {"version": "l1"},
+            {"version": "r1", "passed": True},
+            "l1",
+            False,
+        ),  # re-run
+        ({"version": "r1", "passed": True}, {"version": "l1"}, {"version": "r2", "passed": True}, "l2", False),
+        ({"version": "r1", "passed": True}, {"version": "l1"}, {"version": "r1", "passed": False}, "l2", False),
+        ({"version": "r1", "passed": False}, {"version": "l1"}, {"version": "r1", "passed": True}, "l2", False),
+        ({}, {}, {"version": "r1", "passed": True}, "l1", False),  # never stored
+    ],
+    ids=["labels-only", "plain-re-run", "records-changed", "fails-now", "failed-before", "first-load"],
+)
+def test_only_a_labels_change_that_passes_over_passed_records_stores_labels_alone(
+    stored_records, stored_labels, records, labels, only_labels
+) -> None:
+    decided = only_labels_changed(
+        records=records, labels={"version": labels}, stored_records=stored_records, stored_labels=stored_labels
+    )
+    assert decided is only_labels
+
+
+def test_a_version_ignores_row_order() -> None:
+    schema = parse_config(small_fraud_raw()).data_schema
+    frame = small_frame(50)
+    records, labels = split_labels(frame, schema)
+    shuffled_records, shuffled_labels = split_labels(frame.sample(frac=1.0, random_state=1), schema)
+    assert shuffled_records.attrs[DATA_VERSION_ATTR] == records.attrs[DATA_VERSION_ATTR]
+    assert shuffled_labels.attrs[DATA_VERSION_ATTR] == labels.attrs[DATA_VERSION_ATTR]

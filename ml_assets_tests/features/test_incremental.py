@@ -142,12 +142,21 @@ def test_a_gap_in_the_history_or_a_missing_day_is_named(raw_days, config) -> Non
         featurize({d: raw_days[d] for d in days[40:50]}, [days[50]], config)
 
 
-def test_days_in_another_timezone_across_a_clock_change_equal_the_full_recomputation() -> None:
-    """Paris days (the spring change on 2026-03-29 makes a 23-hour day): a day's features from its local days."""
+@pytest.mark.parametrize(
+    ("start", "checked"),
+    [
+        (dt.date(2026, 2, 10), ("2026-03-28", "2026-03-29", "2026-03-30", "2026-04-05")),  # spring: a 23-hour day
+        (dt.date(2026, 9, 20), ("2026-10-24", "2026-10-25", "2026-10-26", "2026-11-01")),  # autumn: a 25-hour day
+    ],
+    ids=["spring", "autumn"],
+)
+def test_days_in_another_timezone_across_a_clock_change_equal_the_full_recomputation(start, checked) -> None:
+    """Paris days across a clock change: a day's features from its local days, its label windows reaching one more
+    day on each side (a week behind a 25-hour day ends within 6 local days)."""
     from ml_assets.features.split import local_day
 
     config = parse_config(small_fraud_raw(dataset={"partitions": {"start": "2026-01-01", "timezone": "Europe/Paris"}}))
-    spec = SimulationSpec(customers=200, terminals=400, start=dt.date(2026, 2, 10), days=60, seed=4)
+    spec = SimulationSpec(customers=200, terminals=400, start=start, days=60, seed=4)
     everything = pd.concat([f for _, f in simulate_days(spec)], ignore_index=True)
     local = local_day(everything["TX_DATETIME"], "Europe/Paris").dt.strftime("%Y-%m-%d")
     days = {}
@@ -158,6 +167,15 @@ def test_days_in_another_timezone_across_a_clock_change_equal_the_full_recomputa
         )
         days[day] = frame
     full = build_features(everything, config)
-    for day in ("2026-03-28", "2026-03-29", "2026-03-30", "2026-04-05"):
+    for day in checked:
         needed = {d: days[d] for d in history_of([day], config) if d in days}
         assert_same_features(featurize(needed, [day], config)[day], full.frame, full.feature_columns)
+
+
+def test_without_a_label_delay_a_day_reads_its_own_labels_and_equals_the_full_recomputation(raw_days) -> None:
+    config = parse_config(small_fraud_raw(features={"delay_days": 0}))
+    full = build_features(pd.concat(raw_days.values(), ignore_index=True), config)
+    day = list(raw_days)[45]
+    assert label_days_of([day], config)[-1] == day  # the windows read labels up to the row itself
+    needed = {d: raw_days[d] for d in history_of([day], config)}
+    assert_same_features(featurize(needed, [day], config)[day], full.frame, full.feature_columns)

@@ -138,6 +138,9 @@ def test_new_data_retrains_and_drift_raises_the_alarm_and_retrains(settings: Set
     assert monitoring.execute_in_process(instance=instance, raise_on_error=False).success
     calm = monitoring_report(instance)
     assert calm["severity"] != "severe", calm["reasons"]
+    # the champion's recent performance: the last labelled week's features joined to their labels
+    assert calm["reasons"]["labelled_recent_records"].value > 1000
+    assert 0 < calm["reasons"]["average_precision_recent"].value <= 1
 
     # 4. Drifted days arrive as traffic: severe drift, the alarm goes off, the drift sensor retrains.
     land(DAYS - 2, DAYS)

@@ -5,9 +5,10 @@ With daily partitions the landing sensor only reports new days (a run of ``daily
   again, never while one of them failed its checks: a corrected file re-runs the days whose windows
   read its records, a labels correction (raw_data's records unchanged, only labels stored) only the days whose
   label windows, behind the delay, cover it;
-- the training data is rebuilt once after each tick of the retraining schedule, as soon as days or labels were
-  stored since the tick, and not while a day's run or a rebuild is in progress: at most one retraining per tick,
-  one at a time;
+- the training data is rebuilt at each tick of the retraining schedule when days or labels were stored since the
+  last retraining, and not while a day's run or a rebuild is in progress: at most one retraining per tick, one at
+  a time (the two sensors evaluate apart: a correction stored in the seconds before a tick can start a retraining
+  before its days' features are refreshed; that run names the days and registers nothing, the next tick retrains);
 - everything downstream of it (models, candidate, staging, production) follows in the same run, only when the
   retraining itself is requested (a person materializing the training data or a model by hand starts no release),
   and the security scan runs with it when it was never run.
@@ -49,14 +50,16 @@ def refresh_days() -> AutomationCondition:
 
 
 def retrain_on(schedule: str) -> AutomationCondition:
-    """Once after each tick of ``schedule`` (cron, UTC), as soon as features or labels it reads were stored since
-    the tick (a new day, a corrected file, late labels), and never while a day's run or the training data's own is
-    in progress."""
+    """At each tick of ``schedule`` (cron, UTC) when features or labels it reads were stored since the last
+    retraining (a new day, a corrected file, late labels), once no day's run and no rebuild is in progress (a tick
+    with nothing new waits for the first day stored after it)."""
     tick = A.cron_tick_passed(schedule, "UTC")
     # raw_data is read for its verdicts only: a labels correction stores labels (and features), not raw_data.
-    stored_since_tick = A.any_deps_match(A.newly_updated().since(tick)).ignore(AssetSelection.assets("raw_data"))
-    return (tick.since_last_handled() & stored_since_tick & ~A.any_deps_in_progress() & ~A.in_progress()).with_label(
-        f"retraining schedule {schedule} UTC, once days or labels were stored since the tick"
+    arrived = (
+        A.any_deps_updated().ignore(AssetSelection.assets("raw_data")).since(A.newly_requested() | A.newly_updated())
+    )
+    return (tick.since_last_handled() & arrived & ~A.any_deps_in_progress() & ~A.in_progress()).with_label(
+        f"retraining schedule {schedule} UTC, when days or labels were stored since the last retraining"
     )
 
 

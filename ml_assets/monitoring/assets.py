@@ -9,7 +9,7 @@ from dagster import AssetExecutionContext, AssetIn, AssetsDefinition, Failure, M
 
 from ml_assets.config import PipelineConfig
 from ml_assets.data.days import quarantine_reason
-from ml_assets.data.labels import join_labels
+from ml_assets.data.labels import MissingLabelsError, join_labels
 from ml_assets.features.build import feature_columns_of
 from ml_assets.features.split import SPLIT_COLUMN
 from ml_assets.monitoring import catalog, drift
@@ -41,11 +41,14 @@ def recent_labelled(
         if labels is None:
             raise ValueError("the features of daily partitions carry no target: pass the stored labels")
         schema = config.data_schema
-        days = [  # a day whose labels were quarantined since its features were built says nothing
-            join_labels(features[day], labels[day], schema, day=day)
-            for day in features
-            if first <= day <= last and day in labels and quarantine_reason(day, labels.attrs(day)) is None
-        ]
+        days = []
+        for day in (d for d in features if first <= d <= last and d in labels):
+            if quarantine_reason(day, labels.attrs(day)) is not None:
+                continue  # its labels were quarantined since its features were built: they say nothing
+            try:
+                days.append(join_labels(features[day], labels[day], schema, day=day))
+            except MissingLabelsError:
+                continue  # records corrected, features not yet re-run: the training window names such days
         if not days:
             return pd.DataFrame()
         features = pd.concat(days, ignore_index=True)

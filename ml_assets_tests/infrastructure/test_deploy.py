@@ -80,9 +80,7 @@ def test_the_instance_config_is_valid_for_every_configured_class(tmp_path: Path,
     assert config["run_launcher"]["class"] == "EcsRunLauncher"
     assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
     # The run task's container is the one the launcher overrides.
-    assert (
-        'name                   = "run"' in PLATFORM_TF and config["run_launcher"]["config"]["container_name"] == "run"
-    )
+    assert 'container   = "run"' in PLATFORM_TF and config["run_launcher"]["config"]["container_name"] == "run"
 
 
 @pytest.mark.unit

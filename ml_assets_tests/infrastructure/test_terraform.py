@@ -199,8 +199,12 @@ def test_training_tasks_exist_per_algorithm_and_runs_know_where_to_start_them() 
     config = load_config(DEFAULT_CONFIG)
     for algorithm in config.algorithms:
         assert f"    {algorithm}" in variables.split('variable "training_tasks"')[1]
-    assert 'family                   = "${var.name}-train-${each.key}"' in platform
-    assert 'command                = ["python", "-m", "ml_assets.training.external"]' in platform
+    # one task definition per job: the runs' and each algorithm's training, named train-<algorithm>
+    assert 'for algorithm, size in var.training_tasks : "train-${algorithm}" => {' in platform
+    assert (
+        'family                   = "${var.name}-${each.key}"' in platform.split('"aws_ecs_task_definition" "job"')[1]
+    )
+    assert re.search(r'command\s+= \["python", "-m", "ml_assets.training.external"\]', platform)
     for variable in (env.ECS_CLUSTER, env.TRAINING_TASK_PREFIX, env.TRAINING_SUBNETS, env.TRAINING_SECURITY_GROUPS):
         assert f"    {variable.name} " in platform, variable.name
 
@@ -331,11 +335,11 @@ def test_mlflow_asks_for_the_pipelines_password_which_terraform_state_never_hold
     secret = '"${aws_secretsmanager_secret.mlflow_pipeline.arn}:password::"'
     assert f'name = "{env.MLFLOW_AUTH_ADMIN_PASSWORD.name}", valueFrom = {secret}' in mlflow
     # every other task of the pipeline (services, runs, training) gets the credentials from the same secret
-    assert platform.count("secrets     = local.pipeline_secrets") == 3
-    assert "secrets                = local.pipeline_secrets" in block(
-        platform, 'resource "aws_ecs_task_definition" "run"'
-    )
-    assert "local.mlflow_credentials" in block(platform, 'resource "aws_ecs_task_definition" "training"')
+    assert platform.count("secrets     = local.pipeline_secrets") == 4  # the three services and the runs
+    jobs = platform.split("  jobs = merge(")[1].split('resource "aws_ecs_task_definition" "job"')[0]
+    runs, training = jobs.split("for algorithm, size in var.training_tasks")
+    assert "secrets     = local.pipeline_secrets" in runs
+    assert "secrets     = local.mlflow_credentials" in training and "pipeline_secrets" not in training
     assert "pipeline_secrets = concat(local.pg_password, local.mlflow_credentials)" in platform
     version = block(platform, 'resource "aws_secretsmanager_secret_version" "mlflow_pipeline"')
     assert "secret_string_wo " in version and "secret_string " not in version  # write-only: not in the state

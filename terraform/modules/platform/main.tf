@@ -575,47 +575,40 @@ resource "aws_ecs_task_definition" "this" {
   }])
 }
 
-# The task definition the EcsRunLauncher starts each pipeline run with (dagster.yaml names it).
-resource "aws_ecs_task_definition" "run" {
-  family                   = "${var.name}-dagster-run"
-  requires_compatibilities = ["FARGATE"]
-  network_mode             = "awsvpc"
-  cpu                      = var.run_cpu
-  memory                   = var.run_memory
-  execution_role_arn       = aws_iam_role.execution.arn
-  task_role_arn            = aws_iam_role.dagster.arn
-  runtime_platform {
-    operating_system_family = "LINUX"
-    cpu_architecture        = "X86_64"
-  }
-  volume {
-    name = "tmp"
-  }
-  container_definitions = jsonencode([{
-    name                   = "run"
-    image                  = var.code_location_image
-    essential              = true
-    readonlyRootFilesystem = true
-    mountPoints            = local.tmp_volume
-    environment            = [for key, value in merge(local.common_environment, local.dagster_pg) : { name = key, value = value }]
-    secrets                = local.pipeline_secrets
-    logConfiguration = {
-      logDriver = "awslogs"
-      options = {
-        awslogs-group         = aws_cloudwatch_log_group.this["dagster-run"].name
-        awslogs-region        = data.aws_region.current.region
-        awslogs-stream-prefix = "run"
+# One-off tasks of the pipeline, same image, role and volume: the task definition the EcsRunLauncher starts each
+# run with (dagster.yaml names it), and training through Dagster Pipes (training.compute: ecs), one per algorithm
+# sized for it: a run starts it (RunTask on this cluster), passes the Pipes context in its environment and reads its
+# reports from the log stream.
+locals {
+  jobs = merge(
+    {
+      "dagster-run" = {
+        container   = "run"
+        cpu         = var.run_cpu
+        memory      = var.run_memory
+        command     = null # the EcsRunLauncher sets it per run
+        environment = merge(local.common_environment, local.dagster_pg)
+        secrets     = local.pipeline_secrets
+        log_group   = "dagster-run"
       }
-    }
-  }])
+    },
+    {
+      for algorithm, size in var.training_tasks : "train-${algorithm}" => {
+        container   = "training"
+        cpu         = size.cpu
+        memory      = size.memory
+        command     = ["python", "-m", "ml_assets.training.external"]
+        environment = local.common_environment
+        secrets     = local.mlflow_credentials # it registers the model it trains
+        log_group   = "training"
+      }
+    },
+  )
 }
 
-# Training through Dagster Pipes (training.compute: ecs): one task definition per algorithm, sized for it; a run
-# starts it (RunTask on this cluster), passes the Pipes context in its environment and reads its reports from the
-# log stream. Same image, role and environment as the runs.
-resource "aws_ecs_task_definition" "training" {
-  for_each                 = var.training_tasks
-  family                   = "${var.name}-train-${each.key}"
+resource "aws_ecs_task_definition" "job" {
+  for_each                 = local.jobs
+  family                   = "${var.name}-${each.key}"
   requires_compatibilities = ["FARGATE"]
   network_mode             = "awsvpc"
   cpu                      = each.value.cpu
@@ -629,24 +622,46 @@ resource "aws_ecs_task_definition" "training" {
   volume {
     name = "tmp"
   }
-  container_definitions = jsonencode([{
-    name                   = "training"
-    image                  = var.code_location_image
-    command                = ["python", "-m", "ml_assets.training.external"]
-    essential              = true
-    readonlyRootFilesystem = true
-    mountPoints            = local.tmp_volume
-    environment            = [for key, value in local.common_environment : { name = key, value = value }]
-    secrets                = local.mlflow_credentials # it registers the model it trains
-    logConfiguration = {
-      logDriver = "awslogs"
-      options = {
-        awslogs-group         = aws_cloudwatch_log_group.this["training"].name
-        awslogs-region        = data.aws_region.current.region
-        awslogs-stream-prefix = "training"
+  container_definitions = jsonencode([merge(
+    {
+      name                   = each.value.container
+      image                  = var.code_location_image
+      essential              = true
+      readonlyRootFilesystem = true
+      mountPoints            = local.tmp_volume
+      environment            = [for key, value in each.value.environment : { name = key, value = value }]
+      secrets                = each.value.secrets
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.this[each.value.log_group].name
+          awslogs-region        = data.aws_region.current.region
+          awslogs-stream-prefix = each.value.container
+        }
       }
-    }
-  }])
+    },
+    each.value.command == null ? {} : { command = each.value.command },
+  )])
+}
+
+moved {
+  from = aws_ecs_task_definition.run
+  to   = aws_ecs_task_definition.job["dagster-run"]
+}
+
+moved {
+  from = aws_ecs_task_definition.training["random_forest"]
+  to   = aws_ecs_task_definition.job["train-random_forest"]
+}
+
+moved {
+  from = aws_ecs_task_definition.training["xgboost"]
+  to   = aws_ecs_task_definition.job["train-xgboost"]
+}
+
+moved {
+  from = aws_ecs_task_definition.training["neural_network"]
+  to   = aws_ecs_task_definition.job["train-neural_network"]
 }
 
 resource "aws_ecs_service" "this" {

@@ -16,7 +16,7 @@ output "model_server_execution_role_arn" {
 }
 
 output "run_task_definition_family" {
-  value = aws_ecs_task_definition.run.family
+  value = aws_ecs_task_definition.job["dagster-run"].family
 }
 
 output "mlflow_tracking_uri" {

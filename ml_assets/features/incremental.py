@@ -102,12 +102,7 @@ def usable_inputs(raw: StoredDays, days: list[str], config: PipelineConfig) -> l
             f"the features of {days[0]}..{days[-1]} read the history back to {wanted[0]}, but raw_data has no day "
             f"{', '.join(gaps)} inside it: materialize raw_data for those days"
         )
-    reasons = [reason for day in present if (reason := quarantine_reason(day, raw.attrs(day)))]
-    if reasons:
-        raise QuarantinedDayError(
-            "quarantined input, no features built from it (fix the landing file and re-materialize raw_data for the "
-            "day):\n" + "\n".join(f"- {reason}" for reason in reasons)
-        )
+    _refuse_quarantined(raw, present, "quarantined input, no features built from it")
     return present
 
 
@@ -121,10 +116,18 @@ def usable_labels(labels: StoredDays, days: list[str], config: PipelineConfig, *
             f"the features of {days[0]}..{days[-1]} read the labels of {wanted[0]}..{wanted[-1]}, but labels has no "
             f"day {', '.join(missing)}: materialize raw_data (with its labels) for those days"
         )
-    reasons = [reason for day in wanted if (reason := quarantine_reason(day, labels.attrs(day)))]
-    if reasons:
-        raise QuarantinedDayError("quarantined labels, no features built from them:\n" + "\n".join(reasons))
+    _refuse_quarantined(labels, wanted, "quarantined labels, no features built from them")
     return wanted
+
+
+def _refuse_quarantined(stored: StoredDays, days: list[str], what: str) -> None:
+    """A clear error naming every quarantined day among ``days`` and why (by their stored verdicts)."""
+    reasons = [reason for day in days if (reason := quarantine_reason(day, stored.attrs(day)))]
+    if reasons:
+        raise QuarantinedDayError(
+            f"{what} (fix the landing file and re-materialize raw_data for the day):\n"
+            + "\n".join(f"- {reason}" for reason in reasons)
+        )
 
 
 def features_by_day(raw: StoredDays, labels: StoredDays, days: list[str], config: PipelineConfig) -> dict:

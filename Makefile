@@ -7,11 +7,12 @@ STAMP := $(VENV)/.installed
 # checkov pins libraries that clash with the pipeline's, so it gets a virtualenv of its own.
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+BENCH_STAMP := .venv-bench/.installed
 export ML_ASSETS_HOME ?= $(CURDIR)/.ml_assets
 export DAGSTER_HOME ?= $(ML_ASSETS_HOME)/dagster
 export MLFLOW_TRACKING_URI ?= sqlite:///$(ML_ASSETS_HOME)/mlflow/mlflow.db
 
-.PHONY: install demo test test-fast defs-check lint browser ui mlflow-ui stop lock checkov bench-env clean help
+.PHONY: install demo test test-fast defs-check lint browser ui mlflow-ui stop lock checkov bench bench-env clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,7 +47,7 @@ browser:  ## Debian's Chromium, for the dashboard test (installed once, as root)
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] || { echo "run as root or install Debian's chromium package" >&2; exit 1; }; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: lint defs-check $(CHECKOV_STAMP) browser  ## lint, dg check defs, then the whole suite (AWS on moto, Terraform, workflow, dashboard)
+test: lint defs-check $(CHECKOV_STAMP) $(BENCH_STAMP) browser  ## lint, dg check defs, then the whole suite (AWS on moto, Terraform, workflow, dashboard, benchmarks at their quick sizes)
 	$(BIN)/python -m pytest
 
 test-fast: lint  ## lint and the unit lane: pure logic and in-process code, no process or socket (under 2 minutes)
@@ -87,11 +88,18 @@ lock: $(STAMP) $(CHECKOV_STAMP) $(LOCK_TOOL)  ## record the dependency sets, wit
 checkov: $(CHECKOV_STAMP)  ## checkov over terraform/ (zero failed checks; skips are justified beside them)
 	$(CHECKOV_VENV)/bin/checkov -d terraform --framework terraform --quiet --compact
 
-bench-env: $(STAMP)  ## .venv-bench: the project plus Evidently 0.7 (pandas < 3.1) for benchmarks/drift.py
+$(BENCH_STAMP): requirements-runtime.lock pyproject.toml
 	test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
 	.venv-bench/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements-runtime.lock
 	.venv-bench/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	.venv-bench/bin/python -m pip install --quiet 'evidently==0.7.23' 'pandas<3.1'
+	touch $(BENCH_STAMP)
+
+bench-env: $(BENCH_STAMP)  ## .venv-bench: the project plus Evidently 0.7 (pandas < 3.1) for benchmarks/drift.py
+
+bench: $(STAMP) $(BENCH_STAMP)  ## every benchmark (under 30 min here) into benchmarks/figures.json, then the README's tables from it
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/tables.py
 
 clean:  ## remove the state folder (landing data, Dagster runs, MLflow store, reports)
 	rm -rf $(ML_ASSETS_HOME)

@@ -7,10 +7,11 @@ folder) in a child process of its own, so that its peak memory is its own; secon
        the same 183 days as one single-run backfill of the daily partitions;
      - a NEW day (landing -> validated -> featurized) after 40 days of history and after 183 days, the same day
        file on both sides (repeated, alternating; medians);
-  2. with --scale 10 as well: 50,000 customers, 100,000 terminals (~96,000 a day, ~17.5 M over 183 days): the
+  2. with --scale 10 instead: 50,000 customers, 100,000 terminals (~96,000 a day, ~17.5 M over 183 days): the
      whole-history run against a new day after 183 days (the history backfilled first in 30-day runs).
+--quick measures the reference part on 40 days (a new day after 10 and after 40), one run each.
 
-    .venv/bin/python benchmarks/data_scale.py [--scale 10] [--repeats 3] [--json FILE] [--postgres URL]
+    .venv/bin/python benchmarks/data_scale.py [--scale 10] [--repeats 3] [--quick] [--json FILE] [--postgres URL]
 
 --postgres postgresql+psycopg2://USER@HOST:PORT/DB keeps the runs' Dagster instance in that server (one database
 per run's folder, created from DB) instead of the local SQLite instance, as deployed on AWS (RDS).
@@ -137,11 +138,12 @@ def land(home: Path, frames: list, *, first: int, last: int) -> None:
         landing.write(frame, f"transactions_{date:%Y-%m-%d}.parquet")
 
 
-def simulate(customers: int, terminals: int) -> list:
+def simulate(customers: int, terminals: int, days: int = DAYS) -> list:
+    """``days`` of history up to yesterday, and today's as the new day."""
     from ml_assets.simulate import SimulationSpec, simulate_days
 
-    start = dt.date.today() - dt.timedelta(days=DAYS + 1)
-    spec = SimulationSpec(customers=customers, terminals=terminals, start=start, days=DAYS + 1, seed=7)
+    start = dt.date.today() - dt.timedelta(days=days + 1)
+    spec = SimulationSpec(customers=customers, terminals=terminals, start=start, days=days + 1, seed=7)
     return list(simulate_days(spec))
 
 
@@ -176,45 +178,26 @@ def median(runs: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in runs)
 
 
-def row(label: str, partitions: str, runs: list[dict]) -> str:
-    seconds = ", ".join(f"{r['seconds']:.1f}" for r in runs)
-    return (
-        f"| {label} | {partitions} | {median(runs, 'seconds'):.1f} ({seconds}) | "
-        f"{max(r['peak_mb'] for r in runs) / 1024:.2f} |"
-    )
-
-
-def reference(tmp: Path, repeats: int) -> dict:
-    frames = simulate(**REFERENCE)
-    transactions = sum(len(f) for _, f in frames[:DAYS])
-    whole, days, short = tmp / "whole", tmp / "days", tmp / "short"
-    land(whole, frames, first=0, last=DAYS)
-    land(days, frames, first=0, last=DAYS)
+def reference(tmp: Path, repeats: int, days: int, short_history: int) -> dict:
+    frames = simulate(**REFERENCE, days=days)
+    transactions = sum(len(f) for _, f in frames[:days])
+    whole, long, short = tmp / "whole", tmp / "days", tmp / "short"
+    land(whole, frames, first=0, last=days)
+    land(long, frames, first=0, last=days)
     full = [run_child(whole, partitioned=False)]
-    one_run = [run_child(days, partitioned=True, days=f"{day(frames, 0)}...{day(frames, DAYS - 1)}")]
-    land(short, frames, first=DAYS - SHORT_HISTORY, last=DAYS)
-    backfill(short, frames, first=DAYS - SHORT_HISTORY, last=DAYS, chunk=SHORT_HISTORY)
-    for home in (days, short):
-        land(home, frames, first=DAYS, last=DAYS + 1)
-    new = new_days({"after 40 days": short, "after 183 days": days}, day(frames, DAYS), repeats)
-    print(f"\nreference size: {transactions:,} transactions in {DAYS} days ({transactions // DAYS:,} a day)\n")
-    print("| run | partitions | seconds: median (runs) | peak memory GB |")
-    print("|---|---|---|---|")
-    print(row("whole history, one batch (partitions off)", "none", full))
-    print(row(f"backfill of the {DAYS} days, one run", str(DAYS), one_run))
-    print(row("a new day after 40 days of history", "1", new["after 40 days"]))
-    print(row(f"a new day after {DAYS} days of history", "1", new["after 183 days"]))
-    flat = median(new["after 183 days"], "seconds") / median(new["after 40 days"], "seconds")
-    backfill_ratio = median(one_run, "seconds") / median(full, "seconds")
-    print(f"\nnew day after {DAYS} vs 40 days of history: {flat:.2f}x (goal <= 1.2x)")
-    print(f"backfill of {DAYS} days vs the whole-history run: {backfill_ratio:.2f}x (goal <= 1.10x)")
+    one_run = [run_child(long, partitioned=True, days=f"{day(frames, 0)}...{day(frames, days - 1)}")]
+    land(short, frames, first=days - short_history, last=days)
+    backfill(short, frames, first=days - short_history, last=days, chunk=short_history)
+    for home in (long, short):
+        land(home, frames, first=days, last=days + 1)
+    new = new_days({"short": short, "long": long}, day(frames, days), repeats)
     return {
         "transactions": transactions,
         "whole_history": full,
         "backfill_one_run": one_run,
         "new_day": new,
-        "new_day_ratio_183_vs_40": flat,
-        "backfill_vs_whole": backfill_ratio,
+        "new_day_ratio": median(new["long"], "seconds") / median(new["short"], "seconds"),
+        "backfill_vs_whole": median(one_run, "seconds") / median(full, "seconds"),
     }
 
 
@@ -229,19 +212,7 @@ def scaled(tmp: Path, scale: int, repeats: int) -> dict:
     history = backfill(days, frames, first=0, last=DAYS, chunk=CHUNK_DAYS)
     land(days, frames, first=DAYS, last=DAYS + 1)
     new = new_days({"new day": days}, day(frames, DAYS), repeats)["new day"]
-    print(f"\n{scale}x: {transactions:,} transactions in {DAYS} days ({transactions // DAYS:,} a day)\n")
-    print("| run | partitions | seconds: median (runs) | peak memory GB |")
-    print("|---|---|---|---|")
-    print(row("whole history, one batch (partitions off)", "none", full))
-    for index, run in enumerate(history):
-        print(row(f"history backfill, run {index + 1}", str(run["days"]), [run]))
-    print(row(f"a new day after {DAYS} days of history", "1", new))
     speedup = median(full, "seconds") / median(new, "seconds")
-    print(
-        f"\nwhole history vs a new day: {speedup:.1f}x less time (goal >= 20x); new day's peak "
-        f"{max(r['peak_mb'] for r in new) / 1024:.2f} GB (goal < 2 GB); whole run's peak "
-        f"{full[0]['peak_mb'] / 1024:.2f} GB"
-    )
     return {
         "scale": scale,
         "transactions": transactions,
@@ -254,8 +225,9 @@ def scaled(tmp: Path, scale: int, repeats: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", type=int, default=0, help="also measure at this multiple of the reference size")
+    parser.add_argument("--scale", type=int, default=0, help="measure at this multiple of the reference size instead")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="40 days, one run each (the reference part)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--postgres", help="keep the Dagster instance in this Postgres server (see above)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -269,14 +241,26 @@ def main() -> None:
     global POSTGRES
     POSTGRES = args.postgres
     print(f"cores: {os.cpu_count()}; Dagster instance: {'Postgres' if POSTGRES else 'SQLite (the local default)'}")
-    results = {"cores": os.cpu_count(), "instance": "postgres" if POSTGRES else "sqlite"}
+    days, short, repeats = (40, 10, 1) if args.quick else (DAYS, SHORT_HISTORY, args.repeats)
+    figures = {
+        "cores": os.cpu_count(),
+        "instance": "postgres" if POSTGRES else "sqlite",
+        "days": days,
+        "short_history": short,
+        "chunk_days": CHUNK_DAYS,
+    }
+    from tables import data_scale_10x_table, data_scale_table
+
     with tempfile.TemporaryDirectory(prefix="data_scale-") as tmp:
-        results["reference"] = reference(Path(tmp), args.repeats)
-    if args.scale:
-        with tempfile.TemporaryDirectory(prefix="data_scale-") as tmp:
-            results[f"x{args.scale}"] = scaled(Path(tmp), args.scale, args.repeats)
+        if args.scale:
+            figures["scale"] = args.scale
+            figures[f"x{args.scale}"] = scaled(Path(tmp), args.scale, repeats)
+            print(data_scale_10x_table(figures))
+        else:
+            figures["reference"] = reference(Path(tmp), repeats, days, short)
+            print(data_scale_table(figures))
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+        args.json.write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

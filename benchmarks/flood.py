@@ -9,12 +9,12 @@ flood's outcomes with the shipped margins: a good canary must not be shown worse
 stays on 127.0.0.1; the machine's core count is printed.
 
     .venv/bin/python benchmarks/flood.py [--rate 2000] [--records 1000] [--seconds 20] [--canary-percent 10 50]
+                                         [--quick] [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import subprocess
@@ -27,62 +27,12 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
+from load_generator import Load, generate
 
 from ml_assets.resources.local_platform import free_port
 
 BIN = Path(sys.executable).parent
 ALB_HEALTH_TIMEOUT_S = 5.0
-
-
-def generate(
-    urls: list[str], weights: list[int], *, rate: float, seconds: float, bodies: list[bytes], out: Path
-) -> None:
-    """The load generator (its own process): open loop at ``rate``, each request to a server drawn by weight;
-    writes every request's (server, time, status, latency ms, first score) to ``out``."""
-    import aiohttp
-
-    from ml_assets.serving.gateway import server_time_ms
-
-    rng = np.random.default_rng(0)
-    shares = np.asarray(weights, dtype=float) / sum(weights)
-    results: list[tuple[int, float, int, float, float | None]] = []
-
-    async def send(session: aiohttp.ClientSession, target: int, body: bytes) -> None:
-        started = time.perf_counter()
-        try:
-            async with session.post(urls[target], data=body, headers={"Content-Type": "application/json"}) as answer:
-                payload = await answer.read()
-                latency = server_time_ms(answer.headers.get("Server-Timing"))
-                score = None
-                if answer.status == 200:
-                    score = json.loads(payload)["predictions"][0]["probability"]
-                wall = (time.perf_counter() - started) * 1000
-                results.append((target, time.time(), answer.status, latency if latency is not None else wall, score))
-        except (TimeoutError, aiohttp.ClientError):
-            results.append((target, time.time(), 0, (time.perf_counter() - started) * 1000, None))
-
-    async def run() -> float:
-        timeout = aiohttp.ClientTimeout(total=10)
-        connector = aiohttp.TCPConnector(limit=512)
-        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
-            begun = time.perf_counter()
-            pending: set[asyncio.Task] = set()
-            sent = 0
-            while (elapsed := time.perf_counter() - begun) < seconds:
-                due = int(elapsed * rate) + 1 - sent  # catch up when late: the offer does not slow with the servers
-                for target in rng.choice(len(urls), size=max(due, 0), p=shares):
-                    body = bodies[int(rng.integers(len(bodies)))]
-                    task = asyncio.create_task(send(session, int(target), body))
-                    pending.add(task)
-                    task.add_done_callback(pending.discard)
-                sent += max(due, 0)
-                await asyncio.sleep(0.002)
-            if pending:
-                await asyncio.wait(pending, timeout=15)
-            return sent / (time.perf_counter() - begun)
-
-    offered = asyncio.run(run())
-    out.write_text(json.dumps({"offered_rps": offered, "results": results}))
 
 
 class Prober:
@@ -206,15 +156,16 @@ def analysis_of(results: list, config, percent: int) -> dict:
     return {"verdict": result.verdict.value, "reason": result.reason}
 
 
-def quantiles(values: list[float]) -> str:
+def probes(values: list[float]) -> dict:
+    """The /health probes' latencies (ms; a probe with no answer counts as infinitely slow)."""
     finite = np.asarray([v for v in values if np.isfinite(v)])
-    if not len(finite):
-        return "no answer"
-    over = sum(1 for v in values if v > ALB_HEALTH_TIMEOUT_S)
-    return (
-        f"p50 {1000 * np.percentile(finite, 50):.0f} ms, p99 {1000 * np.percentile(finite, 99):.0f} ms, "
-        f"max {1000 * max(values):.0f} ms, over {ALB_HEALTH_TIMEOUT_S:.0f} s: {over} of {len(values)}"
-    )
+    return {
+        "probes": len(values),
+        "p50_ms": 1000 * float(np.percentile(finite, 50)) if len(finite) else None,
+        "p99_ms": 1000 * float(np.percentile(finite, 99)) if len(finite) else None,
+        "max_ms": 1000 * max(values) if len(finite) == len(values) else None,
+        "over_timeout": sum(1 for v in values if v > ALB_HEALTH_TIMEOUT_S),
+    }
 
 
 def main() -> None:
@@ -223,66 +174,51 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1000, help="records per request")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--canary-percent", type=int, nargs="+", default=[10, 50])
-    parser.add_argument("--generate", nargs="+", help=argparse.SUPPRESS)  # the generator process: url=weight ...
-    parser.add_argument("--body", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="5 s per weight")
+    parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
-    if args.generate:
-        urls = [item.rsplit("=", 1)[0] for item in args.generate]
-        weights = [int(item.rsplit("=", 1)[1]) for item in args.generate]
-        bodies = [json.dumps(batch).encode() for batch in json.loads(args.body.read_text())]
-        generate(urls, weights, rate=args.rate, seconds=args.seconds, bodies=bodies, out=args.out)
-        return
+    seconds = 5.0 if args.quick else args.seconds
 
     from ml_assets.config import load_config
     from ml_assets.settings import DEFAULT_CONFIG
 
     config = load_config(DEFAULT_CONFIG)
-    print(f"cores: {os.cpu_count()}; offered: {args.rate:g} requests/s of {args.records} records, {args.seconds:g} s")
+    figures = {"cores": os.cpu_count(), "rate": args.rate, "records": args.records, "seconds": seconds, "weights": []}
     with tempfile.TemporaryDirectory() as home, ExitStack() as stack:
         env = {**os.environ, "ML_ASSETS_HOME": home, "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db"}
         uris = register_model(home)
         records = json.loads(Path(home, "records.json").read_text())
-        body = Path(home, "bodies.json")  # 20 batches of the test records in different orders
-        rng = np.random.default_rng(1)
-        batches = [[records[i] for i in rng.choice(len(records), args.records)] for _ in range(20)]
-        body.write_text(json.dumps(batches))
+        rng = np.random.default_rng(1)  # 20 batches of the test records in different orders
+        bodies = [json.dumps([records[i] for i in rng.choice(len(records), args.records)]).encode() for _ in range(20)]
         servers = [
             start_server(stack, uri, free_port(), slot, env) for uri, slot in zip(uris, ("blue", "green"), strict=True)
         ]
         urls, health_urls = [url for url, _ in servers], [health for _, health in servers]
         for percent in args.canary_percent:
-            out = Path(home, f"flood-{percent}.json")
-            generator = [
-                sys.executable,
-                __file__,
-                "--generate",
-                f"{urls[0]}/predict={100 - percent}",
-                f"{urls[1]}/predict={percent}",
-                "--rate",
-                str(args.rate),
-                "--seconds",
-                str(args.seconds),
-                "--body",
-                str(body),
-                "--out",
-                str(out),
-            ]
+            load = Load(
+                targets={f"{urls[0]}/predict": 100 - percent, f"{urls[1]}/predict": percent},
+                seconds=seconds,
+                rate=args.rate,
+                first_score=True,
+            )
             with Prober(health_urls) as prober:
-                subprocess.run(generator, env=env, check=True, timeout=args.seconds + 120)
-            flood = json.loads(out.read_text())
-            results = flood["results"]
-            print(f"\ncanary at {percent} %: offered {flood['offered_rps']:.0f} requests/s, {len(results)} sent")
+                outcomes = generate(load, bodies)
+            # the servers' own time where they answered (what the release analysis reads), else the client's wait
+            latency = [row[4] if row[4] == row[4] else row[3] for row in outcomes.rows]
+            results = [(row[0], row[1], row[2], ms, row[-1]) for row, ms in zip(outcomes.rows, latency, strict=True)]
+            arms = {}
             for target, (url, slot) in enumerate(zip(health_urls, ("stable", "canary"), strict=True)):
                 statuses = [r[2] for r in results if r[0] == target]
                 ok, shed, lost = statuses.count(200), statuses.count(503), statuses.count(0)
-                print(
-                    f"  {slot:7} {len(statuses):6d} requests: {ok} answered 200 ({ok / args.seconds:.0f}/s), {shed} "
-                    f"shed (503), {lost} not answered within 10 s, {len(statuses) - ok - shed - lost} other; "
-                    f"/health {quantiles(prober.latencies[url])}"
-                )
-            verdict = analysis_of(results, config, percent)
-            print(f"  release analysis of the flood: {verdict['verdict']} ({verdict['reason']})")
+                arms[slot] = {"ok": ok, "shed": shed, "no_answer": lost, "other": len(statuses) - ok - shed - lost}
+                arms[slot]["health"] = probes(prober.latencies[url])
+            weight = {"canary_percent": percent, "offered_rps": outcomes.offered_rps, "arms": arms}
+            figures["weights"].append({**weight, "analysis": analysis_of(results, config, percent)})
+    from tables import flood_table
+
+    print(flood_table(figures))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":

@@ -6,14 +6,16 @@ records are replayed at 100 requests/s, and green's weight is 5, 25 and then 50 
 requests and the 10th/50th/90th percentile of the servers' own work time (Server-Timing, what the analysis
 uses). Identical versions: any difference is the load, not the model.
 
-    .venv/bin/python benchmarks/latency_under_load.py [--seconds 25]
+    .venv/bin/python benchmarks/latency_under_load.py [--seconds 25] [--quick] [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -21,7 +23,10 @@ import numpy as np
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=25.0, help="replay per weight")
+    parser.add_argument("--quick", action="store_true", help="5 s per weight")
+    parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
+    seconds = 5.0 if args.quick else args.seconds
     from local_models import registered_models
 
     from ml_assets.resources.local_platform import LocalServingPlatform, free_port
@@ -32,27 +37,30 @@ def main() -> None:
     backend = LocalServingPlatform(
         home=str(home), host="127.0.0.1", staging_port=free_port(), production_port=free_port()
     ).backend("production")
-    print(f"cores: {os.cpu_count()}; one model in both slots; 100 requests/s for {args.seconds:g} s per weight")
-    print("| green's weight | slot | requests | server time p10 / p50 / p90 (ms) |")
-    print("|---|---|---|---|")
+    rows = []
     try:
         backend.launch("blue", model)
         backend.launch("green", model)
         for weight in (5, 25, 50):
             backend.set_weights({"blue": 100 - weight, "green": weight})
             started = time.time()
-            with BackgroundReplay(
-                f"{backend.url}/predict", records, rate=100, max_seconds=args.seconds, max_requests=10**6
-            ):
-                time.sleep(args.seconds)
+            with BackgroundReplay(f"{backend.url}/predict", records, rate=100, max_seconds=seconds, max_requests=10**6):
+                time.sleep(seconds)
             for slot in ("blue", "green"):
                 outcomes, _ = backend.outcomes(slot, started)
                 served = outcomes.latency_ms[outcomes.status == 200]
                 p10, p50, p90 = np.percentile(served, [10, 50, 90])
                 share = weight if slot == "green" else 100 - weight
-                print(f"| {weight} % | {slot} ({share} %) | {len(served)} | {p10:.2f} / {p50:.2f} / {p90:.2f} |")
+                rows.append({"green_weight": weight, "slot": slot, "share": share, "requests": len(served)})
+                rows[-1].update(p10_ms=p10, p50_ms=p50, p90_ms=p90)
     finally:
         backend.stop_all()
+    figures = {"cores": os.cpu_count(), "seconds": seconds, "rate": 100, "rows": rows}
+    from tables import latency_under_load_table
+
+    print(latency_under_load_table(figures))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":

@@ -8,16 +8,19 @@ Rows on the same data: "handbook" is the handbook's 15 features with a random fo
 XGBoost (50 trees, depth 3, learning rate 0.3) as reproduced here; "ml_assets" is what ml_assets/configs/fraud.yaml
 trains (its feature set, algorithms and hyperparameters), through the same functions the Dagster assets call.
 
-    .venv/bin/python benchmarks/model_quality.py [--seeds 0 42 7]
+Printed: each seed's figures, then the medians over the seeds beside the published baselines.
+
+    .venv/bin/python benchmarks/model_quality.py [--seeds 0 42 7] [--quick] [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
-import statistics
 import time
+from pathlib import Path
 
 import pandas as pd
 
@@ -62,16 +65,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=str(DEFAULT_CONFIG))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 42, 7])
+    parser.add_argument("--quick", action="store_true", help="one seed, 1,000 customers and 2,000 terminals")
+    parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
+    seeds = args.seeds[:1] if args.quick else args.seeds
+    customers, terminals = (1000, 2000) if args.quick else (5000, 10000)
     base = load_config(args.config)
     setups = {
         "handbook": (_protocol(base, False), HANDBOOK_ALGORITHMS),
         "ml_assets": (_protocol(base, True), base.algorithms),
     }
-    results: dict[tuple[str, str], list[dict[str, float]]] = {}
+    runs = []
     print(f"cores: {os.cpu_count()}")
-    for seed in args.seeds:
-        spec = SimulationSpec(customers=5000, terminals=10000, start=dt.date(2018, 4, 1), days=183, seed=seed)
+    for seed in seeds:
+        spec = SimulationSpec(customers=customers, terminals=terminals, start=dt.date(2018, 4, 1), days=183, seed=seed)
         transactions = pd.concat([frame for _, frame in simulate_days(spec)], ignore_index=True)
         for setup, (config, algorithms) in setups.items():
             features = build_features(transactions, config)
@@ -79,29 +86,32 @@ def main() -> None:
             for name, algorithm in algorithms.items():
                 started = time.perf_counter()
                 model = build_estimator(algorithm).fit(data.x_train, data.y_train)
+                fit_seconds = time.perf_counter() - started
                 metrics, _ = evaluate(model, data, config)
-                metrics["fit_seconds"] = time.perf_counter() - started
-                results.setdefault((name, setup), []).append(metrics)
+                run = {
+                    "seed": seed,
+                    "setup": setup,
+                    "model": name,
+                    "fit_seconds": fit_seconds,
+                    "transactions": len(transactions),
+                    "train_rows": len(data.x_train),
+                    "test_rows": len(data.x_test),
+                    **{k: metrics[k] for k in ("average_precision", "roc_auc", "card_precision")},
+                }
+                runs.append(run)
                 print(
-                    f"seed {seed:>3} {setup:<10}{name:<16} AP {metrics['average_precision']:.3f}  "
-                    f"AUC {metrics['roc_auc']:.3f}  CP@100 {metrics['card_precision']:.3f}  "
+                    f"seed {seed:>3} {setup:<10}{name:<16} AP {run['average_precision']:.3f}  "
+                    f"AUC {run['roc_auc']:.3f}  CP@100 {run['card_precision']:.3f}  "
                     f"({len(transactions):,} tx, {len(data.x_train):,} train / {len(data.x_test):,} test rows, "
-                    f"fit {metrics['fit_seconds']:.1f} s)",
+                    f"fit {fit_seconds:.1f} s)",
                     flush=True,
                 )
-    print(f"\nmedian over seeds {args.seeds}:")
-    print("| model | setup | AP | ROC AUC | CP@100 | fit s | published (handbook) |")
-    print("|---|---|---|---|---|---|---|")
-    for (name, setup), runs in sorted(results.items()):
-        med = {
-            k: statistics.median(r[k] for r in runs)
-            for k in ("average_precision", "roc_auc", "card_precision", "fit_seconds")
-        }
-        published = PUBLISHED.get(name, "-") if setup == "handbook" else ""
-        print(
-            f"| {name} | {setup} | {med['average_precision']:.3f} | {med['roc_auc']:.3f} | "
-            f"{med['card_precision']:.3f} | {med['fit_seconds']:.1f} | {published} |"
-        )
+    figures = {"cores": os.cpu_count(), "seeds": seeds, "customers": customers, "published": PUBLISHED, "runs": runs}
+    from tables import model_quality_table
+
+    print(model_quality_table(figures))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":

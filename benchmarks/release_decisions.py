@@ -136,38 +136,32 @@ def run_scenario(args: tuple[str, ReleasePlan, float, Scenario, int]) -> dict:
     }
 
 
-def simulate(paths: list[Path], releases: int) -> list[dict]:
-    jobs = []
+def simulate(paths: list[Path], releases: int) -> tuple[dict, list[dict]]:
+    """Each config's plan (as the figures name it) and every scenario's results."""
+    jobs, plans = [], {}
     for path in paths:
         deployment = load_config(path).deployment
         plan, rate = deployment.release_plan(), deployment.expected_requests_per_second
         a = plan.analysis
-        print(
-            f"\n{path.name}: {plan.strategy} {list(plan.steps)}, look every {plan.bake_seconds:g} s, budget "
-            f"{plan.max_bake_seconds:g} s per step, {rate:g} requests/s; margins: failure rate "
-            f"+{100 * a.error_rate_margin:g} points, latency p{100 * a.latency_quantile:g} "
-            f"x{a.latency_ratio_margin:g}, scores KS {a.score_ks_margin:g}; alpha {a.alpha:g}",
-            flush=True,
-        )
+        plans[path.name] = {
+            "strategy": plan.strategy,
+            "steps": list(plan.steps),
+            "bake_seconds": plan.bake_seconds,
+            "max_bake_seconds": plan.max_bake_seconds,
+            "requests_per_second": rate,
+            "error_rate_margin": a.error_rate_margin,
+            "latency_quantile": a.latency_quantile,
+            "latency_ratio_margin": a.latency_ratio_margin,
+            "score_ks_margin": a.score_ks_margin,
+            "alpha": a.alpha,
+        }
         jobs += [(path.name, plan, rate, scenario, releases) for scenario in scenarios()]
     with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         results = list(pool.map(run_scenario, jobs))
-    for name in dict.fromkeys(r["config"] for r in results):
-        print(f"\n{name}, {releases} releases per scenario")
-        print(
-            "| canary | rolled back (95 % interval) | of which shown worse | canary requests to decide (median) | "
-            "time to decide (median) | promoted: time to 100 % (median) | 30-sample rule: rolled back |"
-        )
-        print("|---|---|---|---|---|---|---|")
-        for r in (r for r in results if r["config"] == name):
-            low, high = r["rolled_back_95"]
-            promoted = f"{r['promoted_minutes_median']:.1f} min" if r["promoted_minutes_median"] is not None else "-"
-            print(
-                f"| {r['scenario']} | {r['rolled_back']:.1%} ({low:.1%}-{high:.1%}) | {r['shown_worse']:.1%} | "
-                f"{r['canary_requests_to_decide_median']:,.0f} | {r['decision_minutes_median']:.1f} min | {promoted} | "
-                f"{r['fixed_rule_rolled_back']:.1%} |"
-            )
-    return results
+    from tables import release_simulated_table
+
+    print(release_simulated_table({"plans": plans, "simulated": results}))
+    return plans, results
 
 
 def real_processes() -> list[dict]:
@@ -203,7 +197,7 @@ def real_processes() -> list[dict]:
                 )
                 minutes = (time.monotonic() - started) / 60
             results.append({"release": label, "status": state.status, "minutes": minutes, "reason": state.reason})
-            print(f"| {label} | {state.status} | {minutes:.1f} min | {state.reason[:160]} |", flush=True)
+            print(f"{label}: {state.status} in {minutes:.1f} min: {state.reason}", flush=True)
             if state.status == PROMOTED:  # the next release compares with this one
                 versions["stable"] = versions[label]
     finally:
@@ -217,14 +211,16 @@ def main() -> None:
     parser.add_argument("--config", type=Path, action="append", help="a pipeline config (default: the shipped ones)")
     parser.add_argument("--real", action="store_true", help="also release through real processes on 127.0.0.1")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--quick", action="store_true", help="40 releases per scenario")
     args = parser.parse_args()
+    releases = 40 if args.quick else args.releases
     print(f"cores: {os.cpu_count()}; stable variant: {STABLE_ERROR_RATE:.0%} failures")
     started = time.monotonic()
-    figures = {"simulated": simulate(args.config or SHIPPED, args.releases)}
+    plans, results = simulate(args.config or SHIPPED, releases)
+    figures = {"cores": os.cpu_count(), "releases": releases, "plans": plans, "simulated": results}
     print(f"\nsimulated in {time.monotonic() - started:.0f} s")
     if args.real:
         print("\nreal processes (fraud.yaml's plan, 100 requests/s replayed through the gateway):")
-        print("| release | verdict | time | reason |\n|---|---|---|---|")
         figures["real"] = real_processes()
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))

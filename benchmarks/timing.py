@@ -8,8 +8,8 @@ import subprocess
 import time
 
 
-def side_by_side(commands: dict[str, list[str]], env: dict[str, str], repeats: int) -> dict[str, float]:
-    """Run each command ``repeats`` times, interleaved; print each side's runs and median; return the medians."""
+def side_by_side(commands: dict[str, list[str]], env: dict[str, str], repeats: int) -> dict[str, list[float]]:
+    """Run each command ``repeats`` times, interleaved; print each side's runs and median; return the runs."""
     runs: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(repeats):
         for name, command in commands.items():
@@ -20,4 +20,4 @@ def side_by_side(commands: dict[str, list[str]], env: dict[str, str], repeats: i
     medians = {name: statistics.median(times) for name, times in runs.items()}
     for name, times in runs.items():
         print(f"{name:<28} median {medians[name]:6.2f} s  ({', '.join(f'{t:.2f}' for t in times)})")
-    return medians
+    return runs

@@ -11,6 +11,7 @@ from pathlib import Path
 from ml_assets import environment_variables as env
 from ml_assets.config import ConfigError, PipelineConfig, SklearnDatasetGenerator, TransactionsGenerator, load_config
 from ml_assets.rollout.backend import ENVIRONMENTS
+from ml_assets.serving.process import run_server
 from ml_assets.settings import Settings, load_settings
 
 
@@ -243,8 +244,6 @@ def parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
 
 
 def serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from ml_assets.resources.mlflow_registry import MlflowRegistry
     from ml_assets.serving.app import Chaos, create_app
     from ml_assets.serving.auth import check_exposure, server_keys
@@ -307,7 +306,7 @@ def serve(args: argparse.Namespace) -> int:
         f"serving {name} v{version} ({len(features)} features) as {args.variant} on http://{args.host}:{args.port}",
         flush=True,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    run_server(app, host=args.host, port=args.port)
     return 0
 
 
@@ -489,8 +488,6 @@ def traffic(args: argparse.Namespace) -> int:
 
 
 def gateway(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from ml_assets.resources.local_platform import LocalBackend
     from ml_assets.serving.auth import check_exposure, server_keys
     from ml_assets.serving.gateway import Gateway, create_gateway_app
@@ -514,7 +511,7 @@ def gateway(args: argparse.Namespace) -> int:
     routing = Gateway(args.environment, backend.token, backend.dir / "routing.json")
     app = create_gateway_app(routing, dashboard, bound_host=args.host, keys=keys)
     print(f"{args.environment} gateway on http://{args.host}:{args.port}", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    run_server(app, host=args.host, port=args.port)
     return 0
 
 

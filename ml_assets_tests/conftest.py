@@ -46,7 +46,7 @@ SMALL_FRAUD = {
 
 
 AWS_FIXTURES = {"moto", "endpoint"}
-LANES = ("unit", "pipeline", "aws", "terraform", "browser")
+LANES = ("unit", "pipeline", "aws", "terraform", "browser", "bench")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -23,7 +23,7 @@ def _encode(obj: Any) -> tuple[str, bytes]:
     return ".json", json.dumps(obj, indent=2, default=str).encode()
 
 
-def _write(store: ObjectStore, name: str, obj: Any) -> str:
+def write_value(store: ObjectStore, name: str, obj: Any) -> str:
     suffix, data = _encode(obj)
     store.write(name + suffix, data)
     for stale in SUFFIXES:
@@ -119,7 +119,7 @@ class ParquetJsonIOManager(ConfigurableIOManager):
             return
         store, name = open_store(self.base_dir), self._name(context)
         if not context.has_asset_partitions:
-            context.add_output_metadata({"path": _write(store, name, obj)})
+            context.add_output_metadata({"path": write_value(store, name, obj)})
             return
         keys = list(context.asset_partition_keys)
         if not isinstance(obj, Mapping) or sorted(obj) != sorted(keys):
@@ -128,7 +128,7 @@ class ParquetJsonIOManager(ConfigurableIOManager):
                 f"asset {context.asset_key.to_user_string()} must return one value per partition of the run "
                 f"({keys[0]}..{keys[-1]}), got {got}"
             )
-        paths = [_write(store, f"{name}/{key}", obj[key]) for key in keys]
+        paths = [write_value(store, f"{name}/{key}", obj[key]) for key in keys]
         context.add_output_metadata({"path": paths[0] if len(paths) == 1 else f"{store.url}/{name}/"})
 
     def load_input(self, context: InputContext) -> Any:

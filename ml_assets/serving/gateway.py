@@ -49,11 +49,11 @@ from ml_assets.serving.traffic import ScoredSample, VariantTraffic
 UPSTREAM_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError)
 
 
-def server_time_ms(header: str | None) -> float | None:
-    """The ``app`` duration of a Server-Timing header (``app;dur=1.234``), or None."""
+def server_time_ms(header: str | None, metric_name: str = "app") -> float | None:
+    """The duration of one metric of a Server-Timing header (``app;dur=1.234``), or None."""
     for metric in (header or "").split(","):
         name, _, params = metric.strip().partition(";")
-        if name == "app":
+        if name == metric_name:
             for param in params.split(";"):
                 key, _, value = param.strip().partition("=")
                 if key == "dur":
@@ -62,6 +62,12 @@ def server_time_ms(header: str | None) -> float | None:
                     except ValueError:
                         return None
     return None
+
+
+def _timing(**seconds: float | None) -> str:
+    """A Server-Timing header from durations in seconds: the gateway's whole time, the round trip to the model server
+    and the model server's own work, so a client can tell where a slow answer spent its time."""
+    return ", ".join(f"{name};dur={1000 * value:.3f}" for name, value in seconds.items() if value is not None)
 
 
 def _scores(answer: Any) -> list:
@@ -247,6 +253,7 @@ class Gateway:
         self._observe(slot, variant.get("version"), upstream, started=started, request_body=body, sampled=False)
 
     async def route(self, request: Request, path: str) -> Response:
+        received = time.perf_counter()
         try:
             body = await read_body(request, self.max_body_bytes)  # content type and size, before routing
         except RequestError as error:
@@ -274,7 +281,10 @@ class Gateway:
                 self._observe(slot, version, NO_UPSTREAM, started=started, request_body=body, sampled=sampled)
                 continue  # the backend is down: try another live slot
             self._observe(slot, version, upstream, started=started, request_body=body, sampled=sampled)
-            headers = {"X-Variant": slot, "X-Model-Version": str(version)}
+            done = time.perf_counter()
+            work = None if upstream.server_ms is None else upstream.server_ms / 1000
+            timing = _timing(gateway=done - received, upstream=done - started, app=work)
+            headers = {"X-Variant": slot, "X-Model-Version": str(version), "Server-Timing": timing}
             if upstream.retry_after is not None:
                 headers["Retry-After"] = upstream.retry_after
             return Response(

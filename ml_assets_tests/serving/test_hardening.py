@@ -324,3 +324,31 @@ def test_the_model_server_answers_health_on_its_health_port() -> None:
     )
     with Serving(app), urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as answer:  # nosec B310
         assert answer.status == 200 and json.loads(answer.read()) == {"status": "ok"}
+
+
+@pytest.mark.pipeline
+def test_an_answer_through_the_gateway_says_where_its_time_went(tmp_path: Path) -> None:
+    import http.client
+
+    from ml_assets.serving.app import create_app
+    from ml_assets.serving.gateway import Gateway, create_gateway_app, server_time_ms
+    from ml_assets.serving.scoring import Scorer
+
+    live = create_app(Scorer(SlowModel(0.05), ["f0"], threshold=0.5, name="fraud", version="1"))
+    token = "t" * 32
+    gateway = Gateway("production", token, tmp_path / "routing.json")
+    admin = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    with Serving(live) as blue, Serving(create_gateway_app(gateway)) as front:
+        body = json.dumps({"url": blue.url, "model": "fraud", "version": "1"}).encode()
+        assert call(front.url, "PUT", "/admin/variants/blue", headers=admin, body=body)[0] == 200
+        assert call(front.url, "PUT", "/admin/weights", headers=admin, body=b'{"blue": 100}')[0] == 200
+        host, port = front.url.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        connection.request("POST", "/predict", body=b'{"f0": 1.0}', headers={"Content-Type": "application/json"})
+        answer = connection.getresponse()
+        answer.read()
+        connection.close()
+    timing = answer.getheader("Server-Timing")
+    app, upstream, spent = (server_time_ms(timing, name) for name in ("app", "upstream", "gateway"))
+    assert answer.status == 200 and None not in (app, upstream, spent), timing
+    assert 50 <= app <= upstream <= spent, timing  # the model's 50 ms, within the hop to it, within the gateway's time

@@ -41,6 +41,18 @@ def test_fast_path_equals_the_models_own_predictions(registered, kind: str) -> N
 
 
 @pytest.mark.unit
+def test_an_xgboost_model_scores_on_one_thread(registered) -> None:
+    import json
+
+    _, registry, versions, _ = registered
+    loaded = registry.load_model(versions["xgboost"].name, versions["xgboost"].version)
+    Scorer(loaded, FEATURES, threshold=0.5, name=versions["xgboost"].name, version=versions["xgboost"].version)
+    # OpenMP threads spin after every call: on a served model they cost a core and the tail (see scoring.py)
+    config = json.loads(loaded.get_booster().save_config())
+    assert config["learner"]["generic_param"]["nthread"] == "1"
+
+
+@pytest.mark.unit
 def test_scorer_rejects_bad_records_naming_the_field(registered) -> None:
     _, registry, versions, _ = registered
     scorer = Scorer(

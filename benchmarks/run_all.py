@@ -1,0 +1,119 @@
+"""`make bench`: every benchmark, with its fixed seeds, one after another, into one JSON of figures.
+
+Each benchmark runs as its own process (`python benchmarks/NAME.py --json FILE`) and its figures are stored in
+benchmarks/figures.json under its name with the commit, the date, the core count, the command and the seconds it
+took; benchmarks/tables.py then renders the README's tables from that file. Benchmarks not run keep their entry
+(and the commit it names). The drift comparison needs Evidently, in .venv-bench (`make bench-env`).
+
+    .venv/bin/python benchmarks/run_all.py                  # every benchmark but the long ones (< 30 minutes here)
+    .venv/bin/python benchmarks/run_all.py --only serving drift
+    .venv/bin/python benchmarks/run_all.py --long           # also the 10x data plane (about 15 min, 18 GB) and
+                                                            # a 10-minute flood
+    .venv/bin/python benchmarks/run_all.py --quick --figures /tmp/quick.json   # small sizes: do they still run?
+                                                            # (the long ones are left out)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+FIGURES = HERE / "figures.json"
+BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    script: str
+    args: tuple[str, ...] = ()
+    evidently: bool = False  # runs in .venv-bench
+    long: bool = False  # only with --long
+    quick_args: tuple[str, ...] = ("--quick",)  # replace ``args`` in a quick run
+
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "data_pipeline": Benchmark("data_pipeline.py"),
+    "load_time": Benchmark("load_time.py"),
+    "orchestration": Benchmark("orchestration.py"),
+    "data_scale": Benchmark("data_scale.py"),
+    "data_scale_10x": Benchmark("data_scale.py", ("--scale", "10"), long=True),
+    "drift": Benchmark("drift.py", evidently=True),
+    "model_quality": Benchmark("model_quality.py"),
+    # quick: simulated releases only; the real ones take minutes and test_local_release runs them
+    "release_decisions": Benchmark("release_decisions.py", ("--real",)),
+    "serving": Benchmark("serving.py"),
+    "latency_under_load": Benchmark("latency_under_load.py"),
+    "flood": Benchmark("flood.py"),
+    "flood_long": Benchmark("flood.py", ("--seconds", "600", "--canary-percent", "50"), long=True),
+}
+
+
+def commit() -> str:
+    """The commit measured; '+changes' when the measured code differs from it."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    if head.returncode:
+        return "unknown"
+    changed = subprocess.run(
+        ["git", "status", "--porcelain", "--", "ml_assets", "benchmarks", "pyproject.toml", "requirements.lock"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout
+    changed = [line for line in changed.splitlines() if not line.endswith("benchmarks/figures.json")]
+    return head.stdout.strip() + ("+changes" if changed else "")
+
+
+def run(name: str, benchmark: Benchmark, *, quick: bool) -> dict:
+    """One benchmark in a process of its own; its entry for the JSON."""
+    python = BENCH_PYTHON if benchmark.evidently else Path(sys.executable)
+    if benchmark.evidently and not python.exists():
+        raise SystemExit(f"{name} needs Evidently: run `make bench-env` first (it creates {python})")
+    args = list(benchmark.quick_args if quick else benchmark.args)
+    shown = " ".join([str(python.relative_to(ROOT)), f"benchmarks/{benchmark.script}", *args])
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder, "figures.json")
+        print(f"\n== {name}: {shown}", flush=True)
+        started = time.perf_counter()
+        subprocess.run([str(python), str(HERE / benchmark.script), *args, "--json", str(out)], check=True, cwd=ROOT)
+        seconds = time.perf_counter() - started
+        figures = json.loads(out.read_text())
+    print(f"== {name}: {seconds:.0f} s", flush=True)
+    return {
+        "commit": commit(),
+        "date": dt.date.today().isoformat(),
+        "cores": os.cpu_count(),
+        "command": shown,
+        "seconds": seconds,
+        "figures": figures,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), help="these benchmarks only")
+    parser.add_argument("--long", action="store_true", help="also the long benchmarks")
+    parser.add_argument("--quick", action="store_true", help="the small sizes (checks that they run, not figures)")
+    parser.add_argument("--figures", type=Path, default=FIGURES, help="the JSON to update")
+    args = parser.parse_args()
+    # a quick run checks that the benchmarks run; a long one has nothing quick to check beyond its reference part
+    names = args.only or [name for name, b in BENCHMARKS.items() if not b.long or (args.long and not args.quick)]
+    figures = json.loads(args.figures.read_text()) if args.figures.exists() else {}
+    started = time.perf_counter()
+    for name in names:
+        figures[name] = run(name, BENCHMARKS[name], quick=args.quick)
+        args.figures.write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n")  # kept if a later one fails
+    print(f"\n{len(names)} benchmarks in {(time.perf_counter() - started) / 60:.1f} min; figures in {args.figures}")
+
+
+if __name__ == "__main__":
+    main()

@@ -79,20 +79,22 @@ $(LOCK_TOOL):
 	test -x .venv-lock/bin/python || $(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/python -m pip install --quiet pip-tools==7.6.2
 
-lock: $(STAMP) $(CHECKOV_STAMP) $(LOCK_TOOL)  ## record the dependency sets, with hashes, after installing a change to pyproject.toml
+lock: $(STAMP) $(CHECKOV_STAMP) $(BENCH_STAMP) $(LOCK_TOOL)  ## record the dependency sets, with hashes, after installing a change to pyproject.toml
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^ml_assets' > .venv-lock/pins.txt
 	$(COMPILE) --output-file requirements.lock .venv-lock/pins.txt
 	$(COMPILE) --extra aws --all-build-deps -c .venv-lock/pins.txt --output-file requirements-runtime.lock pyproject.toml
 	$(CHECKOV_VENV)/bin/python -m pip freeze > requirements-checkov.lock
+	.venv-bench/bin/python -m pip freeze --exclude-editable > requirements-bench.lock
 
 checkov: $(CHECKOV_STAMP)  ## checkov over terraform/ (zero failed checks; skips are justified beside them)
 	$(CHECKOV_VENV)/bin/checkov -d terraform --framework terraform --quiet --compact
 
-$(BENCH_STAMP): requirements-runtime.lock pyproject.toml
+# The drift benchmark's Evidently 0.7 needs pandas < 3.1: the project with the versions requirements-bench.lock records.
+$(BENCH_STAMP): requirements-runtime.lock requirements-bench.lock pyproject.toml
 	test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
 	.venv-bench/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements-runtime.lock
+	.venv-bench/bin/python -m pip install --quiet --no-deps -r requirements-bench.lock
 	.venv-bench/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
-	.venv-bench/bin/python -m pip install --quiet 'evidently==0.7.23' 'pandas<3.1'
 	touch $(BENCH_STAMP)
 
 bench-env: $(BENCH_STAMP)  ## .venv-bench: the project plus Evidently 0.7 (pandas < 3.1) for benchmarks/drift.py

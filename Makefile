@@ -84,16 +84,17 @@ lock: $(STAMP) $(CHECKOV_STAMP) $(BENCH_STAMP) $(LOCK_TOOL)  ## record the depen
 	$(COMPILE) --output-file requirements.lock .venv-lock/pins.txt
 	$(COMPILE) --extra aws --all-build-deps -c .venv-lock/pins.txt --output-file requirements-runtime.lock pyproject.toml
 	$(CHECKOV_VENV)/bin/python -m pip freeze > requirements-checkov.lock
-	.venv-bench/bin/python -m pip freeze --exclude-editable > requirements-bench.lock
+	.venv-bench/bin/python -m pip freeze --exclude-editable > .venv-lock/bench-pins.txt
+	$(COMPILE) --output-file requirements-bench.lock .venv-lock/bench-pins.txt
 
 checkov: $(CHECKOV_STAMP)  ## checkov over terraform/ (zero failed checks; skips are justified beside them)
 	$(CHECKOV_VENV)/bin/checkov -d terraform --framework terraform --quiet --compact
 
-# The drift benchmark's Evidently 0.7 needs pandas < 3.1: the project with the versions requirements-bench.lock records.
-$(BENCH_STAMP): requirements-runtime.lock requirements-bench.lock pyproject.toml
+# The drift benchmark's Evidently 0.7 needs pandas < 3.1: the runtime set with Evidently, every package hash-checked
+# against requirements-bench.lock (`make lock` records it from .venv-bench).
+$(BENCH_STAMP): requirements-bench.lock pyproject.toml
 	test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
-	.venv-bench/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements-runtime.lock
-	.venv-bench/bin/python -m pip install --quiet --no-deps -r requirements-bench.lock
+	.venv-bench/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements-bench.lock
 	.venv-bench/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(BENCH_STAMP)
 

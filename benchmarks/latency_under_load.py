@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -49,12 +50,13 @@ def main() -> None:
             for slot in ("blue", "green"):
                 outcomes, _ = backend.outcomes(slot, started)
                 served = outcomes.latency_ms[outcomes.status == 200]
-                p10, p50, p90 = np.percentile(served, [10, 50, 90])
+                p10, p50, p90 = np.percentile(served, [10, 50, 90]) if len(served) else [float("nan")] * 3
                 share = weight if slot == "green" else 100 - weight
                 rows.append({"green_weight": weight, "slot": slot, "share": share, "requests": len(served)})
                 rows[-1].update(p10_ms=p10, p50_ms=p50, p90_ms=p90)
     finally:
         backend.stop_all()
+        shutil.rmtree(home, ignore_errors=True)
     figures = {"cores": os.cpu_count(), "seconds": seconds, "rate": 100, "rows": rows}
     from tables import latency_under_load_table
 

@@ -1,11 +1,12 @@
 """The benchmarks' load generator, always in a process of its own: a generator sharing a process with the
 benchmark (its trained models, its data, its imports) pauses with that process's garbage collector and counts the
-pause as the server's latency. It imports only aiohttp, orjson and numpy.
+pause as the server's latency (benchmarks/serving_tail.py measures it).
 
 Open loop at a rate (requests due on a clock: the offer does not slow down with the server) or closed loop at a
 concurrency, bounded in time; each request goes to a target drawn by weight. Every request's outcome is kept:
 target, wall time, status (0: no answer within the timeout), the client's latency, and the Server-Timing metrics
 the answer carried (``app``: the model server's own work; through the gateway also ``gateway`` and ``upstream``).
+It imports aiohttp, orjson, numpy and ml_assets' address check (to refuse anything but loopback).
 
     load = Load(targets={url: 100}, seconds=6, rate=100)
     outcomes = generate(load, bodies)        # in a child process; all traffic to 127.0.0.1
@@ -105,6 +106,7 @@ async def _run(load: Load, bodies: list[bytes]) -> dict:
                     task.add_done_callback(pending.discard)
                     sent += 1
                 await asyncio.sleep(min(0.002, 1 / load.rate))
+            window = time.perf_counter() - begun  # rates are over the sending, not the wait for the last answers
             if pending:
                 await asyncio.wait(pending, timeout=load.timeout + 5)
         else:
@@ -117,14 +119,14 @@ async def _run(load: Load, bodies: list[bytes]) -> dict:
                     await send(session, int(rng.choice(len(urls), p=shares)), bodies[i % len(bodies)])
 
             await asyncio.gather(*(worker() for _ in range(load.concurrency)))
-            sent = len(rows)
-        seconds = time.perf_counter() - begun
-    return {"seconds": seconds, "offered_rps": sent / seconds, "rows": rows}
+            sent, window = len(rows), time.perf_counter() - begun
+    return {"seconds": window, "offered_rps": sent / window, "rows": rows}
 
 
 @dataclass
 class Outcomes:
-    """Every request's outcome, as columns: target, at, status, latency_ms, app_ms, gateway_ms, upstream_ms, score."""
+    """Every request's outcome, as columns: target, at, status, latency_ms, app_ms, gateway_ms, upstream_ms, score;
+    ``seconds`` is how long requests were being sent (open loop: the wait for the last answers is not in it)."""
 
     seconds: float
     offered_rps: float
@@ -164,9 +166,12 @@ class Outcomes:
     def tail(self, quantile: float = 99) -> dict[str, float]:
         """Where the slowest answers (at or above the quantile) spent their time, medians in ms: the model's work
         (``app``), the model server beyond it and the hop to it (``upstream - app``), the gateway's own share
-        (``gateway - upstream``) and what the client saw beyond the gateway (``latency - gateway``: transport,
-        the event loops of the client and the server before the gateway started timing)."""
+        (``gateway - upstream``: routing, reading the body, checking the answer) and what the client saw beyond the
+        gateway (``latency - gateway``: the client, the connection, and the gateway's event loop before the request
+        reached the router)."""
         latency = self.column("latency_ms", ok_only=True)
+        if not len(latency):
+            return {"requests": 0}
         app, gateway, upstream = (self.column(f"{t}_ms", ok_only=True) for t in TIMINGS)
         slow = latency >= np.percentile(latency, quantile)
         if np.isnan(gateway[slow]).all():

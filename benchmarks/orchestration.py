@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -93,6 +94,7 @@ def main() -> None:
         data_scale.land(home, frames, first=0, last=days)
         dagster_run = [sys.executable, data_scale.__file__, "--child", str(home), "--whole"]
         for _ in range(repeats):
+            shutil.rmtree(home / "dagster", ignore_errors=True)  # each run on a new instance, as the direct side
             runs["dagster"].append(timed(dagster_run))
             runs["direct"].append(timed([sys.executable, __file__, "--direct", str(home)]))
     medians = {side: statistics.median(times) for side, times in runs.items()}

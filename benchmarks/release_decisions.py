@@ -23,6 +23,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -202,6 +203,7 @@ def real_processes() -> list[dict]:
                 versions["stable"] = versions[label]
     finally:
         backend.stop_all()
+        shutil.rmtree(home, ignore_errors=True)
     return results
 
 

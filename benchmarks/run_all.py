@@ -52,10 +52,14 @@ BENCHMARKS: dict[str, Benchmark] = {
     # quick: simulated releases only; the real ones take minutes and test_local_release runs them
     "release_decisions": Benchmark("release_decisions.py", ("--real",)),
     "serving": Benchmark("serving.py"),
+    "serving_tail": Benchmark("serving_tail.py"),
     "latency_under_load": Benchmark("latency_under_load.py"),
     "flood": Benchmark("flood.py"),
     "flood_long": Benchmark("flood.py", ("--seconds", "600", "--canary-percent", "50"), long=True),
 }
+
+
+MEASURED = ("ml_assets", "benchmarks", "pyproject.toml", "requirements.lock", "requirements-bench.lock")
 
 
 def commit() -> str:
@@ -64,22 +68,19 @@ def commit() -> str:
     if head.returncode:
         return "unknown"
     changed = subprocess.run(
-        ["git", "status", "--porcelain", "--", "ml_assets", "benchmarks", "pyproject.toml", "requirements.lock"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
+        ["git", "status", "--porcelain", "--", *MEASURED], capture_output=True, text=True, cwd=ROOT
     ).stdout
     changed = [line for line in changed.splitlines() if not line.endswith("benchmarks/figures.json")]
     return head.stdout.strip() + ("+changes" if changed else "")
 
 
-def run(name: str, benchmark: Benchmark, *, quick: bool) -> dict:
-    """One benchmark in a process of its own; its entry for the JSON."""
+def run(name: str, benchmark: Benchmark, *, quick: bool, measured: str) -> dict:
+    """One benchmark in a process of its own; its entry for the JSON (``measured``: the commit)."""
     python = BENCH_PYTHON if benchmark.evidently else Path(sys.executable)
     if benchmark.evidently and not python.exists():
         raise SystemExit(f"{name} needs Evidently: run `make bench-env` first (it creates {python})")
     args = list(benchmark.quick_args if quick else benchmark.args)
-    shown = " ".join([str(python.relative_to(ROOT)), f"benchmarks/{benchmark.script}", *args])
+    shown = " ".join([os.path.relpath(python, ROOT), f"benchmarks/{benchmark.script}", *args])
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder, "figures.json")
         print(f"\n== {name}: {shown}", flush=True)
@@ -89,11 +90,12 @@ def run(name: str, benchmark: Benchmark, *, quick: bool) -> dict:
         figures = json.loads(out.read_text())
     print(f"== {name}: {seconds:.0f} s", flush=True)
     return {
-        "commit": commit(),
+        "commit": measured,
         "date": dt.date.today().isoformat(),
         "cores": os.cpu_count(),
         "command": shown,
         "seconds": seconds,
+        "long": benchmark.long,
         "figures": figures,
     }
 
@@ -107,10 +109,15 @@ def main() -> None:
     args = parser.parse_args()
     # a quick run checks that the benchmarks run; a long one has nothing quick to check beyond its reference part
     names = args.only or [name for name, b in BENCHMARKS.items() if not b.long or (args.long and not args.quick)]
+    if args.quick and args.figures.resolve() == FIGURES:
+        parser.error("--quick figures are not the README's: give --figures another file")
     figures = json.loads(args.figures.read_text()) if args.figures.exists() else {}
+    measured = commit()
     started = time.perf_counter()
     for name in names:
-        figures[name] = run(name, BENCHMARKS[name], quick=args.quick)
+        figures[name] = run(name, BENCHMARKS[name], quick=args.quick, measured=measured)
+        if commit() != measured:  # the code changed under the run: these figures describe no commit
+            raise SystemExit(f"the measured code changed during {name} (was {measured}, now {commit()})")
         args.figures.write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n")  # kept if a later one fails
     print(f"\n{len(names)} benchmarks in {(time.perf_counter() - started) / 60:.1f} min; figures in {args.figures}")
 

@@ -6,7 +6,8 @@ with its success rate and errors. The load generator runs in a process of its ow
 for the gateway at 100 requests/s the slowest 1 % of answers is split by the Server-Timing they carry (model work,
 model server, gateway, client and transport). All traffic goes to 127.0.0.1.
 
-    .venv/bin/python benchmarks/serving.py [--seconds 6] [--kinds xgboost random_forest mlp] [--quick] [--json FILE]
+    .venv/bin/python benchmarks/serving.py [--seconds 5] [--paced-seconds 10] [--kinds xgboost random_forest mlp]
+                                           [--quick] [--json FILE]
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ BIN = Path(sys.executable).parent
 KIND_TO_ALGORITHM = {"xgboost": "xgboost", "random_forest": "random_forest", "mlp": "neural_network"}
 
 
-def _wait(url: str, timeout: float = 120, log: Path | None = None) -> None:
+def wait(url: str, timeout: float = 120, log: Path | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -56,15 +57,15 @@ def _wait(url: str, timeout: float = 120, log: Path | None = None) -> None:
     raise TimeoutError(f"{url} not healthy; log: {log.read_text()[-3000:] if log else ''}")
 
 
-def _start(stack: ExitStack, command: list[str], env: dict[str, str], health: str) -> None:
+def start(stack: ExitStack, command: list[str], env: dict[str, str], health: str) -> None:
     path = Path(env["ML_ASSETS_HOME"]) / f"{Path(command[0]).name}-{len(os.listdir(env['ML_ASSETS_HOME']))}.log"
     log = path.open("wb")
     process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
     stack.callback(lambda: (process.terminate(), process.wait(timeout=15), log.close()))
-    _wait(health, log=path)
+    wait(health, log=path)
 
 
-def _data(days: int):
+def simulated_data(days: int):
     config = load_config(DEFAULT_CONFIG)
     spec = SimulationSpec(customers=2000, terminals=4000, start=dt.date(2018, 4, 1), days=days, seed=1)
     frame = pd.concat([f for _, f in simulate_days(spec)], ignore_index=True)
@@ -73,40 +74,52 @@ def _data(days: int):
     return config, data
 
 
-def _measure(url: str, single: list[bytes], batch: list[bytes], seconds: float) -> dict[str, dict]:
-    """Saturation (closed loop, concurrency 16) and a fixed 100 requests/s, for single records and batches."""
+def _measure(url: str, single: list[bytes], batch: list[bytes], seconds: float, paced_seconds: float) -> dict:
+    """Saturation (closed loop, concurrency 16) for ``seconds`` and a fixed 100 requests/s, single records for
+    ``paced_seconds`` (enough answers for a p99), batches for ``seconds``."""
     out = {}
-    for label, bodies in (("single", single), ("batch100", batch)):
+    for label, bodies, paced_for in (("single", single, paced_seconds), ("batch100", batch, seconds)):
         saturated = generate(Load(targets={url: 1}, seconds=seconds, concurrency=16), bodies)
         out[f"{label}_saturated"] = saturated.summary()
-        paced = generate(Load(targets={url: 1}, seconds=seconds, rate=100), bodies)
+        paced = generate(Load(targets={url: 1}, seconds=paced_for, rate=100), bodies)
         out[f"{label}_paced"] = {**paced.summary(), "tail": paced.tail()}
     return out
 
 
-def _floor(scorer: Scorer, records: list[dict]) -> dict[str, dict]:
-    """The model's own predict in this process, one call at a time: what no server can beat."""
+def _floor(scorer: Scorer, records: list[dict], paced_seconds: float) -> dict[str, dict]:
+    """The model's own predict in this process, what no server can beat: back to back (calls per second) and at
+    100 calls/s (latency), as a server sees them."""
     out = {}
     for label, size in (("single", 1), ("batch100", 100)):
         matrix = scorer.matrix(records[:size])
-        times = []
+        back_to_back = []
         for _ in range(2000 if size == 1 else 500):
             started = time.perf_counter()
             scorer.score(matrix)
-            times.append(time.perf_counter() - started)
-        summary = {
-            "requests": len(times),
-            "errors": 0,
-            "success_rate": 1.0,
-            "ok_rps": 1 / statistics.median(times),
-            "p50_ms": statistics.median(times) * 1000,
-            "p99_ms": float(np.percentile(times, 99)) * 1000,
+            back_to_back.append(time.perf_counter() - started)
+        paced, due = [], time.perf_counter()
+        for _ in range(int(100 * paced_seconds)):
+            due += 0.01
+            time.sleep(max(0.0, due - time.perf_counter()))
+            started = time.perf_counter()
+            scorer.score(matrix)
+            paced.append(time.perf_counter() - started)
+        common = {"errors": 0, "success_rate": 1.0}
+        out[f"{label}_saturated"] = {
+            **common,
+            "requests": len(back_to_back),
+            "ok_rps": 1 / statistics.median(back_to_back),
         }
-        out[f"{label}_saturated"] = out[f"{label}_paced"] = summary
+        out[f"{label}_paced"] = {
+            **common,
+            "requests": len(paced),
+            "p50_ms": statistics.median(paced) * 1000,
+            "p99_ms": float(np.percentile(paced, 99)) * 1000,
+        }
     return out
 
 
-def _register(registry: MlflowRegistry, kind: str, config, data):
+def register(registry: MlflowRegistry, kind: str, config, data):
     model = build_estimator(config.algorithms[KIND_TO_ALGORITHM[kind]]).fit(data.x_train, data.y_train)
     return registry.log_model(
         experiment="bench",
@@ -120,10 +133,11 @@ def _register(registry: MlflowRegistry, kind: str, config, data):
     )
 
 
-def _servers(stack: ExitStack, version, env: dict[str, str], home: str) -> dict[str, str]:
-    """Our model server, the gateway in front of it, and `mlflow models serve`, each started and healthy."""
+def servers(stack: ExitStack, version, env: dict[str, str], home: str, *, mlflow: bool = True) -> dict[str, str]:
+    """Our model server, the gateway in front of it and (``mlflow``) `mlflow models serve`, each started and
+    healthy; their scoring URLs."""
     ours, gateway_port, mlflow_port = free_port(), free_port(), free_port()
-    _start(
+    start(
         stack,
         [str(BIN / "ml-assets"), "serve", "--model-uri", version.model_uri, "--port", str(ours)],
         env,
@@ -131,7 +145,7 @@ def _servers(stack: ExitStack, version, env: dict[str, str], home: str) -> dict[
     )
     backend = LocalBackend(Path(home), "production", host="127.0.0.1", port=gateway_port)
     _ = backend.token
-    _start(
+    start(
         stack,
         [str(BIN / "ml-assets"), "gateway", "--environment", "production", "--port", str(gateway_port)],
         env,
@@ -141,29 +155,30 @@ def _servers(stack: ExitStack, version, env: dict[str, str], home: str) -> dict[
         "PUT", "/variants/blue", {"url": f"http://127.0.0.1:{ours}", "model": version.name, "version": version.version}
     )
     backend.set_weights({"blue": 100})
+    urls = {"our server, direct": f"http://127.0.0.1:{ours}/predict"}
+    urls["through the gateway"] = f"http://127.0.0.1:{gateway_port}/predict"
+    if not mlflow:
+        return urls
     mlflow_serve = [str(BIN / "mlflow"), "models", "serve", "-m", version.model_uri, "--env-manager", "local"]
-    _start(
+    start(
         stack,
         [*mlflow_serve, "-p", str(mlflow_port), "-h", "127.0.0.1", "--workers", "1"],
         env,
         f"http://127.0.0.1:{mlflow_port}/health",
     )
-    return {
-        "our server, direct": f"http://127.0.0.1:{ours}/predict",
-        "through the gateway": f"http://127.0.0.1:{gateway_port}/predict",
-        "mlflow models serve": f"http://127.0.0.1:{mlflow_port}/invocations",
-    }
+    return {**urls, "mlflow models serve": f"http://127.0.0.1:{mlflow_port}/invocations"}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=6.0, help="each measurement (saturated, paced)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="each saturated run and paced batches")
+    parser.add_argument("--paced-seconds", type=float, default=10.0, help="single records at 100 requests/s")
     parser.add_argument("--kinds", nargs="+", default=list(KIND_TO_ALGORITHM))
     parser.add_argument("--quick", action="store_true", help="2 s per measurement, 40 simulated days")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
-    seconds = 2.0 if args.quick else args.seconds
-    config, data = _data(days=40 if args.quick else 60)
+    seconds, paced_seconds = (2.0, 2.0) if args.quick else (args.seconds, args.paced_seconds)
+    config, data = simulated_data(days=40 if args.quick else 60)
     records = [{k: float(v) for k, v in row.items()} for row in data.x_test.head(2000).to_dict(orient="records")]
     ours_single = [orjson.dumps(r) for r in records]
     ours_batch = [orjson.dumps(records[i : i + 100]) for i in range(0, 1000, 100)]
@@ -183,17 +198,17 @@ def main() -> None:
             tracking_uri=tracking, artifact_root=f"{home}/artifacts", model_store=f"{home}/model_store"
         )
         for kind in args.kinds:
-            version = _register(registry, kind, config, data)
+            version = register(registry, kind, config, data)
             loaded = registry.load_model(version.name, version.version)
             scorer = Scorer(
                 loaded, list(data.x_test.columns), threshold=0.5, name=version.name, version=version.version
             )
-            rows.append({"model": kind, "path": "in-process predict (floor)", **_floor(scorer, records)})
+            rows.append({"model": kind, "path": "in-process predict (floor)", **_floor(scorer, records, paced_seconds)})
             with ExitStack() as stack:
-                for path, url in _servers(stack, version, env, home).items():
+                for path, url in servers(stack, version, env, home).items():
                     single, batch = (mlflow_single, mlflow_batch) if "mlflow" in path else (ours_single, ours_batch)
-                    rows.append({"model": kind, "path": path, **_measure(url, single, batch, seconds)})
-    figures = {"cores": os.cpu_count(), "seconds": seconds, "quick": args.quick, "rows": rows}
+                    rows.append({"model": kind, "path": path, **_measure(url, single, batch, seconds, paced_seconds)})
+    figures = {"cores": os.cpu_count(), "seconds": seconds, "paced_seconds": paced_seconds, "rows": rows}
     from tables import serving_table
 
     print(serving_table(figures))

@@ -280,10 +280,10 @@ class Gateway:
             except UPSTREAM_ERRORS:
                 self._observe(slot, version, NO_UPSTREAM, started=started, request_body=body, sampled=sampled)
                 continue  # the backend is down: try another live slot
+            answered = time.perf_counter()
             self._observe(slot, version, upstream, started=started, request_body=body, sampled=sampled)
-            done = time.perf_counter()
             work = None if upstream.server_ms is None else upstream.server_ms / 1000
-            timing = _timing(gateway=done - received, upstream=done - started, app=work)
+            timing = _timing(gateway=time.perf_counter() - received, upstream=answered - started, app=work)
             headers = {"X-Variant": slot, "X-Model-Version": str(version), "Server-Timing": timing}
             if upstream.retry_after is not None:
                 headers["Retry-After"] = upstream.retry_after

@@ -10,9 +10,9 @@ def run_server(app: Any, *, host: str, port: int) -> None:
     """Serve ``app`` with uvicorn on ``host:port`` until stopped.
 
     Everything loaded before serving (libraries, the model, the routing table) is moved out of the garbage
-    collector's reach first: a full collection walks every tracked object, and after the imports a model server
-    holds some 200,000 of them, a walk of 12 to 114 ms on this machine, paid by whichever request is in flight.
-    Frozen, a full collection walks only what serving itself keeps.
+    collector's reach first: a full collection walks every tracked object, and after its imports a model server
+    holds hundreds of thousands, a walk of tens of milliseconds paid by whichever request is in flight
+    (benchmarks/serving_tail.py measures it). Frozen, a full collection walks only what serving itself keeps.
     """
     import uvicorn
 

@@ -26,8 +26,8 @@ def _fast_predict(model: Any) -> Callable[[np.ndarray], np.ndarray]:
     """Positive-class probabilities from a float matrix in feature order, skipping per-call DataFrame work."""
     if type(model).__module__.startswith("xgboost"):
         booster = model.get_booster()
-        # One thread: XGBoost's OpenMP threads spin-wait after every call. At 100 single-record calls/s a two-thread
-        # booster kept over half a core busy and its p99 was 18.6 ms, against 0.9 ms with one thread.
+        # One thread: XGBoost's OpenMP threads spin-wait after every call, so at 100 single-record calls/s a booster
+        # with two burns CPU between calls and its p99 is many times its median (benchmarks/serving_tail.py).
         booster.set_param({"nthread": 1})
         return lambda matrix: np.asarray(booster.inplace_predict(matrix), dtype=np.float64).reshape(-1)
     if "n_jobs" in getattr(model, "get_params", dict)():

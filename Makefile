@@ -84,7 +84,7 @@ lock: $(STAMP) $(CHECKOV_STAMP) $(BENCH_STAMP) $(LOCK_TOOL)  ## record the depen
 	$(COMPILE) --output-file requirements.lock .venv-lock/pins.txt
 	$(COMPILE) --extra aws --all-build-deps -c .venv-lock/pins.txt --output-file requirements-runtime.lock pyproject.toml
 	$(CHECKOV_VENV)/bin/python -m pip freeze > requirements-checkov.lock
-	.venv-bench/bin/python -m pip freeze --exclude-editable > .venv-lock/bench-pins.txt
+	.venv-bench/bin/python -m pip freeze --all --exclude-editable | grep -v '^pip==' > .venv-lock/bench-pins.txt
 	$(COMPILE) --output-file requirements-bench.lock .venv-lock/bench-pins.txt
 
 checkov: $(CHECKOV_STAMP)  ## checkov over terraform/ (zero failed checks; skips are justified beside them)

@@ -13,7 +13,7 @@ process that first reads the two samples from Parquet (untimed):
 Processes alternate between the tools (--processes each); medians. Also printed: the per-feature verdicts side by
 side and the largest difference between the two statistics.
 
-Run:  make bench-env && .venv-bench/bin/python benchmarks/drift.py [--processes 3] [--warm 2] [--quick] [--json F]
+Run:  make bench-env && .venv-bench/bin/python benchmarks/drift.py [--processes 3] [--warm 1] [--quick] [--json F]
 (Evidently 0.7 needs pandas < 3.1, hence its own virtualenv.)
 """
 
@@ -128,7 +128,7 @@ def child(tool: str, folder: Path, warm: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--processes", type=int, default=3, help="new processes per tool (cold runs)")
-    parser.add_argument("--warm", type=int, default=2, help="warm runs in each process")
+    parser.add_argument("--warm", type=int, default=1, help="warm runs in each process")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_ROWS:,} + {QUICK_ROWS:,} records")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--child", choices=TOOLS, help=argparse.SUPPRESS)

@@ -6,7 +6,7 @@ records are replayed at 100 requests/s, and green's weight is 5, 25 and then 50 
 requests and the 10th/50th/90th percentile of the servers' own work time (Server-Timing, what the analysis
 uses). Identical versions: any difference is the load, not the model.
 
-    .venv/bin/python benchmarks/latency_under_load.py [--seconds 25] [--quick] [--json FILE]
+    .venv/bin/python benchmarks/latency_under_load.py [--seconds 15] [--quick] [--json FILE]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=25.0, help="replay per weight")
+    parser.add_argument("--seconds", type=float, default=15.0, help="replay per weight")
     parser.add_argument("--quick", action="store_true", help="5 s per weight")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()

@@ -2,36 +2,58 @@
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 
 import numpy as np
 import pandas as pd
 
 from ml_assets.monitoring.drift import DriftReport
 
+PLOT_RANGE_SAMPLE = 50_000  # values per side that set a plot's range: the range is cosmetic, the sort is not
+PLOT_BINS = 40
+WIDTH, HEIGHT, MARGIN = 380, 210, 28
+SIDES = (("reference (training)", "#1f77b4"), ("production", "#ff7f0e"))
+
 
 def _plot(reference: np.ndarray, current: np.ndarray, title: str) -> str:
-    import matplotlib
+    """The two distributions as filled step outlines over their central 99 %, as an inline SVG.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(4.2, 2.6), dpi=90)
-    both = np.concatenate([reference, current])
-    low, high = np.nanquantile(both, [0.005, 0.995]) if len(both) else (0, 1)
-    bins = np.linspace(low, high if high > low else low + 1, 40)
-    axis.hist(reference, bins=bins, density=True, alpha=0.55, label="reference (training)")
-    axis.hist(current, bins=bins, density=True, alpha=0.55, label="production")
-    axis.set_title(title, fontsize=9)
-    axis.tick_params(labelsize=7)
-    axis.legend(fontsize=7)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
-    return base64.b64encode(buffer.getvalue()).decode()
+    Counted with numpy and drawn as two paths: a plotting library drew and rasterized each plot in about a tenth of
+    a second, more than the drift statistics of all features on a million records.
+    """
+    sides = (reference, current)
+    sample = np.concatenate([v[:: max(1, len(v) // PLOT_RANGE_SAMPLE)] for v in sides])
+    sample = sample[np.isfinite(sample)]
+    low, high = (float(q) for q in np.quantile(sample, [0.005, 0.995])) if len(sample) else (0.0, 1.0)
+    high = high if high > low else low + 1
+    # An integer count of bins with a range takes numpy's uniform path (no search per value); values outside the
+    # range, NaN and infinities included, are not counted, so nothing is copied to drop them first.
+    densities = [
+        np.histogram(v, bins=PLOT_BINS, range=(low, high))[0] / max(int(np.isfinite(v).sum()), 1) for v in sides
+    ]
+    top = max(float(max(d.max() for d in densities)), 1e-12)
+    base, plot_height, step = HEIGHT - MARGIN, HEIGHT - 2 * MARGIN, (WIDTH - 2 * 10) / PLOT_BINS
+    paths = []
+    for density, (_, colour) in zip(densities, SIDES, strict=True):
+        points = [f"10,{base}"]
+        for i, value in enumerate(density):
+            y = base - value / top * plot_height
+            points += [f"{10 + i * step:.1f},{y:.1f}", f"{10 + (i + 1) * step:.1f},{y:.1f}"]
+        points.append(f"{WIDTH - 10},{base}")
+        paths.append(f"<polygon points='{' '.join(points)}' fill='{colour}' fill-opacity='0.5' stroke='{colour}'/>")
+    legend = "".join(
+        f"<rect x='{200 + 90 * i}' y='{HEIGHT - 12}' width='8' height='8' fill='{colour}'/>"
+        f"<text x='{211 + 90 * i}' y='{HEIGHT - 4}'>{label.split(' ')[0]}</text>"
+        for i, (label, colour) in enumerate(SIDES)
+    )
+    return (
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{WIDTH}' height='{HEIGHT}' font-size='10' role='img'>"
+        f"<title>{html.escape(title)}</title><text x='10' y='14' font-size='12'>{html.escape(title)}</text>"
+        + "".join(paths)
+        + f"<line x1='10' y1='{base}' x2='{WIDTH - 10}' y2='{base}' stroke='#444'/>"
+        f"<text x='10' y='{base + 12}'>{low:.4g}</text>"
+        f"<text x='{WIDTH - 10}' y='{base + 12}' text-anchor='end'>{high:.4g}</text>{legend}</svg>"
+    )
 
 
 def render(
@@ -59,7 +81,7 @@ def render(
     ]
     if reference_scores is not None and current_scores is not None and len(current_scores):
         plots.insert(0, ("score", _plot(reference_scores, current_scores, "model score")))
-    images = "".join(f"<img alt='{html.escape(n)}' src='data:image/png;base64,{p}'>" for n, p in plots)
+    images = "".join(f"<span class='plot'>{svg}</span>" for _, svg in plots)
     score = (
         f"score PSI {report.score_psi:.3f}, KS p {report.score_ks_p_value:.3g}"
         if report.score_psi is not None
@@ -70,7 +92,7 @@ def render(
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;margin:24px;color:#222}} table{{border-collapse:collapse;font-size:13px}}
 td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}} td:first-child{{text-align:left}}
-tr.drift{{background:#fde8e8}} .verdict{{color:{colour};font-weight:bold}} img{{margin:4px}}</style></head><body>
+tr.drift{{background:#fde8e8}} .verdict{{color:{colour};font-weight:bold}} .plot svg{{margin:4px}}</style></head><body>
 <h1>{html.escape(title)}</h1>
 <p class="verdict">{report.severity.upper()}: {reasons}</p>
 <p>{report.current_rows:,} production records against {report.reference_rows:,} training records;

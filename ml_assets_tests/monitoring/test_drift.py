@@ -98,3 +98,22 @@ def test_bad_inputs_are_named() -> None:
         drift_report(reference, current.iloc[0:0], ["f0"], thresholds=THRESHOLDS)
     with pytest.raises(ValueError, match="x: no finite values"):
         feature_drift("x", np.array([np.nan, np.inf]), np.array([1.0]), thresholds=THRESHOLDS)
+
+
+@pytest.mark.unit
+def test_the_report_draws_each_distribution_as_inline_svg_whatever_the_values() -> None:
+    import xml.etree.ElementTree as ET
+
+    from ml_assets.monitoring.report import _plot
+
+    rng = np.random.default_rng(0)
+    with_gaps = np.concatenate([rng.normal(size=1000), [np.nan, np.inf, -np.inf]])
+    for reference, current in (
+        (with_gaps, rng.normal(1, size=500)),
+        (with_gaps, np.array([])),
+        (np.ones(10), np.ones(10)),
+    ):
+        svg = _plot(reference, current, "<script>amount</script>")
+        tree = ET.fromstring(svg)  # well-formed, and the title is text, not markup
+        assert len(tree.findall("{http://www.w3.org/2000/svg}polygon")) == 2
+        assert "<script>" not in svg and "nan" not in svg.lower().replace("&lt;", "")

@@ -393,22 +393,22 @@ def flood_table(figures: dict) -> str:
         probes = sum(arms[s]["health"]["probes"] for s in ("stable", "canary"))
         lines.append(
             f"| {w['canary_percent']} % | {_n(w['offered_rps'])} | {counts[0]} | {counts[1]} | {health} "
-            f"({over} of {probes}) | {w['analysis']['verdict']} |"
+            f"({over} of {_n(probes)}) | {w['analysis']['verdict']} |"
         )
     return "\n".join(lines) + "\n"
 
 
 def bench_total(figures: dict) -> str:
-    """How long `make bench` took, when every benchmark it runs was measured on the same commit."""
+    """How long `make bench` takes: the sum of its benchmarks' times, when all were measured on the same commit."""
     names = [name for name, entry in figures.items() if not entry["long"]]
     commits = {figures[name]["commit"] for name in names}
     if len(commits) != 1:
-        return f"(`make bench` was not run as a whole: its benchmarks name commits {', '.join(sorted(commits))})\n"
+        return f"(`make bench`'s benchmarks were measured on different commits: {', '.join(sorted(commits))})\n"
     minutes = sum(figures[name]["seconds"] for name in names) / 60
     long = ", ".join(name for name, entry in figures.items() if entry["long"])
     return (
-        f"`make bench` ran its {len(names)} benchmarks in **{minutes:.1f} min** on commit `{commits.pop()}` "
-        f"(goal < 30 min; apart, the long ones: {long}).\n"
+        f"`make bench`'s {len(names)} benchmarks took **{minutes:.1f} min** in all on commit `{commits.pop()}` "
+        f"(goal < 30 min: {'met' if minutes < 30 else 'NOT met'}); the long ones, {long}, run apart (`--long`).\n"
     )
 
 

@@ -5,7 +5,7 @@ benchmarks/figures.json under its name with the commit, the date, the core count
 took; benchmarks/tables.py then renders the README's tables from that file. Benchmarks not run keep their entry
 (and the commit it names). The drift comparison needs Evidently, in .venv-bench (`make bench-env`).
 
-    .venv/bin/python benchmarks/run_all.py                  # every benchmark but the long ones (< 30 minutes here)
+    .venv/bin/python benchmarks/run_all.py                  # every benchmark but the long ones (README: how long)
     .venv/bin/python benchmarks/run_all.py --only serving drift
     .venv/bin/python benchmarks/run_all.py --long           # also the 10x data plane (about 15 min, 18 GB) and
                                                             # a 10-minute flood

@@ -192,6 +192,7 @@ def main() -> None:
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # mlflow starts `uvicorn` by name
             "ML_ASSETS_HOME": home,
             "MLFLOW_TRACKING_URI": tracking,
+            "MLFLOW_REGISTRY_URI": tracking,  # a registry URI set outside (the test suite sets one) would win
             "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true",  # for `mlflow models serve` only; ours never unpickles
         }
         registry = MlflowRegistry(

@@ -86,6 +86,18 @@ def _measure(url: str, single: list[bytes], batch: list[bytes], seconds: float, 
     return out
 
 
+def paced_calls(call, seconds: float, rate: float = 100.0) -> list[float]:
+    """Each call's duration (s), ``rate`` calls a second on a clock for ``seconds``, as a server sees requests."""
+    times, due = [], time.perf_counter()
+    for _ in range(int(rate * seconds)):
+        due += 1 / rate
+        time.sleep(max(0.0, due - time.perf_counter()))
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return times
+
+
 def _floor(scorer: Scorer, records: list[dict], paced_seconds: float) -> dict[str, dict]:
     """The model's own predict in this process, what no server can beat: back to back (calls per second) and at
     100 calls/s (latency), as a server sees them."""
@@ -97,13 +109,7 @@ def _floor(scorer: Scorer, records: list[dict], paced_seconds: float) -> dict[st
             started = time.perf_counter()
             scorer.score(matrix)
             back_to_back.append(time.perf_counter() - started)
-        paced, due = [], time.perf_counter()
-        for _ in range(int(100 * paced_seconds)):
-            due += 0.01
-            time.sleep(max(0.0, due - time.perf_counter()))
-            started = time.perf_counter()
-            scorer.score(matrix)
-            paced.append(time.perf_counter() - started)
+        paced = paced_calls(lambda matrix=matrix: scorer.score(matrix), paced_seconds)
         common = {"errors": 0, "success_rate": 1.0}
         out[f"{label}_saturated"] = {
             **common,

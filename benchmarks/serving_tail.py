@@ -40,14 +40,10 @@ def threads(booster, row: np.ndarray, nthread: int, seconds: float) -> dict:
     booster.set_param({"nthread": nthread})
     for _ in range(50):
         booster.inplace_predict(row)
-    times, due = [], time.perf_counter()
+    from serving import paced_calls
+
     cpu_before, wall_before = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-    for _ in range(int(100 * seconds)):
-        due += 0.01
-        time.sleep(max(0.0, due - time.perf_counter()))
-        started = time.perf_counter()
-        booster.inplace_predict(row)
-        times.append(time.perf_counter() - started)
+    times = paced_calls(lambda: booster.inplace_predict(row), seconds)
     cpu_after, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - wall_before
     cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
     return {

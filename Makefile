@@ -48,7 +48,7 @@ browser:  ## Debian's Chromium, for the dashboard test (installed once, as root)
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 test: lint defs-check $(CHECKOV_STAMP) $(BENCH_STAMP) browser  ## lint, dg check defs, then the whole suite (AWS on moto, Terraform, workflow, dashboard, benchmarks at their quick sizes)
-	$(BIN)/python -m pytest -m "not bench"
+	$(BIN)/python -m pytest
 
 test-fast: lint  ## lint and the unit lane: pure logic and in-process code, no process or socket (under 2 minutes)
 	$(BIN)/python -m pytest -m unit

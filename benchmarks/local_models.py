@@ -13,7 +13,9 @@ def registered_models(prefix: str, variants: dict[str, dict[str, Any]]) -> tuple
     returns the folder, the ModelRef of each variant, and records to replay."""
     home = Path(tempfile.mkdtemp(prefix=prefix))
     (home / "mlflow").mkdir()
-    os.environ.update({"ML_ASSETS_HOME": str(home), "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow/mlflow.db"})
+    tracking = f"sqlite:///{home}/mlflow/mlflow.db"
+    # the registry too: a registry URI set outside (the test suite sets one) would send the servers elsewhere
+    os.environ.update({"ML_ASSETS_HOME": str(home), "MLFLOW_TRACKING_URI": tracking, "MLFLOW_REGISTRY_URI": tracking})
     import pandas as pd
     from sklearn.datasets import make_classification
     from xgboost import XGBClassifier

@@ -10,11 +10,9 @@ interval, the median canary requests until the decision, and for promoted releas
 A fixed-sample rule (30 samples per stage, fail on +2 points of errors or +50 % mean latency) runs on the same
 scenarios for comparison.
 
---real adds releases through the real gateway and model-server processes on 127.0.0.1 (fraud.yaml's plan,
-100 requests/s of replayed records): a good version, one with +5 points of injected errors, one with shifted
-scores; their verdicts and times are printed.
+The same plan through real processes is benchmarks/release_real.py.
 
-    .venv/bin/python benchmarks/release_decisions.py [--releases 500] [--config FILE ...] [--real] [--json OUT]
+    .venv/bin/python benchmarks/release_decisions.py [--releases 500] [--config FILE ...] [--quick] [--json OUT]
 """
 
 from __future__ import annotations
@@ -23,7 +21,6 @@ import argparse
 import json
 import math
 import os
-import shutil
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -165,53 +162,10 @@ def simulate(paths: list[Path], releases: int) -> tuple[dict, list[dict]]:
     return plans, results
 
 
-def real_processes() -> list[dict]:
-    """Three releases through the real gateway and model servers with fraud.yaml's plan."""
-    from local_models import registered_models
-
-    from ml_assets.resources.local_platform import LocalServingPlatform, free_port
-    from ml_assets.resources.rollout_state import JsonStateStore
-    from ml_assets.rollout.clock import SystemClock
-    from ml_assets.serving.replay import BackgroundReplay
-
-    variants = {"stable": {}, "good": {}, "errors": {}, "shifted": {"scale_pos_weight": 30}}
-    home, versions, records = registered_models("ml_assets_release_bench_", variants)
-    os.environ["ML_ASSETS_CHAOS"] = json.dumps({f"bench/{versions['errors'].version}": {"error_rate": 0.05}})
-    plan = load_config(SHIPPED[0]).deployment.release_plan()
-    platform = LocalServingPlatform(
-        home=str(home), host="127.0.0.1", staging_port=free_port(), production_port=free_port()
-    )
-    backend = platform.backend("production")
-    store = JsonStateStore(home / "rollouts")
-    results = []
-    try:
-        engine = RolloutEngine(backend, store, clock=SystemClock(), plan=plan, environment="production")
-        assert engine.release(versions["stable"]).status == PROMOTED
-        for label in ("good", "errors", "shifted"):
-            with BackgroundReplay(
-                f"{backend.url}/predict", records, rate=100, max_seconds=plan.longest_seconds, max_requests=10**7
-            ):
-                time.sleep(5)
-                started = time.monotonic()
-                state = RolloutEngine(backend, store, clock=SystemClock(), plan=plan, environment="production").release(
-                    versions[label]
-                )
-                minutes = (time.monotonic() - started) / 60
-            results.append({"release": label, "status": state.status, "minutes": minutes, "reason": state.reason})
-            print(f"{label}: {state.status} in {minutes:.1f} min: {state.reason}", flush=True)
-            if state.status == PROMOTED:  # the next release compares with this one
-                versions["stable"] = versions[label]
-    finally:
-        backend.stop_all()
-        shutil.rmtree(home, ignore_errors=True)
-    return results
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--releases", type=int, default=500)
     parser.add_argument("--config", type=Path, action="append", help="a pipeline config (default: the shipped ones)")
-    parser.add_argument("--real", action="store_true", help="also release through real processes on 127.0.0.1")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--quick", action="store_true", help="40 releases per scenario")
     args = parser.parse_args()
@@ -221,9 +175,6 @@ def main() -> None:
     plans, results = simulate(args.config or SHIPPED, releases)
     figures = {"cores": os.cpu_count(), "releases": releases, "plans": plans, "simulated": results}
     print(f"\nsimulated in {time.monotonic() - started:.0f} s")
-    if args.real:
-        print("\nreal processes (fraud.yaml's plan, 100 requests/s replayed through the gateway):")
-        figures["real"] = real_processes()
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
 

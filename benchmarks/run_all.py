@@ -7,8 +7,9 @@ took; benchmarks/tables.py then renders the README's tables from that file. Benc
 
     .venv/bin/python benchmarks/run_all.py                  # every benchmark but the long ones (README: how long)
     .venv/bin/python benchmarks/run_all.py --only serving drift
-    .venv/bin/python benchmarks/run_all.py --long           # also the 10x data plane (about 15 min, 18 GB) and
-                                                            # a 10-minute flood
+    .venv/bin/python benchmarks/run_all.py --long           # also the 10x data plane (about 15 min, 18 GB),
+                                                            # a 10-minute flood and releases through real
+                                                            # processes (about 7 min)
     .venv/bin/python benchmarks/run_all.py --quick --figures /tmp/quick.json   # small sizes: do they still run?
                                                             # (the long ones are left out)
 """
@@ -49,8 +50,9 @@ BENCHMARKS: dict[str, Benchmark] = {
     "data_scale_10x": Benchmark("data_scale.py", ("--scale", "10"), long=True),
     "drift": Benchmark("drift.py", evidently=True),
     "model_quality": Benchmark("model_quality.py"),
-    # quick: simulated releases only; the real ones take minutes and test_local_release runs them
-    "release_decisions": Benchmark("release_decisions.py", ("--real",)),
+    "release_decisions": Benchmark("release_decisions.py"),
+    # minutes of the release plan's own clock (test_local_release runs such releases in the suite)
+    "release_real": Benchmark("release_real.py", long=True),
     "serving": Benchmark("serving.py"),
     "serving_tail": Benchmark("serving_tail.py"),
     "latency_under_load": Benchmark("latency_under_load.py"),

@@ -429,7 +429,7 @@ BLOCKS: dict[str, tuple[str, Callable[[dict], str]]] = {
     "drift": ("drift", drift_table),
     "model_quality": ("model_quality", model_quality_table),
     "release_decisions": ("release_decisions", release_simulated_table),
-    "release_real": ("release_decisions", release_real_table),
+    "release_real": ("release_real", release_real_table),
 }
 
 

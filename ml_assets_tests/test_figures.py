@@ -26,7 +26,6 @@ def _module(name: str):
     return module
 
 
-QUICK_WITHOUT = {"release_real": "releases through real processes take minutes; test_local_release runs them"}
 tables = _module("tables")
 run_all = _module("run_all")
 
@@ -75,7 +74,7 @@ def test_every_benchmark_runs_at_its_quick_size_and_feeds_its_tables(tmp_path):
     long = {name for name, b in run_all.BENCHMARKS.items() if b.long}
     assert set(figures) == set(run_all.BENCHMARKS) - long
     for name, (benchmark, _) in tables.BLOCKS.items():
-        if benchmark in long or name in QUICK_WITHOUT:
+        if benchmark in long:
             continue
         rendered = tables.block(name, figures)
         assert "nan" not in rendered.replace("nanos", ""), f"{name} has a figure that was not measured:\n{rendered}"

@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -28,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 from load_generator import Load, generate
+from local_servers import BIN, scratch_env, start
 
 from ml_assets.resources.local_platform import free_port
 
-BIN = Path(sys.executable).parent
 ALB_HEALTH_TIMEOUT_S = 5.0
 
 
@@ -108,25 +106,12 @@ def register_model(home: str) -> list[str]:
     return uris
 
 
-def start_server(stack: ExitStack, model_uri: str, port: int, slot: str, env: dict[str, str]) -> tuple[str, str]:
+def start_server(stack: ExitStack, model_uri: str, slot: str, env: dict[str, str]) -> tuple[str, str]:
     """A model server; its URL and the URL of its health port (what the ALB asks)."""
-    log_path = Path(env["ML_ASSETS_HOME"], f"server-{slot}.log")
-    log = log_path.open("wb")
-    stack.callback(log.close)
-    health = free_port()
+    port, health = free_port(), free_port()
     command = [str(BIN / "ml-assets"), "serve", "--model-uri", model_uri, "--port", str(port), "--variant", slot]
-    command += ["--health-port", str(health)]
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
-    stack.callback(lambda: (process.terminate(), process.wait(timeout=30)))
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{health}/health", timeout=2):  # nosec B310  # loopback
-                return url, f"http://127.0.0.1:{health}"
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"{url} did not start: {log_path.read_text()[-2000:]}")
+    start(stack, [*command, "--health-port", str(health)], env, f"http://127.0.0.1:{health}/health")
+    return f"http://127.0.0.1:{port}", f"http://127.0.0.1:{health}"
 
 
 def analysis_of(results: list, config, percent: int) -> dict:
@@ -185,14 +170,12 @@ def main() -> None:
     config = load_config(DEFAULT_CONFIG)
     figures = {"cores": os.cpu_count(), "rate": args.rate, "records": args.records, "seconds": seconds, "weights": []}
     with tempfile.TemporaryDirectory() as home, ExitStack() as stack:
-        env = {**os.environ, "ML_ASSETS_HOME": home, "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlflow.db"}
+        env = scratch_env(home)
         uris = register_model(home)
         records = json.loads(Path(home, "records.json").read_text())
         rng = np.random.default_rng(1)  # 20 batches of the test records in different orders
         bodies = [json.dumps([records[i] for i in rng.choice(len(records), args.records)]).encode() for _ in range(20)]
-        servers = [
-            start_server(stack, uri, free_port(), slot, env) for uri, slot in zip(uris, ("blue", "green"), strict=True)
-        ]
+        servers = [start_server(stack, uri, slot, env) for uri, slot in zip(uris, ("blue", "green"), strict=True)]
         urls, health_urls = [url for url, _ in servers], [health for _, health in servers]
         for percent in args.canary_percent:
             load = Load(

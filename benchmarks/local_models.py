@@ -7,15 +7,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from local_servers import scratch_env
+
 
 def registered_models(prefix: str, variants: dict[str, dict[str, Any]]) -> tuple[Path, dict, list[dict]]:
     """A new ML_ASSETS_HOME with one registered version per variant (XGBoost params added to the defaults);
     returns the folder, the ModelRef of each variant, and records to replay."""
     home = Path(tempfile.mkdtemp(prefix=prefix))
-    (home / "mlflow").mkdir()
-    tracking = f"sqlite:///{home}/mlflow/mlflow.db"
-    # the registry too: a registry URI set outside (the test suite sets one) would send the servers elsewhere
-    os.environ.update({"ML_ASSETS_HOME": str(home), "MLFLOW_TRACKING_URI": tracking, "MLFLOW_REGISTRY_URI": tracking})
+    os.environ.update(scratch_env(home))  # for the servers the benchmark starts, and this process's registry
     import pandas as pd
     from sklearn.datasets import make_classification
     from xgboost import XGBClassifier

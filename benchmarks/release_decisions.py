@@ -39,6 +39,7 @@ from ml_assets.settings import PACKAGE_DIR
 
 SHIPPED = [PACKAGE_DIR / "configs" / "fraud.yaml", PACKAGE_DIR / "configs" / "breast_cancer.yaml"]
 STABLE_ERROR_RATE = 0.01
+CHUNK = 50  # releases per job of the process pool
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,13 @@ def fixed_sample_rule(rng: np.random.Generator, behaviour: Behaviour) -> bool:
     return False
 
 
-def run_scenario(args: tuple[str, ReleasePlan, float, Scenario, int]) -> dict:
-    config_name, plan, rate, scenario, releases = args
-    runs = [one_release(plan, rate, scenario.behaviour, seed) for seed in range(releases)]
+def run_releases(args: tuple[ReleasePlan, float, Behaviour, range]) -> list[tuple[bool, bool, int, float]]:
+    plan, rate, behaviour, seeds = args
+    return [one_release(plan, rate, behaviour, seed) for seed in seeds]
+
+
+def summarize(config_name: str, scenario: Scenario, runs: list[tuple[bool, bool, int, float]]) -> dict:
+    releases = len(runs)
     rolled = sum(r for r, _, _, _ in runs)
     low, high = wilson(rolled, releases)
     rng = np.random.default_rng(1)
@@ -136,7 +141,7 @@ def run_scenario(args: tuple[str, ReleasePlan, float, Scenario, int]) -> dict:
 
 def simulate(paths: list[Path], releases: int) -> tuple[dict, list[dict]]:
     """Each config's plan (as the figures name it) and every scenario's results."""
-    jobs, plans = [], {}
+    jobs, keys, plans = [], [], {}
     for path in paths:
         deployment = load_config(path).deployment
         plan, rate = deployment.release_plan(), deployment.expected_requests_per_second
@@ -153,9 +158,20 @@ def simulate(paths: list[Path], releases: int) -> tuple[dict, list[dict]]:
             "score_ks_margin": a.score_ks_margin,
             "alpha": a.alpha,
         }
-        jobs += [(path.name, plan, rate, scenario, releases) for scenario in scenarios()]
+        keys += [(path.name, scenario) for scenario in scenarios()]
+        jobs += [
+            (plan, rate, scenario.behaviour, range(start, min(start + CHUNK, releases)))
+            for scenario in scenarios()
+            for start in range(0, releases, CHUNK)
+        ]
+    # chunks of a scenario's seeds rather than whole scenarios: their lengths differ tenfold, and whole ones left a
+    # core idle at the end
     with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        results = list(pool.map(run_scenario, jobs))
+        chunks = iter(pool.map(run_releases, jobs))
+    per_scenario = -(-releases // CHUNK)
+    results = [
+        summarize(name, scenario, [run for _ in range(per_scenario) for run in next(chunks)]) for name, scenario in keys
+    ]
     from tables import release_simulated_table
 
     print(release_simulated_table({"plans": plans, "simulated": results}))

@@ -90,6 +90,7 @@ def main() -> None:
 
     import orjson
     from load_generator import Load, generate
+    from local_servers import scratch_env
     from serving import register, servers, simulated_data
 
     from ml_assets.resources.mlflow_registry import MlflowRegistry
@@ -99,11 +100,12 @@ def main() -> None:
     records = [{k: float(v) for k, v in row.items()} for row in data.x_test.head(2000).to_dict(orient="records")]
     figures: dict = {"cores": os.cpu_count(), "rounds": rounds, "seconds": seconds}
     with tempfile.TemporaryDirectory() as home, ExitStack() as stack:
-        tracking = f"sqlite:///{home}/mlflow.db"
-        env = {**os.environ, "ML_ASSETS_HOME": home, "MLFLOW_TRACKING_URI": tracking}
-        os.environ.update(ML_ASSETS_HOME=home, MLFLOW_TRACKING_URI=tracking)
+        env = scratch_env(home)
+        os.environ.update(env)
         registry = MlflowRegistry(
-            tracking_uri=tracking, artifact_root=f"{home}/artifacts", model_store=f"{home}/model_store"
+            tracking_uri=env["MLFLOW_TRACKING_URI"],
+            artifact_root=f"{home}/artifacts",
+            model_store=f"{home}/model_store",
         )
         version = register(registry, "xgboost", config, data)
 

@@ -12,7 +12,7 @@ scenarios for comparison.
 
 The same plan through real processes is benchmarks/release_real.py.
 
-    .venv/bin/python benchmarks/release_decisions.py [--releases 500] [--config FILE ...] [--quick] [--json OUT]
+    .venv/bin/python benchmarks/release_decisions.py [--releases 400] [--config FILE ...] [--quick] [--json OUT]
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ def simulate(paths: list[Path], releases: int) -> tuple[dict, list[dict]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--releases", type=int, default=500)
+    parser.add_argument("--releases", type=int, default=400)
     parser.add_argument("--config", type=Path, action="append", help="a pipeline config (default: the shipped ones)")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--quick", action="store_true", help="40 releases per scenario")

@@ -7,7 +7,8 @@ load generator runs in a process of its own (benchmarks/load_generator.py);
 for the gateway at 100 requests/s the slowest 1 % of answers is split by the Server-Timing they carry (model work,
 model server, gateway, client and transport). All traffic goes to 127.0.0.1.
 
-    .venv/bin/python benchmarks/serving.py [--seconds 5] [--paced-seconds 10] [--kinds xgboost random_forest mlp]
+    .venv/bin/python benchmarks/serving.py [--saturated-seconds 3] [--paced-seconds 10] [--batch-seconds 5]
+                                           [--kinds xgboost random_forest mlp]
                                            [--quick] [--json FILE]
 """
 
@@ -21,6 +22,7 @@ import statistics
 import tempfile
 import time
 from contextlib import ExitStack
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +55,16 @@ def simulated_data(days: int):
     return config, data
 
 
+@dataclass(frozen=True)
+class Durations:
+    """Seconds per measurement: saturation runs, single records at 100 requests/s (1,000 answers for a p99), batches
+    at 100 requests/s."""
+
+    saturated: float = 3.0
+    paced_single: float = 10.0
+    paced_batch: float = 5.0
+
+
 def settle(url: str, body: bytes, timeout: float = 300) -> None:
     """Wait until the server has worked off what an earlier measurement left queued: a server that could not keep
     up (`mlflow models serve` with a random forest) still computes requests whose client gave up, and the next
@@ -67,13 +79,13 @@ def settle(url: str, body: bytes, timeout: float = 300) -> None:
     raise TimeoutError(f"{url} still busy after {timeout:.0f} s")
 
 
-def _measure(url: str, single: list[bytes], batch: list[bytes], seconds: float, paced_seconds: float) -> dict:
-    """Saturation (closed loop, concurrency 16) for ``seconds`` and a fixed 100 requests/s, single records for
-    ``paced_seconds`` (enough answers for a p99), batches for ``seconds``; each on a server with nothing queued."""
+def _measure(url: str, single: list[bytes], batch: list[bytes], times: Durations) -> dict:
+    """Saturation (closed loop, concurrency 16) and a fixed 100 requests/s, single records and batches, each on a
+    server with nothing queued."""
     out = {}
-    for label, bodies, paced_for in (("single", single, paced_seconds), ("batch100", batch, seconds)):
+    for label, bodies, paced_for in (("single", single, times.paced_single), ("batch100", batch, times.paced_batch)):
         settle(url, bodies[0])
-        saturated = generate(Load(targets={url: 1}, seconds=seconds, concurrency=16), bodies)
+        saturated = generate(Load(targets={url: 1}, seconds=times.saturated, concurrency=16), bodies)
         out[f"{label}_saturated"] = saturated.summary()
         settle(url, bodies[0])
         paced = generate(Load(targets={url: 1}, seconds=paced_for, rate=100), bodies)
@@ -93,12 +105,12 @@ def paced_calls(call, seconds: float, rate: float = 100.0) -> list[float]:
     return times
 
 
-def _floor(scorer: Scorer, records: list[dict], seconds: float, paced_seconds: float) -> dict[str, dict]:
+def _floor(scorer: Scorer, records: list[dict], times: Durations) -> dict[str, dict]:
     """The model's own predict in this process, what no server can beat: back to back (calls per second; up to
     2,000 calls or 2 s) and at 100 calls/s (latency), as a server sees them, for as long as the servers' paced
-    measurements (single records ``paced_seconds``, batches ``seconds``)."""
+    measurements."""
     out = {}
-    for label, size, paced_for in (("single", 1, paced_seconds), ("batch100", 100, seconds)):
+    for label, size, paced_for in (("single", 1, times.paced_single), ("batch100", 100, times.paced_batch)):
         matrix = scorer.matrix(records[:size])
         back_to_back, stop = [], time.perf_counter() + 2.0
         while len(back_to_back) < 2000 and time.perf_counter() < stop:
@@ -173,13 +185,18 @@ def servers(stack: ExitStack, version, env: dict[str, str], home: str, *, mlflow
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=5.0, help="each saturated run and paced batches")
-    parser.add_argument("--paced-seconds", type=float, default=10.0, help="single records at 100 requests/s")
+    parser.add_argument("--saturated-seconds", type=float, default=Durations.saturated, help="each saturated run")
+    parser.add_argument("--paced-seconds", type=float, default=Durations.paced_single, help="single records, 100/s")
+    parser.add_argument("--batch-seconds", type=float, default=Durations.paced_batch, help="batches at 100/s")
     parser.add_argument("--kinds", nargs="+", default=list(KIND_TO_ALGORITHM))
     parser.add_argument("--quick", action="store_true", help="2 s per measurement, 40 simulated days")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
-    seconds, paced_seconds = (2.0, 2.0) if args.quick else (args.seconds, args.paced_seconds)
+    times = (
+        Durations(2.0, 2.0, 2.0)
+        if args.quick
+        else Durations(args.saturated_seconds, args.paced_seconds, args.batch_seconds)
+    )
     config, data = simulated_data(days=40 if args.quick else 60)
     records = [{k: float(v) for k, v in row.items()} for row in data.x_test.head(2000).to_dict(orient="records")]
     ours_single = [orjson.dumps(r) for r in records]
@@ -201,14 +218,12 @@ def main() -> None:
             scorer = Scorer(
                 loaded, list(data.x_test.columns), threshold=0.5, name=version.name, version=version.version
             )
-            rows.append(
-                {"model": kind, "path": "in-process predict (floor)", **_floor(scorer, records, seconds, paced_seconds)}
-            )
+            rows.append({"model": kind, "path": "in-process predict (floor)", **_floor(scorer, records, times)})
             with ExitStack() as stack:
                 for path, url in servers(stack, version, env, home).items():
                     single, batch = (mlflow_single, mlflow_batch) if "mlflow" in path else (ours_single, ours_batch)
-                    rows.append({"model": kind, "path": path, **_measure(url, single, batch, seconds, paced_seconds)})
-    figures = {"cores": os.cpu_count(), "seconds": seconds, "paced_seconds": paced_seconds, "rows": rows}
+                    rows.append({"model": kind, "path": path, **_measure(url, single, batch, times)})
+    figures = {"cores": os.cpu_count(), **asdict(times), "rows": rows}
     from tables import serving_table
 
     print(serving_table(figures))

@@ -303,10 +303,10 @@ def latency_under_load_table(figures: dict) -> str:
 
 def serving_table(figures: dict) -> str:
     lines = [
-        f"Saturation {figures['seconds']:g} s per run; at 100 requests/s, single records for "
-        f"{figures['paced_seconds']:g} s and batches for {figures['seconds']:g} s, each run on a server with nothing "
-        "left queued by the one before. The floor row is the model's own predict in the benchmark's process: calls "
-        "per second back to back, latency at 100 calls/s for as long.",
+        f"Saturation {figures['saturated']:g} s per run; at 100 requests/s, single records for "
+        f"{figures['paced_single']:g} s and batches for {figures['paced_batch']:g} s, each run on a server with "
+        "nothing left queued by the one before. The floor row is the model's own predict in the benchmark's process: "
+        "calls per second back to back, latency at 100 calls/s for as long.",
         "",
         "| model | path | single: answers/s (c=16) | single p50 / p99 ms @100/s | batch-100: answers/s (c=16) "
         "| batch-100 p50 / p99 ms @100/s |",

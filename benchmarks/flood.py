@@ -64,7 +64,7 @@ class Prober:
             thread.join(timeout=60)
 
 
-def register_model(home: str) -> list[str]:
+def register_model(home: str, tracking_uri: str) -> list[str]:
     """A trained XGBoost model registered twice (stable and canary: the same model); their model URIs."""
     import datetime as dt
 
@@ -86,7 +86,7 @@ def register_model(home: str) -> list[str]:
     data = train_test(split_dataset(built, config.split), built.feature_columns, config)
     model = build_estimator(config.algorithms["xgboost"]).fit(data.x_train, data.y_train)
     registry = MlflowRegistry(
-        tracking_uri=f"sqlite:///{home}/mlflow.db", artifact_root=f"{home}/artifacts", model_store=f"{home}/model_store"
+        tracking_uri=tracking_uri, artifact_root=f"{home}/artifacts", model_store=f"{home}/model_store"
     )
     uris = []
     for label in ("stable", "canary"):
@@ -171,7 +171,7 @@ def main() -> None:
     figures = {"cores": os.cpu_count(), "rate": args.rate, "records": args.records, "seconds": seconds, "weights": []}
     with tempfile.TemporaryDirectory() as home, ExitStack() as stack:
         env = scratch_env(home)
-        uris = register_model(home)
+        uris = register_model(home, env["MLFLOW_TRACKING_URI"])
         records = json.loads(Path(home, "records.json").read_text())
         rng = np.random.default_rng(1)  # 20 batches of the test records in different orders
         bodies = [json.dumps([records[i] for i in rng.choice(len(records), args.records)]).encode() for _ in range(20)]

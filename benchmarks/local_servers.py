@@ -49,5 +49,15 @@ def start(stack: ExitStack, command: list[str], env: dict[str, str], health: str
     path = Path(home) / f"{Path(command[0]).name}-{len(os.listdir(home))}.log"
     log = path.open("wb")
     process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
-    stack.callback(lambda: (process.terminate(), process.wait(timeout=30), log.close()))
+
+    def stop() -> None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+    stack.callback(stop)
     wait(health, log=path)

@@ -7,12 +7,13 @@ scores (``scale_pos_weight`` 30). Each release's verdict, reason and wall time a
 one (`benchmarks/run_all.py --long`). benchmarks/release_decisions.py runs the same engine over hundreds of
 simulated releases.
 
-    .venv/bin/python benchmarks/release_real.py [--json OUT]
+    .venv/bin/python benchmarks/release_real.py [--quick] [--json OUT]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -33,12 +34,15 @@ from ml_assets.settings import PACKAGE_DIR
 CONFIG = PACKAGE_DIR / "configs" / "fraud.yaml"
 
 
-def real_releases() -> list[dict]:
-    """A stable version promoted, then the three releases, each against the version serving before it."""
+def real_releases(*, quick: bool = False) -> list[dict]:
+    """A stable version promoted, then the three releases, each against the version serving before it (``quick``:
+    one canary step of 50 % judged for at most 20 s, which checks that the benchmark runs, not what it decides)."""
     variants = {"stable": {}, "good": {}, "errors": {}, "shifted": {"scale_pos_weight": 30}}
     home, versions, records = registered_models("ml_assets_release_bench_", variants)
     os.environ["ML_ASSETS_CHAOS"] = json.dumps({f"bench/{versions['errors'].version}": {"error_rate": 0.05}})
     plan = load_config(CONFIG).deployment.release_plan()
+    if quick:
+        plan = dataclasses.replace(plan, steps=(50, 100), bake_seconds=2.0, max_bake_seconds=20.0)
     platform = LocalServingPlatform(
         home=str(home), host="127.0.0.1", staging_port=free_port(), production_port=free_port()
     )
@@ -70,10 +74,11 @@ def real_releases() -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a 50 %% step of at most 20 s: does it still run?")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}; {CONFIG.name}'s plan, 100 requests/s replayed through the gateway")
-    figures = {"cores": os.cpu_count(), "config": CONFIG.name, "real": real_releases()}
+    figures = {"cores": os.cpu_count(), "config": CONFIG.name, "real": real_releases(quick=args.quick)}
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
 

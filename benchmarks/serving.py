@@ -23,6 +23,7 @@ import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
+from http.client import HTTPException
 from pathlib import Path
 
 import numpy as np
@@ -68,14 +69,16 @@ class Durations:
 def settle(url: str, body: bytes, timeout: float = 300) -> None:
     """Wait until the server has worked off what an earlier measurement left queued: a server that could not keep
     up (`mlflow models serve` with a random forest) still computes requests whose client gave up, and the next
-    measurement would time its backlog. Its answer to one request, queued behind the backlog, says it is done."""
+    measurement would time its backlog. A 200 to one request, queued behind the backlog, says it is done (a shed
+    request, a 503 or a 504, says the queue is still full)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            http("POST", url, orjson.loads(body), timeout=max(1.0, deadline - time.monotonic()))
-            return  # any answer (a shed request is one): the queue is worked off
-        except OSError:  # refused while overloaded: try again
-            time.sleep(1)
+            if http("POST", url, orjson.loads(body), timeout=max(1.0, deadline - time.monotonic()))[0] == 200:
+                return
+        except (OSError, HTTPException):  # refused or cut while overloaded
+            pass
+        time.sleep(1)
     raise TimeoutError(f"{url} still busy after {timeout:.0f} s")
 
 

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -136,11 +137,14 @@ def test_the_code_location_image_command_serves_the_definitions(tmp_path: Path) 
     env = {**home_env(tmp_path), "DAGSTER_HOME": str(tmp_path / "dagster")}
     (tmp_path / "dagster").mkdir()
     (tmp_path / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    # the server's output goes to a file: an unread pipe fills up and blocks the server's logging, and its shutdown
-    log = tmp_path / "code-server.log"
+    log = tmp_path / "code-server.log"  # a file, not a pipe nobody reads while the server runs
     with log.open("w") as out:
         process = subprocess.Popen(
-            [str(BIN / command[0]), *command[1:]], env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
+            [str(BIN / command[0]), *command[1:]],
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its gRPC child goes with it
         )
     probe = loopback(image["healthcheck"], port)
     try:
@@ -153,8 +157,14 @@ def test_the_code_location_image_command_serves_the_definitions(tmp_path: Path) 
             assert time.monotonic() < deadline, checked.stdout + checked.stderr
             time.sleep(1)
     finally:
+        # Dagster's code server has once hung on SIGTERM here (threads waiting on a lock, 40 min later) under a loaded
+        # CI run; ECS sends SIGKILL after the stop timeout, and so does this test. What it checks is the serving.
         process.terminate()
-        process.wait(timeout=60)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 @pytest.mark.pipeline

@@ -321,7 +321,9 @@ def test_one_release_at_a_time_whoever_starts_it(settings, tmp_path) -> None:
     storage = instance.event_log_storage
     storage.initialize_concurrency_limit_to_default("release")
     storage.claim_concurrency_slot("release", "another-release-run", "production_deployment")
-    worker = threading.Thread(target=lambda: (materialize([release], instance=instance), finished.set()))
+    worker = threading.Thread(
+        target=lambda: (materialize([release], instance=instance), finished.set()), daemon=True
+    )  # a daemon: should the run never end, the failure below is reported and the suite still exits
     worker.start()
     assert not finished.wait(5)  # waits for the slot another release holds
     storage.free_concurrency_slots_for_run("another-release-run")

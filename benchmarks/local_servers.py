@@ -42,9 +42,9 @@ def wait(url: str, timeout: float = 120, log: Path | None = None) -> None:
     raise TimeoutError(f"{url} not healthy; log: {log.read_text()[-3000:] if log else ''}")
 
 
-def start(stack: ExitStack, command: list[str], env: dict[str, str], health: str) -> None:
-    """``command`` as a process stopped when ``stack`` closes, its output logged in the state folder; returns when
-    ``health`` answers."""
+def launch(stack: ExitStack, command: list[str], env: dict[str, str]) -> Path:
+    """``command`` as a process stopped when ``stack`` closes, its output logged in the state folder; the log's
+    path. Servers launched together start side by side; `wait` for each before sending traffic."""
     home = env["ML_ASSETS_HOME"]
     path = Path(home) / f"{Path(command[0]).name}-{len(os.listdir(home))}.log"
     log = path.open("wb")
@@ -60,4 +60,9 @@ def start(stack: ExitStack, command: list[str], env: dict[str, str], health: str
         log.close()
 
     stack.callback(stop)
-    wait(health, log=path)
+    return path
+
+
+def start(stack: ExitStack, command: list[str], env: dict[str, str], health: str) -> None:
+    """`launch` ``command``; returns when ``health`` answers."""
+    wait(health, log=launch(stack, command, env))

@@ -8,8 +8,9 @@ took; benchmarks/tables.py then renders the README's tables from that file. Benc
     .venv/bin/python benchmarks/run_all.py                  # every benchmark but the long ones (README: how long)
     .venv/bin/python benchmarks/run_all.py --only serving drift
     .venv/bin/python benchmarks/run_all.py --long           # also the 10x data plane (about 15 min, 18 GB),
+                                                            # drift on 1 M + 1 M records (about 7 min),
                                                             # a 10-minute flood and releases through real
-                                                            # processes (about 7 min)
+                                                            # processes (about 5 min)
     .venv/bin/python benchmarks/run_all.py --quick --figures /tmp/quick.json   # small sizes: do they still run?
                                                             # (every script once)
 """
@@ -49,6 +50,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "data_scale": Benchmark("data_scale.py"),
     "data_scale_10x": Benchmark("data_scale.py", ("--scale", "10"), long=True),
     "drift": Benchmark("drift.py", evidently=True),
+    "drift_1m": Benchmark("drift.py", ("--rows", "1000000"), evidently=True, long=True),
     "model_quality": Benchmark("model_quality.py"),
     "release_decisions": Benchmark("release_decisions.py"),
     # minutes of the release plan's own clock (test_local_release runs such releases in the suite)

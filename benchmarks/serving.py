@@ -30,7 +30,7 @@ import numpy as np
 import orjson
 import pandas as pd
 from load_generator import Load, generate
-from local_servers import BIN, scratch_env, start
+from local_servers import BIN, launch, scratch_env, wait
 
 from ml_assets.config import load_config
 from ml_assets.features import build_features
@@ -151,39 +151,34 @@ def register(registry: MlflowRegistry, kind: str, config, data):
 
 
 def servers(stack: ExitStack, version, env: dict[str, str], home: str, *, mlflow: bool = True) -> dict[str, str]:
-    """Our model server, the gateway in front of it and (``mlflow``) `mlflow models serve`, each started and
-    healthy; their scoring URLs."""
+    """Our model server, the gateway in front of it and (``mlflow``) `mlflow models serve`, started side by side
+    and healthy; their scoring URLs."""
     ours, gateway_port, mlflow_port = free_port(), free_port(), free_port()
-    start(
-        stack,
-        [str(BIN / "ml-assets"), "serve", "--model-uri", version.model_uri, "--port", str(ours)],
-        env,
-        f"http://127.0.0.1:{ours}/health",
-    )
     backend = LocalBackend(Path(home), "production", host="127.0.0.1", port=gateway_port)
-    _ = backend.token
-    start(
-        stack,
-        [str(BIN / "ml-assets"), "gateway", "--environment", "production", "--port", str(gateway_port)],
-        env,
-        f"http://127.0.0.1:{gateway_port}/health",
-    )
+    _ = backend.token  # written before the gateway starts, which reads it
+    serve, gateway = [str(BIN / "ml-assets"), "serve"], [str(BIN / "ml-assets"), "gateway"]
+    commands = {
+        f"http://127.0.0.1:{ours}": [*serve, "--model-uri", version.model_uri, "--port", str(ours)],
+        f"http://127.0.0.1:{gateway_port}": [*gateway, "--environment", "production", "--port", str(gateway_port)],
+    }
+    if mlflow:
+        mlflow_serve = [str(BIN / "mlflow"), "models", "serve", "-m", version.model_uri, "--env-manager", "local"]
+        options = ["-p", str(mlflow_port), "-h", "127.0.0.1", "--workers", "1"]
+        commands[f"http://127.0.0.1:{mlflow_port}"] = [*mlflow_serve, *options]
+    logs = {base: launch(stack, command, env) for base, command in commands.items()}
+    for base, log in logs.items():
+        wait(f"{base}/health", log=log)
     backend._admin(
         "PUT", "/variants/blue", {"url": f"http://127.0.0.1:{ours}", "model": version.name, "version": version.version}
     )
     backend.set_weights({"blue": 100})
-    urls = {"our server, direct": f"http://127.0.0.1:{ours}/predict"}
-    urls["through the gateway"] = f"http://127.0.0.1:{gateway_port}/predict"
-    if not mlflow:
-        return urls
-    mlflow_serve = [str(BIN / "mlflow"), "models", "serve", "-m", version.model_uri, "--env-manager", "local"]
-    start(
-        stack,
-        [*mlflow_serve, "-p", str(mlflow_port), "-h", "127.0.0.1", "--workers", "1"],
-        env,
-        f"http://127.0.0.1:{mlflow_port}/health",
-    )
-    return {**urls, "mlflow models serve": f"http://127.0.0.1:{mlflow_port}/invocations"}
+    urls = {
+        "our server, direct": f"http://127.0.0.1:{ours}/predict",
+        "through the gateway": f"http://127.0.0.1:{gateway_port}/predict",
+    }
+    if mlflow:
+        urls["mlflow models serve"] = f"http://127.0.0.1:{mlflow_port}/invocations"
+    return urls
 
 
 def main() -> None:

@@ -429,6 +429,7 @@ BLOCKS: dict[str, tuple[str, Callable[[dict], str]]] = {
     "flood": ("flood", flood_table),
     "flood_long": ("flood_long", flood_table),
     "drift": ("drift", drift_table),
+    "drift_1m": ("drift_1m", drift_table),
     "model_quality": ("model_quality", model_quality_table),
     "release_decisions": ("release_decisions", release_simulated_table),
     "release_real": ("release_real", release_real_table),

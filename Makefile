@@ -100,7 +100,7 @@ $(BENCH_STAMP): requirements-bench.lock pyproject.toml
 
 bench-env: $(BENCH_STAMP)  ## .venv-bench: the project plus Evidently 0.7 (pandas < 3.1) for benchmarks/drift.py
 
-bench: $(STAMP) $(BENCH_STAMP)  ## every benchmark but the long ones (about 30 min here; goal under 30) into benchmarks/figures.json, then the README's tables
+bench: $(STAMP) $(BENCH_STAMP)  ## every benchmark but the long ones (25 min in its last run here; goal under 30) into benchmarks/figures.json, then the README's tables
 	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/tables.py
 
